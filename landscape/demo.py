@@ -1,0 +1,85 @@
+"""`landscape demo`: train a small CNN on the bundled digits, then draw its landscape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import DataSpec, Split, load_data
+from .checkpoint import ModelSpec
+from .grid import Grid
+from .models import DigitsCNN
+from .surface import ComputeJob, ComputeResult, compute
+
+DEMO_MODEL = "landscape.models:digits_cnn"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    out_dir: Path = Path("outputs/demo")
+    epochs: int = 8
+    seed: int = 0
+    grid: Grid = Grid.parse("-1:1:31", "-1:1:31")
+
+
+@dataclass
+class DemoResult:
+    checkpoints: list[Path]
+    test_accuracy: float
+    surface: ComputeResult
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def train(settings: DemoSettings, on_epoch: Callable[[int, float, float], None] | None = None) -> tuple[list[Path], float]:
+    """SGD on the digits' training split, one checkpoint per epoch: outputs/demo/epoch_N.pt."""
+    torch.manual_seed(settings.seed)
+    train_data = load_data(DataSpec("digits", Split.train))
+    test_data = load_data(DataSpec("digits", Split.test))
+    model = DigitsCNN()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    gen = torch.Generator().manual_seed(settings.seed)
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    acc = 0.0
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_data), generator=gen)
+        total = 0.0
+        for s in range(0, len(order), 32):
+            idx = order[s : s + 32]
+            loss = F.cross_entropy(model(train_data.x[idx]), train_data.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        model.eval()
+        with torch.no_grad():
+            acc = 100.0 * float((model(test_data.x).argmax(1) == test_data.y).float().mean())
+        path = settings.out_dir / f"epoch_{epoch}.pt"
+        torch.save({"state_dict": model.state_dict(), "epoch": epoch, "model": DEMO_MODEL}, path)
+        paths.append(path)
+        if on_epoch:
+            on_epoch(epoch, total / len(train_data), acc)
+    return paths, acc
+
+
+def run_demo(
+    settings: DemoSettings = DemoSettings(),
+    on_epoch: Callable[[int, float, float], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Train, then compute the surface around the last epoch's weights."""
+    paths, acc = train(settings, on_epoch)
+    job = ComputeJob(
+        checkpoint=paths[-1],
+        grid=settings.grid,
+        model=ModelSpec(DEMO_MODEL),
+        data=DataSpec("digits"),
+        out=settings.out_dir / "demo.surface.h5",
+        overwrite=True,
+    )
+    return DemoResult(paths, acc, compute(job, progress=progress))

@@ -1,0 +1,170 @@
+"""Directions in weight space: random filter-normalized ones (Li et al. 2018, sec. 4),
+differences to target models, and the helpers over "one tensor per parameter" they use.
+
+A direction is a dict from tensor name to tensor, in the order of `model.parameters()`
+(dir type "weights") or `model.state_dict()` (dir type "states", BatchNorm running
+statistics included), which is also the order the paper's code stores them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+import torch
+from torch import nn
+
+from .errors import LandscapeError
+
+Direction = dict[str, torch.Tensor]
+
+
+class DirType(str, Enum):
+    weights = "weights"
+    states = "states"
+
+
+class Norm(str, Enum):
+    filter = "filter"
+    layer = "layer"
+    weight = "weight"
+    dfilter = "dfilter"
+    dlayer = "dlayer"
+    none = "none"
+
+
+@dataclass(frozen=True)
+class DirectionSpec:
+    """How random directions are drawn and normalized."""
+
+    dir_type: DirType = DirType.weights
+    norm: Norm = Norm.filter
+    ignore_biasbn: bool = True  # 1-D tensors (biases, BatchNorm) get a zero direction
+    seed: int = 0
+
+
+@dataclass
+class Directions:
+    """The plane (or line) of a surface: d1 and optionally d2, over the same tensor names."""
+
+    x: Direction
+    y: Direction | None
+    dir_type: DirType
+    kind: str  # "random", "target", "pca", "interpolation", "plane" or "file"
+    labels: tuple[str, str] = ("direction 1", "direction 2")
+    extra: dict[str, object] = field(default_factory=dict)  # e.g. PCA explained variance
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.x)
+
+
+def base_tensors(model: nn.Module, dir_type: DirType) -> Direction:
+    """Detached copies of the tensors a direction of this type perturbs, on the model's device."""
+    if dir_type == DirType.weights:
+        return {n: p.detach().clone() for n, p in model.named_parameters()}
+    return {n: t.detach().clone() for n, t in model.state_dict().items()}
+
+
+def inner(a: Direction, b: Direction) -> float:
+    return float(sum((a[k].double() * b[k].double()).sum() for k in a if a[k].is_floating_point()))
+
+
+def norm(a: Direction) -> float:
+    return inner(a, a) ** 0.5
+
+
+def add(a: Direction, b: Direction, alpha: float = 1.0) -> Direction:
+    """a + alpha * b, new tensors (non-float tensors are taken from a)."""
+    return {k: (a[k] + alpha * b[k]) if a[k].is_floating_point() else a[k].clone() for k in a}
+
+
+def scale(a: Direction, alpha: float) -> Direction:
+    return {k: (a[k] * alpha) if a[k].is_floating_point() else a[k].clone() for k in a}
+
+
+def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm) -> torch.Tensor:
+    """Rescale one direction tensor against its weight tensor (reference: d *= |w| / (|d| + 1e-10))."""
+    if how == Norm.filter:  # each filter (slice along dim 0) gets the norm of the matching weight filter
+        dims = tuple(range(1, d.dim()))
+        return d * (torch.linalg.vector_norm(w, dim=dims, keepdim=True) / (torch.linalg.vector_norm(d, dim=dims, keepdim=True) + 1e-10))
+    if how == Norm.layer:
+        return d * (w.norm() / d.norm())
+    if how == Norm.weight:
+        return d * w
+    if how == Norm.dfilter:
+        dims = tuple(range(1, d.dim()))
+        return d / (torch.linalg.vector_norm(d, dim=dims, keepdim=True) + 1e-10)
+    if how == Norm.dlayer:
+        return d / d.norm()
+    if how == Norm.none:
+        return d
+    raise ValueError(f"unknown normalization {how!r}")
+
+
+def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, generator: torch.Generator) -> Direction:
+    """A Gaussian direction, normalized per tensor as in the paper's code.
+
+    Draws on the CPU from `generator` in tensor order, so the same seed gives the same
+    direction on every device; the result has each weight's device and dtype.
+    """
+    out: Direction = {}
+    for name, w in base.items():
+        if not w.is_floating_point():
+            out[name] = torch.zeros_like(w, dtype=torch.float32)
+            continue
+        d = torch.randn(w.shape, generator=generator, dtype=torch.float32)
+        wf = w.detach().float().cpu()
+        if w.dim() <= 1:
+            d = torch.zeros_like(wf) if spec.ignore_biasbn else wf.clone()
+        else:
+            d = normalize_tensor(d, wf, spec.norm)
+        out[name] = d.to(device=w.device, dtype=w.dtype)
+    return out
+
+
+def random_directions(model: nn.Module, spec: DirectionSpec = DirectionSpec(), two: bool = True) -> Directions:
+    """d1 (and d2) drawn with `spec.seed`: the first direction, then the second, from one generator."""
+    base = base_tensors(model, spec.dir_type)
+    gen = torch.Generator().manual_seed(spec.seed)
+    dx = random_direction(base, spec, gen)
+    dy = random_direction(base, spec, gen) if two else None
+    label = f"random direction, {spec.norm.value}-normalized" if spec.norm != Norm.none else "random direction"
+    return Directions(dx, dy, spec.dir_type, "random", (f"{label} (d1)", f"{label} (d2)"))
+
+
+def target_direction(base: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Direction:
+    """θ_target − θ for every tensor (no normalization, biases and BatchNorm included)."""
+    out: Direction = {}
+    for name, w in base.items():
+        if name not in target:
+            raise LandscapeError(f"target checkpoint has no tensor {name!r}")
+        t = target[name]
+        if tuple(t.shape) != tuple(w.shape):
+            raise LandscapeError(f"target tensor {name!r} has shape {tuple(t.shape)}, the model {tuple(w.shape)}")
+        if w.is_floating_point():
+            out[name] = t.to(device=w.device, dtype=w.dtype) - w
+        else:
+            out[name] = torch.zeros_like(w, dtype=torch.float32)
+    return out
+
+
+def check_compatible(directions: Directions, base: Mapping[str, torch.Tensor], where: str) -> None:
+    """Raise a user error unless the directions fit the model's tensors name by name."""
+    if list(directions.x) != list(base):
+        missing = [n for n in base if n not in directions.x]
+        extra = [n for n in directions.x if n not in base]
+        raise LandscapeError(
+            f"{where}: the directions do not fit this model ({len(missing)} tensors missing, {len(extra)} extra"
+            + (f", e.g. {(missing or extra)[0]!r}" if missing or extra else ", different order")
+            + "); use directions made for the same architecture and --dir-type"
+        )
+    for d in (directions.x, directions.y):
+        if d is None:
+            continue
+        for n, w in base.items():
+            if tuple(d[n].shape) != tuple(w.shape):
+                raise LandscapeError(
+                    f"{where}: direction tensor {n!r} has shape {tuple(d[n].shape)}, the model {tuple(w.shape)}"
+                )

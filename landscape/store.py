@@ -1,0 +1,327 @@
+"""The surface file: one self-contained HDF5 file per landscape.
+
+Layout (compatible with the paper's code, tomgoldstein/loss-landscape):
+- `xcoordinates` (nx,), and for a 2-D surface `ycoordinates` (ny,).
+- `{split}_loss`, `{split}_acc` (split is "train" or "test"): a 2-D array has shape
+  (ny, nx) and is indexed [row = y, column = x]: value [j, i] belongs to the point
+  (x[i], y[j]), exactly what `np.meshgrid(x, y)` and `contour(x, y, Z)` expect. A 1-D
+  surface has shape (nx,). Points not yet computed hold NaN.
+- `computed`: bool mask of the same shape; it, not the value, says which points are done
+  (a diverged model can have a NaN loss at a computed point).
+- `xdirection`, `ydirection`: groups with one dataset per tensor named "0", "1", ... in
+  the order of `model.parameters()` (dir type weights) or `model.state_dict()` (states);
+  the attribute `names` lists the tensor names.
+- Root attributes: every setting needed to reproduce the run; `settings` holds, as JSON,
+  those a resumed run must match.
+
+Files written by the paper's code (no `computed`, -1 for missing points) are read too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+
+from .directions import Directions, DirType
+from .errors import LandscapeError
+from .grid import Grid
+
+FORMAT_VERSION = 1
+
+
+TRACK_GROUPS = ("trajectory", "models")
+
+
+@dataclass
+class Track:
+    """Named points in the plane: a training path ("trajectory", in training order) or a few
+    models marked on the figure ("models"). Stored as a group with `proj_xcoord`, `proj_ycoord`
+    (the paper's projection-file names) and JSON attributes `names` and `epochs`."""
+
+    x: np.ndarray
+    y: np.ndarray  # zeros for a 1-D surface
+    names: list[str]
+    epochs: list[int | None]
+
+
+def _read_track(group: h5py.Group) -> Track:
+    x = np.asarray(group["proj_xcoord"], dtype=np.float64)
+    y = np.asarray(group["proj_ycoord"], dtype=np.float64) if "proj_ycoord" in group else np.zeros_like(x)
+    names = json.loads(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(len(x))]
+    epochs = json.loads(group.attrs["epochs"]) if "epochs" in group.attrs else [None] * len(x)
+    return Track(x, y, names, epochs)
+
+
+def write_track(path: Path, name: str, track: Track) -> None:
+    """Add (or replace) a track group in an existing surface file."""
+    if name not in TRACK_GROUPS:
+        raise ValueError(f"track name must be one of {TRACK_GROUPS}")
+    with open_file(path, "r+") as f:
+        if name in f:
+            del f[name]
+        g = f.create_group(name)
+        g.create_dataset("proj_xcoord", data=np.asarray(track.x, dtype=np.float64))
+        g.create_dataset("proj_ycoord", data=np.asarray(track.y, dtype=np.float64))
+        g.attrs["names"] = json.dumps(list(track.names))
+        g.attrs["epochs"] = json.dumps(list(track.epochs))
+
+
+@dataclass
+class Surface:
+    """A surface file's contents as arrays (values NaN where not computed)."""
+
+    path: Path
+    x: np.ndarray
+    y: np.ndarray | None
+    values: dict[str, np.ndarray]  # e.g. {"train_loss": ..., "train_acc": ...}
+    computed: np.ndarray  # bool, same shape as the values
+    attrs: dict[str, Any] = field(default_factory=dict)
+    tracks: dict[str, "Track"] = field(default_factory=dict)  # "trajectory" and/or "models"
+
+    @property
+    def is_2d(self) -> bool:
+        return self.y is not None
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(tuple(self.x.tolist()), None if self.y is None else tuple(self.y.tolist()))
+
+    def metric(self, kind: str = "loss") -> tuple[str, np.ndarray]:
+        """The (name, array) of the loss or accuracy, preferring the split the file was made on."""
+        split = self.attrs.get("split")
+        names = [f"{split}_{kind}"] if split else []
+        names += [n for n in self.values if n.endswith(f"_{kind}") and n not in names]
+        for n in names:
+            if n in self.values:
+                return n, self.values[n]
+        raise LandscapeError(f"{self.path} holds no {kind} values (it has {', '.join(self.values) or 'none'})")
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def _write_direction(group: h5py.Group, d: dict[str, torch.Tensor]) -> None:
+    group.attrs["names"] = json.dumps(list(d))
+    for i, t in enumerate(d.values()):
+        group.create_dataset(str(i), data=t.detach().float().cpu().numpy())
+
+
+def create(
+    path: Path,
+    grid: Grid,
+    metrics: list[str],
+    directions: Directions,
+    attrs: dict[str, Any],
+    settings: dict[str, Any],
+) -> None:
+    """Write a new surface file with every point missing; atomic (a temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = "landscape-surface"
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["settings"] = json.dumps(settings, sort_keys=True)
+            for k, v in attrs.items():
+                f.attrs[k] = v if isinstance(v, (int, float, str, bool, np.generic)) else json.dumps(v)
+            f.create_dataset("xcoordinates", data=np.asarray(grid.x, dtype=np.float64))
+            if grid.y is not None:
+                f.create_dataset("ycoordinates", data=np.asarray(grid.y, dtype=np.float64))
+            for m in metrics:
+                f.create_dataset(m, data=np.full(grid.shape, np.nan, dtype=np.float64))
+            f.create_dataset("computed", data=np.zeros(grid.shape, dtype=bool))
+            _write_direction(f.create_group("xdirection"), directions.x)
+            if directions.y is not None:
+                _write_direction(f.create_group("ydirection"), directions.y)
+            f.attrs["dir_kind"] = directions.kind
+            f.attrs["dir_type"] = directions.dir_type.value
+            f.attrs["xlabel"], f.attrs["ylabel"] = directions.labels
+            for k, v in directions.extra.items():
+                f.attrs[k] = json.dumps(v) if isinstance(v, (list, dict, tuple)) else v
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise LandscapeError(f"cannot write {str(path)!r}: {e.strerror or e}; choose another --out") from None
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, before any work, if the output folder cannot be created or written."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LandscapeError(f"cannot create output folder {str(folder)!r}: {e.strerror or e}; choose another --out") from None
+    if not os.access(folder, os.W_OK):
+        raise LandscapeError(f"output folder {str(folder)!r} is not writable; choose another --out")
+    if path.exists() and path.is_dir():
+        raise LandscapeError(f"--out {str(path)!r} is a directory; give a file name such as {str(path / 'surface.h5')!r}")
+
+
+def open_file(path: Path, mode: str = "r") -> h5py.File:
+    """Open a surface file, turning unreadable or damaged files into a user error."""
+    try:
+        return h5py.File(path, mode)
+    except FileNotFoundError:
+        raise LandscapeError(f"surface file {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise LandscapeError(
+            f"{str(path)!r} is not a readable surface file ({str(e).splitlines()[0][:100]}); "
+            "if a run was killed while writing it, rerun with --overwrite"
+        ) from None
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    with open_file(path) as f:
+        text = f.attrs.get("settings")
+        if text is None:
+            raise LandscapeError(f"{str(path)!r} was not written by landscape compute; use --overwrite or another --out")
+        return json.loads(text)
+
+
+def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str | None:
+    """A sentence naming the first setting that differs, or None if the run matches the file."""
+    for key in sorted(set(stored) | set(wanted)):
+        if stored.get(key) != wanted.get(key):
+            return f"{key} is {stored.get(key)!r} in the file but {wanted.get(key)!r} in this run"
+    return None
+
+
+def read_directions(path: Path) -> Directions:
+    """The directions stored in a surface file (ours, or a direction file of the paper's code)."""
+    with open_file(path) as f:
+        if "xdirection" not in f:
+            raise LandscapeError(f"{str(path)!r} holds no directions (no 'xdirection' group)")
+
+        def load(group: h5py.Group) -> dict[str, torch.Tensor]:
+            n = len([k for k in group.keys() if k.isdigit()])
+            names = json.loads(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
+            return {name: torch.from_numpy(np.asarray(group[str(i)])) for i, name in enumerate(names)}
+
+        dx = load(f["xdirection"])
+        dy = load(f["ydirection"]) if "ydirection" in f else None
+        dir_type = DirType(str(f.attrs.get("dir_type", "weights")))
+        labels = (str(f.attrs.get("xlabel", "direction 1")), str(f.attrs.get("ylabel", "direction 2")))
+    return Directions(dx, dy, dir_type, "file", labels)
+
+
+class Writer:
+    """Writes finished points into an open surface file, flushing after each chunk."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file: h5py.File | None = None
+
+    def __enter__(self) -> "Writer":
+        self.file = open_file(self.path, "r+")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def write(self, flat: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """Store values at the given flat point indices (row-major over [y, x]) and mark them done."""
+        f = self.file
+        assert f is not None, "Writer used outside its with-block"
+        shape = f["computed"].shape
+        rows = np.unravel_index(flat, shape)[0] if len(shape) == 2 else flat
+        lo, hi = int(rows.min()), int(rows.max()) + 1  # write only the rows these points touch
+        mask = f["computed"][lo:hi]
+        local = np.unravel_index(flat, shape)
+        local = (local[0] - lo, local[1]) if len(shape) == 2 else (local[0] - lo,)
+        for name, v in values.items():
+            block = f[name][lo:hi]
+            block[local] = v
+            f[name][lo:hi] = block
+        mask[local] = True
+        f["computed"][lo:hi] = mask
+        f.flush()
+
+    def set_attrs(self, **attrs: Any) -> None:
+        assert self.file is not None
+        for k, v in attrs.items():
+            self.file.attrs[k] = v
+
+
+def read_surface(path: str | Path) -> Surface:
+    """Read a surface file (ours or the paper's code's) into arrays; missing points are NaN."""
+    path = Path(path)
+    with open_file(path) as f:
+        if "xcoordinates" not in f:
+            raise LandscapeError(f"{str(path)!r} is not a surface file (no 'xcoordinates')")
+        x = np.asarray(f["xcoordinates"], dtype=np.float64)
+        y = np.asarray(f["ycoordinates"], dtype=np.float64) if "ycoordinates" in f else None
+        shape = (len(y), len(x)) if y is not None else (len(x),)
+        names = [k for k in f.keys() if k.endswith(("_loss", "_acc")) and isinstance(f[k], h5py.Dataset)]
+        values = {}
+        for n in names:
+            v = np.asarray(f[n], dtype=np.float64)
+            if v.shape != shape:
+                if v.size == np.prod(shape):  # the paper's code allocates (nx, ny) but fills it in [y, x] order
+                    v = v.reshape(shape)
+                else:
+                    raise LandscapeError(f"{str(path)!r}: {n} has shape {v.shape}, expected {shape}")
+            values[n] = v
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        tracks = {name: _read_track(f[name]) for name in TRACK_GROUPS if name in f}
+        if "computed" in f:
+            computed = np.asarray(f["computed"], dtype=bool)
+        else:  # the paper's code marks missing points with -1
+            loss = next((values[n] for n in values if n.endswith("_loss")), None)
+            computed = (loss != -1) if loss is not None else np.ones(shape, dtype=bool)
+    for v in values.values():
+        v[~computed] = np.nan
+    return Surface(path, x, y, values, computed, attrs, tracks)
+
+
+def summary(path: str | Path) -> str:
+    """Lines for `landscape info`: grid, settings, progress, min/max/center loss."""
+    s = read_surface(path)
+    a = s.attrs
+    nx = len(s.x)
+    lines = [f"surface   {s.path}"]
+    if s.y is not None:
+        lines.append(f"grid      x {s.x[0]:g}:{s.x[-1]:g}:{nx}  y {s.y[0]:g}:{s.y[-1]:g}:{len(s.y)}  ({s.computed.size} points)")
+    else:
+        lines.append(f"grid      x {s.x[0]:g}:{s.x[-1]:g}:{nx}  (1-D, {nx} points)")
+    for key in ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "ignore", "seed", "precision", "device", "started", "finished"):
+        if key in a:
+            lines.append(f"{key:<9} {a[key]}")
+    done = int(s.computed.sum())
+    lines.append(f"progress  {done}/{s.computed.size} points computed ({100.0 * done / s.computed.size:.1f}%)")
+    try:
+        name, loss = s.metric("loss")
+    except LandscapeError:
+        return "\n".join(lines)
+    vals = loss[s.computed]
+    finite = vals[np.isfinite(vals)]
+    if len(vals) and len(finite) < len(vals):
+        lines.append(f"non-finite {len(vals) - len(finite)} computed points have inf or NaN {name}")
+    if len(finite):
+        lines.append(f"{name:<9} min {finite.min():.6g}  max {finite.max():.6g}")
+        center = center_value(s, loss)
+        if center is not None:
+            lines.append(f"center    {name} {center:.6g} at the trained model (0, 0)")
+    return "\n".join(lines)
+
+
+def center_value(s: Surface, values: np.ndarray) -> float | None:
+    """The value at the origin of the plane, if the grid has the point (0, 0) and it is computed."""
+    i = np.flatnonzero(np.isclose(s.x, 0.0, atol=1e-12))
+    if len(i) == 0:
+        return None
+    if s.y is None:
+        return float(values[i[0]]) if s.computed[i[0]] else None
+    j = np.flatnonzero(np.isclose(s.y, 0.0, atol=1e-12))
+    if len(j) == 0 or not s.computed[j[0], i[0]]:
+        return None
+    return float(values[j[0], i[0]])

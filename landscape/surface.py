@@ -1,0 +1,274 @@
+"""Computing a surface: checkpoint + data → directions → grid evaluation → surface file.
+
+`evaluate_grid` is the in-memory version for notebooks; `compute` is what
+`landscape compute` runs: it writes the file as it goes and resumes an interrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__, store
+from .checkpoint import ModelSpec, load_model, load_state_for, resolve_checkpoint, sha256
+from .data import DataSpec, TensorData, load_data
+from .directions import (
+    Directions,
+    DirectionSpec,
+    base_tensors,
+    check_compatible,
+    random_direction,
+    random_directions,
+    target_direction,
+)
+from .engine import EvalSettings, Evaluator, Launch, resolve_device
+from .errors import LandscapeError
+from .grid import Grid
+from .metrics import Loss
+
+Progress = Callable[[int, int], None]  # (points done, points in total)
+
+
+@dataclass(frozen=True)
+class ComputeJob:
+    """Everything `landscape compute` needs; built once from the command line or a notebook."""
+
+    checkpoint: Path
+    grid: Grid
+    model: ModelSpec = ModelSpec()
+    data: DataSpec = DataSpec()
+    directions: DirectionSpec = DirectionSpec()
+    loss: Loss = Loss()
+    evaluation: EvalSettings = EvalSettings()
+    out: Path | None = None
+    x_target: Path | None = None
+    y_target: Path | None = None
+    directions_file: Path | None = None
+    trust_checkpoint: bool = False
+    overwrite: bool = False
+
+    def out_path(self) -> Path:
+        """The output file: --out, else outputs/<checkpoint stem>.surface.h5."""
+        if self.out is not None:
+            return self.out
+        stem = self.checkpoint.name if self.checkpoint.is_dir() else self.checkpoint.stem
+        return Path("outputs") / f"{stem}.surface.h5"
+
+
+@dataclass
+class ComputeResult:
+    path: Path
+    computed: int  # points computed by this run
+    total: int
+    nonfinite: int  # computed points (in the whole file) whose loss is inf or NaN
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate_grid(
+    model: nn.Module,
+    data: TensorData,
+    directions: Directions,
+    grid: Grid,
+    loss: Loss = Loss(),
+    settings: EvalSettings = EvalSettings(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy over a grid, in memory: arrays of shape (ny, nx) ([row = y, column = x])
+    or (nx,) for a 1-D grid. The model is left as it was."""
+    ev = Evaluator(model, data, directions, loss.function(), settings)
+    loss_v, acc_v = ev.evaluate(grid.coords(np.arange(grid.size)))
+    return loss_v.reshape(grid.shape), acc_v.reshape(grid.shape)
+
+
+def make_directions(job: ComputeJob, model: nn.Module) -> Directions:
+    """The plane of the job: from an earlier file, toward target models, or random."""
+    base = base_tensors(model, job.directions.dir_type)
+    if job.directions_file is not None:
+        dirs = store.read_directions(job.directions_file)
+        check_compatible(dirs, base_tensors(model, dirs.dir_type), f"--directions {job.directions_file}")
+        if not job.grid.is_2d:
+            dirs.y = None
+        elif dirs.y is None:
+            raise LandscapeError(f"--directions {job.directions_file} holds one direction; omit --y for a 1-D run")
+        return dirs
+    if job.y_target is not None and job.x_target is None:
+        raise LandscapeError("--y-target needs --x-target")
+    if job.x_target is not None:
+        dx = target_direction(base, load_state_for(model, job.x_target, job.trust_checkpoint))
+        labels = [f"toward {job.x_target.name} (θ₂ − θ)", "direction 2"]
+        dy = None
+        if job.grid.is_2d:
+            if job.y_target is not None:
+                dy = target_direction(base, load_state_for(model, job.y_target, job.trust_checkpoint))
+                labels[1] = f"toward {job.y_target.name} (θ₃ − θ)"
+            else:
+                gen = torch.Generator().manual_seed(job.directions.seed)
+                dy = random_direction(base, job.directions, gen)
+                labels[1] = f"random direction, {job.directions.norm.value}-normalized"
+        elif job.y_target is not None:
+            raise LandscapeError("--y-target needs a 2-D grid: add --y")
+        return Directions(dx, dy, job.directions.dir_type, "target", (labels[0], labels[1]))
+    return random_directions(model, job.directions, two=job.grid.is_2d)
+
+
+def _fingerprint(job: ComputeJob, checkpoint_sha: str, n_samples: int) -> dict:
+    """The settings a resumed run must share with the file (device and batch size may differ)."""
+
+    def file_sha(p: Path | None) -> str | None:
+        return sha256(resolve_checkpoint(p)) if p is not None else None
+
+    return {
+        "checkpoint_sha256": checkpoint_sha,
+        "model": job.model.factory,
+        "model_kwargs": job.model.kwargs_dict(),
+        "data": job.data.source,
+        "split": job.data.split.value,
+        "samples": n_samples,
+        "data_seed": job.data.seed,
+        "loss": job.loss.name,
+        "dir_type": job.directions.dir_type.value,
+        "norm": job.directions.norm.value,
+        "ignore": "biasbn" if job.directions.ignore_biasbn else "none",
+        "seed": job.directions.seed,
+        "x_target_sha256": file_sha(job.x_target),
+        "y_target_sha256": file_sha(job.y_target),
+        "directions_sha256": sha256(job.directions_file) if job.directions_file else None,
+        "precision": job.evaluation.precision.value,
+        "xcoordinates": list(job.grid.x),
+        "ycoordinates": list(job.grid.y) if job.grid.y is not None else None,
+    }
+
+
+def _attributes(job: ComputeJob, settings: dict, directions: Directions, n_samples: int) -> dict:
+    """Root attributes of a new file: everything needed to reproduce the run."""
+    attrs = {
+        "checkpoint": str(job.checkpoint),
+        "checkpoint_sha256": settings["checkpoint_sha256"],
+        "model": job.model.factory or "(from checkpoint)",
+        "model_kwargs": job.model.kwargs,
+        "data": job.data.describe(),
+        "data_source": job.data.source,
+        "split": job.data.split.value,
+        "samples": n_samples,
+        "loss": job.loss.name,
+        "norm": settings["norm"] if directions.kind == "random" else "none",
+        "ignore": settings["ignore"],
+        "dir_type": directions.dir_type.value,
+        "seed": job.directions.seed,
+        "precision": job.evaluation.precision.value,
+        "versions": _versions(),
+        "command": " ".join(sys.argv),
+        "started": _now(),
+    }
+    for key in ("x_target", "y_target", "directions_file"):
+        if getattr(job, key) is not None:
+            attrs[key] = str(getattr(job, key))
+    return attrs
+
+
+def _versions() -> str:
+    import h5py
+
+    return (f"landscape {__version__}, torch {torch.__version__}, numpy {np.__version__}, h5py {h5py.__version__}, "
+            f"python {platform.python_version()}")
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def compute(
+    job: ComputeJob,
+    progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> ComputeResult:
+    """Compute (or finish) the surface file of `job`; returns what was done.
+
+    The file is created atomically and flushed after every chunk of points; running the
+    same job again computes only the points still missing, with identical values.
+    """
+    t0 = time.perf_counter()
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        if on_note is not None:
+            on_note(message)
+
+    out = job.out_path()
+    store.check_writable(out)
+    checkpoint = resolve_checkpoint(job.checkpoint)
+    device = resolve_device(job.evaluation.device)
+    model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
+    data = load_data(job.data)
+    loss_fn = job.loss.function()
+    settings = _fingerprint(job, sha256(checkpoint), len(data))
+
+    if out.exists() and not job.overwrite:
+        diff = store.settings_difference(store.read_settings(out), settings)
+        if diff is not None:
+            raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
+        directions = store.read_directions(out)  # the stored directions, bit for bit
+        if not job.grid.is_2d:
+            directions.y = None
+        new_file = False
+        with store.open_file(out) as f:  # the same way of evaluating as before gives identical values
+            stored_launch = f.attrs.get("launch")
+        if job.evaluation.launch == Launch.auto and stored_launch in (Launch.point.value, Launch.vmap.value):
+            job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, launch=Launch(stored_launch)))
+    else:
+        directions = make_directions(job, model)
+        new_file = True
+    evaluator = Evaluator(model, data, directions, loss_fn, job.evaluation, note)
+    evaluator.prepare()  # checks the model accepts the data before any file is written
+    if new_file:
+        split = job.data.split.value
+        metrics = [f"{split}_loss"] + ([f"{split}_acc"] if evaluator.classification else [])
+        store.create(out, job.grid, metrics, directions, _attributes(job, settings, directions, len(data)), settings)
+
+    result = fill(out, evaluator, job.grid, progress)
+    result.seconds = time.perf_counter() - t0
+    result.notes = notes
+    with store.open_file(out, "r+") as f:
+        f.attrs["device"] = str(device)
+    return result
+
+
+def fill(path: Path, evaluator: Evaluator, grid: Grid, progress: Progress | None = None) -> ComputeResult:
+    """Evaluate the points of `path` that are not computed yet, writing each chunk as it finishes."""
+    with store.open_file(path) as f:
+        computed = np.asarray(f["computed"], dtype=bool).ravel()
+        split = str(f.attrs.get("split", "train"))
+    missing = np.flatnonzero(~computed)
+    total = grid.size
+    done = total - len(missing)
+    if progress:
+        progress(done, total)
+    with store.Writer(path) as w:
+        has_acc = f"{split}_acc" in w.file
+        if len(missing):
+            w.set_attrs(finished="", launch=evaluator.choose_launch(grid.coords(missing)).value)
+        for start, stop, loss, acc in evaluator.stream(grid.coords(missing)):
+            values = {f"{split}_loss": loss}
+            if has_acc:
+                values[f"{split}_acc"] = acc
+            w.write(missing[start:stop], values)
+            done += stop - start
+            if progress:
+                progress(done, total)
+        if len(missing):
+            w.set_attrs(finished=_now())
+    s = store.read_surface(path)
+    _, loss_all = s.metric("loss")
+    nonfinite = int((~np.isfinite(loss_all[s.computed])).sum())
+    return ComputeResult(path, len(missing), total, nonfinite, 0.0)

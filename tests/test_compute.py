@@ -1,0 +1,170 @@
+"""`landscape compute` end to end: the file, resuming, refusing other settings, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import naive_loop
+from landscape import store
+from landscape.checkpoint import ModelSpec
+from landscape.cli import app
+from landscape.data import DataSpec
+from landscape.directions import DirectionSpec, Norm
+from landscape.engine import EvalSettings, Launch
+from landscape.grid import Grid
+from landscape.surface import ComputeJob, compute
+
+MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
+runner = CliRunner()
+
+
+def job(checkpoint, out, **kw):
+    args = dict(checkpoint=checkpoint, grid=Grid.parse("-1:1:7", "-1:1:5"), out=out,
+                model=ModelSpec("landscape.models:digits_cnn", '{"width": 4}'), data=DataSpec("digits", samples=64))
+    args.update(kw)
+    return ComputeJob(**args)
+
+
+def test_file_layout_matches_naive_loop(checkpoint, tmp_path, model):
+    out = tmp_path / "s.h5"
+    result = compute(job(checkpoint, out))
+    assert result.computed == 35 and result.nonfinite == 0
+    s = store.read_surface(out)
+    assert s.values["train_loss"].shape == (5, 7) and s.computed.all()
+    with h5py.File(out) as f:
+        assert list(f["xcoordinates"]) == list(np.linspace(-1, 1, 7))
+        assert f.attrs["norm"] == "filter" and f.attrs["ignore"] == "biasbn" and f.attrs["samples"] == 64
+        assert len(f.attrs["checkpoint_sha256"]) == 64 and "torch" in f.attrs["versions"]
+        assert json.loads(f["xdirection"].attrs["names"])[0] == "conv1.weight"
+        assert not f["xdirection"]["1"][()].any()  # bn1.weight: 1-D, ignored
+    dirs = store.read_directions(out)
+    from landscape.data import load_data
+    d = load_data(DataSpec("digits", samples=64))
+    ref, acc = naive_loop(model, d, dirs, s.grid.coords(np.arange(35)))
+    np.testing.assert_allclose(s.values["train_loss"].ravel(), ref, rtol=1e-5)
+    np.testing.assert_allclose(s.values["train_acc"].ravel(), acc)
+    assert "progress  35/35" in store.summary(out)
+
+
+def test_resume_after_interrupt_is_identical(checkpoint, tmp_path):
+    full = tmp_path / "full.h5"
+    compute(job(checkpoint, full))
+    part = tmp_path / "part.h5"
+    calls = []
+
+    def stop_midway(done, total):
+        calls.append(done)
+        if done >= 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compute(job(checkpoint, part, evaluation=EvalSettings(device="cpu", launch=Launch.point)), progress=stop_midway)
+    s = store.read_surface(part)
+    assert 1 <= s.computed.sum() < 35 and np.isnan(s.values["train_loss"][~s.computed]).all()
+    result = compute(job(checkpoint, part))
+    assert result.computed == 35 - s.computed.sum()
+    a, b = store.read_surface(full), store.read_surface(part)
+    np.testing.assert_array_equal(a.values["train_loss"], b.values["train_loss"])
+    np.testing.assert_array_equal(a.values["train_acc"], b.values["train_acc"])
+    assert compute(job(checkpoint, part)).computed == 0
+
+
+def test_refuses_other_settings_unless_overwrite(checkpoint, tmp_path):
+    out = tmp_path / "s.h5"
+    compute(job(checkpoint, out))
+    with pytest.raises(Exception, match="norm is 'filter' in the file but 'layer'"):
+        compute(job(checkpoint, out, directions=DirectionSpec(norm=Norm.layer)))
+    compute(job(checkpoint, out, directions=DirectionSpec(norm=Norm.layer), overwrite=True))
+    assert store.read_surface(out).attrs["norm"] == "layer"
+
+
+def test_directions_file_and_targets(checkpoint, tmp_path):
+    first = tmp_path / "a.h5"
+    compute(job(checkpoint, first, directions=DirectionSpec(seed=3)))
+    again = tmp_path / "b.h5"
+    compute(job(checkpoint, again, directions_file=first))
+    np.testing.assert_array_equal(store.read_surface(first).values["train_loss"],
+                                  store.read_surface(again).values["train_loss"])
+    other = tmp_path / "other.pt"
+    from conftest import tiny_model
+    torch.save(tiny_model(seed=9).state_dict(), other)
+    line = tmp_path / "line.h5"
+    compute(job(checkpoint, line, grid=Grid.parse("0:1:2"), x_target=other))
+    s = store.read_surface(line)
+    assert s.values["train_loss"].shape == (2,) and s.attrs["dir_kind"] == "target"
+
+
+def test_nonfinite_values_are_stored_and_counted(checkpoint, tmp_path):
+    out = tmp_path / "s.h5"
+    result = compute(job(checkpoint, out, grid=Grid.parse("-1e30:1e30:3")))
+    s = store.read_surface(out)
+    assert s.computed.all() and result.nonfinite == 2 and np.isfinite(s.values["train_loss"][1])
+    assert "non-finite" in store.summary(out)
+
+
+def test_cli_compute_info_and_python_cli(checkpoint, tmp_path):
+    out = tmp_path / "cli.h5"
+    r = runner.invoke(app, ["compute", str(checkpoint), *MODEL, "--x", "-1:1:3", "--y", "-1:1:3", "--samples", "32",
+                            "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["info", str(out)])
+    assert r.exit_code == 0 and "9/9 points" in r.output
+
+
+def _bad(tmp_path, checkpoint):
+    module = tmp_path / "pickled.pt"
+    torch.save(torch.nn.Linear(2, 2), module)
+    notckpt = tmp_path / "notes.pt"
+    notckpt.write_text("just text")
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"a.weight": torch.zeros(2)}, wrong)
+    (tmp_path / "emptydata.py").write_text(
+        "import torch\ndef d(): return torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long)\n")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    c = str(checkpoint)
+    return {
+        "missing checkpoint": ([str(tmp_path / "nope.pt"), *MODEL], "does not exist"),
+        "not a checkpoint": ([str(notckpt), *MODEL], "not a PyTorch checkpoint"),
+        "pickled module": ([str(module)], "--trust-checkpoint"),
+        "key mismatch": ([str(wrong), *MODEL], "missing"),
+        "model not importable": ([c, "--model", "nosuchpkg.nets:f"], "cannot import"),
+        "model not callable": ([c, "--model", "landscape.models:__doc__"], "not callable"),
+        "data shape": ([c, *MODEL, "--data", "shapedata:wrong"], "rejects the data"),
+        "unknown data": ([c, *MODEL, "--data", "nonsense"], "unknown --data"),
+        "grid two parts": ([c, *MODEL, "--x", "-1:1"], "min:max:num"),
+        "grid letters": ([c, *MODEL, "--x", "a:b:c"], "numbers"),
+        "grid num": ([c, *MODEL, "--x", "-1:1:0"], "at least 1"),
+        "grid order": ([c, *MODEL, "--y", "1:-1:3"], "larger than max"),
+        "unwritable out": ([c, *MODEL, "--out", str(blocker / "s.h5")], "cannot create output folder"),
+        "empty data": ([c, *MODEL, "--data", "emptydata:d"], "empty"),
+    }
+
+
+def test_bad_input_one_line_exit_2_no_file(tmp_path, checkpoint, monkeypatch):
+    (tmp_path / "shapedata.py").write_text("import torch\ndef wrong(): return torch.zeros(4, 3, 5, 5), torch.arange(4)\n")
+    monkeypatch.chdir(tmp_path)
+    for name, (args, match) in _bad(tmp_path, checkpoint).items():
+        out = tmp_path / "out" / f"{name.replace(' ', '_')}.h5"
+        if "--out" not in args:
+            args = [*args, "--out", str(out)]
+        r = runner.invoke(app, ["compute", *args, "--x", "-1:1:2"] if "--x" not in args else ["compute", *args])
+        assert r.exit_code == 2, (name, r.output)
+        text = r.output.strip()
+        assert match in text and "Traceback" not in text and len(text.splitlines()) <= 2, (name, text)
+        assert not out.exists() and not list((tmp_path / "out").glob("*.tmp")) if (tmp_path / "out").exists() else True
+
+
+def test_damaged_file_is_reported(checkpoint, tmp_path):
+    out = tmp_path / "s.h5"
+    out.write_bytes(b"\x89HDF\r\n garbage")
+    r = runner.invoke(app, ["compute", str(checkpoint), *MODEL, "--x", "-1:1:2", "--out", str(out)])
+    assert r.exit_code == 2 and "--overwrite" in r.output
+    r = runner.invoke(app, ["compute", str(checkpoint), *MODEL, "--x", "-1:1:2", "--out", str(out), "--overwrite", "--quiet"])
+    assert r.exit_code == 0, r.output
