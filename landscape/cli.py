@@ -3,8 +3,10 @@ library function. User errors (`LandscapeError`) are caught once, in `_Group.inv
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -19,7 +21,7 @@ from . import store
 from .checkpoint import ModelSpec
 from .data import DataSpec, Split
 from .directions import DirectionSpec, DirType, Norm
-from .engine import EvalSettings, Launch, Precision
+from .engine import Compile, EvalSettings, Launch, Precision, tune_cpu_allocator
 from .errors import LandscapeError
 from .grid import Grid
 from .metrics import Loss
@@ -85,25 +87,30 @@ def _progress(quiet: bool) -> Progress:
 
 
 def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
-    import time
+    """Run `compute`; the progress bar appears once evaluation starts (after every check passed)."""
+    bar = _progress(quiet)
+    state: dict[str, float] = {}
 
-    with _progress(quiet) as bar, _terminate_as_interrupt():
-        task = bar.add_task("points", total=job.grid.size, rate="")
-        first: dict[str, float] = {}
+    def update(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if not state:
+            bar.start()
+            state.update(task=bar.add_task("points", total=total, rate=""), t=now, done=done)
+        elapsed = now - state["t"]
+        rate = f"{(done - state['done']) / elapsed:.1f} points/s" if elapsed > 0 and done > state["done"] else ""
+        bar.update(int(state["task"]), completed=done, total=total, rate=rate)
 
-        def update(done: int, total: int) -> None:
-            now = time.perf_counter()
-            first.setdefault("t", now)
-            first.setdefault("done", done)
-            elapsed = now - first["t"]
-            rate = f"{(done - first['done']) / elapsed:.1f} points/s" if elapsed > 0 and done > first["done"] else ""
-            bar.update(task, completed=done, total=total, rate=rate)
+    def note(message: str) -> None:
+        if not quiet:
+            bar.console.print(f"note: {message}", highlight=False)
 
-        def note(message: str) -> None:
-            if not quiet:
-                bar.console.print(f"note: {message}", highlight=False)
-
-        return compute(job, progress=update, on_note=note)
+    tune_cpu_allocator()
+    try:
+        with _terminate_as_interrupt():
+            return compute(job, progress=update, on_note=note)
+    finally:
+        if state:
+            bar.stop()
 
 
 def _print_result(result: ComputeResult, quiet: bool) -> None:
@@ -119,54 +126,177 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
         out_console.print(f"note: {result.nonfinite} computed points have an inf or NaN loss (stored as they are)")
 
 
+# Options shared by compute, trajectory and interpolate.
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model factory pkg.module:name (class or function).")]
+ModelKwargsOpt = Annotated[str, typer.Option("--model-kwargs", help="JSON keyword arguments for --model.")]
+TrustOpt = Annotated[bool, typer.Option("--trust-checkpoint", help="Allow loading pickled Python objects (runs code from the file).")]
+DataOpt = Annotated[str, typer.Option("--data", help="digits | cifar10 | mnist | fashion-mnist | FILE.npz/.pt | pkg.module:factory.")]
+DataRootOpt = Annotated[str, typer.Option("--data-root", help="Folder holding torchvision data sets.")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Let torchvision download the data set.")]
+SplitOpt = Annotated[Split, typer.Option("--split", help="Which split of the data.")]
+SamplesOpt = Annotated[Optional[int], typer.Option("--samples", help="Use a fixed, seeded subset of this many samples.")]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Evaluation batch size (default: chosen from data and device).")]
+LossOpt = Annotated[str, typer.Option("--loss", help="cross-entropy | mse | pkg.module:fn (outputs, targets) -> batch mean.")]
+DirTypeOpt = Annotated[DirType, typer.Option("--dir-type", help="weights: parameters; states: BatchNorm running statistics too.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")]
+PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="fp32 (exact) | tf32 | bf16 | fp16.")]
+LaunchOpt = Annotated[Launch, typer.Option("--launch", help="Points per pass: auto (measured) | point | vmap.")]
+PointsOpt = Annotated[int, typer.Option("--points-per-launch", help="Points per vmapped pass.")]
+CompileOpt = Annotated[Compile, typer.Option("--compile", help="torch.compile the forward: auto (when the grid is long enough to repay it) | off | default | max-autotune | reduce-overhead (CUDA graphs).")]
+FoldOpt = Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold eval-mode BatchNorm into the preceding convolution (exact).")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Output surface file.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar or summary.")]
+PlotOpt = Annotated[bool, typer.Option("--plot", help="Render the default figures when done.")]
+
+
+def _template(checkpoint: Path, grid: Grid, model: Optional[str], model_kwargs: str, trust: bool, data: str,
+              data_root: str, download: bool, split: Split, samples: Optional[int], batch_size: Optional[int],
+              loss: str, directions: DirectionSpec, device: str, precision: Precision, launch: Launch,
+              points_per_launch: int, compile: Compile, fold_bn: bool, out: Optional[Path],
+              overwrite: bool) -> ComputeJob:
+    return ComputeJob(
+        checkpoint=checkpoint,
+        grid=grid,
+        model=ModelSpec(model, model_kwargs),
+        data=DataSpec(data, split, samples, root=data_root, download=download),
+        directions=directions,
+        loss=Loss(loss),
+        evaluation=EvalSettings(device, precision, batch_size, launch, points_per_launch, fold_bn, compile=compile),
+        out=out,
+        trust_checkpoint=trust,
+        overwrite=overwrite,
+    )
+
+
+def _finish(job: ComputeJob, quiet: bool, plot: bool) -> None:
+    result = _run_with_progress(job, quiet)
+    _print_result(result, quiet)
+    if plot:
+        _plot_defaults(result.path, quiet)
+
+
 @app.command("compute")
 def compute_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, or a folder.")],
-    model: Annotated[Optional[str], typer.Option(help="Model factory pkg.module:name (class or function).")] = None,
-    model_kwargs: Annotated[str, typer.Option(help="JSON keyword arguments for --model.")] = "{}",
-    trust_checkpoint: Annotated[bool, typer.Option(help="Allow loading pickled Python objects (runs code from the file).")] = False,
-    data: Annotated[str, typer.Option(help="digits | cifar10 | mnist | fashion-mnist | FILE.npz/.pt | pkg.module:factory.")] = "digits",
-    data_root: Annotated[str, typer.Option(help="Folder holding torchvision data sets.")] = "data",
-    download: Annotated[bool, typer.Option(help="Let torchvision download the data set.")] = False,
-    split: Annotated[Split, typer.Option(help="Which split of the data.")] = Split.train,
-    samples: Annotated[Optional[int], typer.Option(help="Use a fixed, seeded subset of this many samples.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Evaluation batch size (default: chosen from data and device).")] = None,
-    loss: Annotated[str, typer.Option(help="cross-entropy | mse | pkg.module:fn (outputs, targets) -> batch mean.")] = "cross-entropy",
+    model: ModelOpt = None,
+    model_kwargs: ModelKwargsOpt = "{}",
+    trust_checkpoint: TrustOpt = False,
+    data: DataOpt = "digits",
+    data_root: DataRootOpt = "data",
+    download: DownloadOpt = False,
+    split: SplitOpt = Split.train,
+    samples: SamplesOpt = None,
+    batch_size: BatchOpt = None,
+    loss: LossOpt = "cross-entropy",
     x: Annotated[str, typer.Option("--x", help="First-direction coordinates min:max:num.")] = "-1:1:51",
     y: Annotated[Optional[str], typer.Option("--y", help="Second-direction coordinates min:max:num (omit for 1-D).")] = None,
     norm: Annotated[Norm, typer.Option(help="Direction normalization.")] = Norm.filter,
     ignore: Annotated[Ignore, typer.Option(help="biasbn: zero direction for 1-D tensors (biases, BatchNorm).")] = Ignore.biasbn,
     no_ignore: Annotated[bool, typer.Option("--no-ignore", help="Perturb biases and BatchNorm too (the paper's code's --xignore '').")] = False,
-    dir_type: Annotated[DirType, typer.Option(help="weights: parameters; states: BatchNorm running statistics too.")] = DirType.weights,
+    dir_type: DirTypeOpt = DirType.weights,
     seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 0,
     x_target: Annotated[Optional[Path], typer.Option(help="d1 = θ(X_TARGET) − θ: toward another model.")] = None,
     y_target: Annotated[Optional[Path], typer.Option(help="d2 = θ(Y_TARGET) − θ.")] = None,
     directions: Annotated[Optional[Path], typer.Option(help="Reuse the directions of an earlier surface file.")] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N.")] = "auto",
-    precision: Annotated[Precision, typer.Option(help="fp32 (exact) | tf32 | bf16 | fp16.")] = Precision.fp32,
-    launch: Annotated[Launch, typer.Option(help="Points per pass: auto (measured) | point | vmap.")] = Launch.auto,
-    points_per_launch: Annotated[int, typer.Option(help="Points per vmapped pass.")] = 8,
-    out: Annotated[Optional[Path], typer.Option(help="Output file (default outputs/<checkpoint>.surface.h5).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing file made with other settings.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bar or summary.")] = False,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    launch: LaunchOpt = Launch.auto,
+    points_per_launch: PointsOpt = 8,
+    compile: CompileOpt = Compile.auto,
+    fold_bn: FoldOpt = True,
+    out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    plot: PlotOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
-    job = ComputeJob(
-        checkpoint=checkpoint,
-        grid=Grid.parse(x, y),
-        model=ModelSpec(model, model_kwargs),
-        data=DataSpec(data, split, samples, root=data_root, download=download),
-        directions=DirectionSpec(dir_type, norm, ignore == Ignore.biasbn and not no_ignore, seed),
-        loss=Loss(loss),
-        evaluation=EvalSettings(device, precision, batch_size, launch, points_per_launch),
-        out=out,
-        x_target=x_target,
-        y_target=y_target,
-        directions_file=directions,
-        trust_checkpoint=trust_checkpoint,
-        overwrite=overwrite,
-    )
-    _print_result(_run_with_progress(job, quiet), quiet)
+    spec = DirectionSpec(dir_type, norm, ignore == Ignore.biasbn and not no_ignore, seed)
+    job = _template(checkpoint, Grid.parse(x, y), model, model_kwargs, trust_checkpoint, data, data_root, download,
+                    split, samples, batch_size, loss, spec, device, precision, launch, points_per_launch, compile, fold_bn, out, overwrite)
+    job = dataclasses.replace(job, x_target=x_target, y_target=y_target, directions_file=directions)
+    _finish(job, quiet, plot)
+
+
+@app.command()
+def trajectory(
+    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints of one run: files, globs or a folder.")],
+    final: Annotated[Optional[Path], typer.Option(help="The model at the center (default: the last checkpoint).")] = None,
+    model: ModelOpt = None,
+    model_kwargs: ModelKwargsOpt = "{}",
+    trust_checkpoint: TrustOpt = False,
+    data: DataOpt = "digits",
+    data_root: DataRootOpt = "data",
+    download: DownloadOpt = False,
+    split: SplitOpt = Split.train,
+    samples: SamplesOpt = None,
+    batch_size: BatchOpt = None,
+    loss: LossOpt = "cross-entropy",
+    dir_type: DirTypeOpt = DirType.weights,
+    ignore: Annotated[Ignore, typer.Option(help="biasbn: leave 1-D tensors out of the PCA.")] = Ignore.biasbn,
+    x: Annotated[Optional[str], typer.Option("--x", help="min:max:num (default: fitted around the path).")] = None,
+    y: Annotated[Optional[str], typer.Option("--y", help="min:max:num (default: fitted around the path).")] = None,
+    resolution: Annotated[int, typer.Option(help="Points per axis of a fitted grid.")] = 31,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    launch: LaunchOpt = Launch.auto,
+    points_per_launch: PointsOpt = 8,
+    compile: CompileOpt = Compile.auto,
+    fold_bn: FoldOpt = True,
+    out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    plot: PlotOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Project a training run onto its two principal directions and compute the surface in that plane."""
+    from .trajectory import trajectory_job
+
+    template = _template(Path("."), Grid((0.0,)), model, model_kwargs, trust_checkpoint, data, data_root, download,
+                         split, samples, batch_size, loss, DirectionSpec(dir_type), device, precision, launch,
+                         points_per_launch, compile, fold_bn, out, overwrite)
+    _finish(trajectory_job(template, checkpoints, final, x, y, resolution, ignore == Ignore.biasbn), quiet, plot)
+
+
+@app.command()
+def interpolate(
+    models: Annotated[list[Path], typer.Argument(help="Two checkpoints A B (1-D line) or three A B C (plane).")],
+    model: ModelOpt = None,
+    model_kwargs: ModelKwargsOpt = "{}",
+    trust_checkpoint: TrustOpt = False,
+    data: DataOpt = "digits",
+    data_root: DataRootOpt = "data",
+    download: DownloadOpt = False,
+    split: SplitOpt = Split.train,
+    samples: SamplesOpt = None,
+    batch_size: BatchOpt = None,
+    loss: LossOpt = "cross-entropy",
+    dir_type: DirTypeOpt = DirType.weights,
+    x: Annotated[Optional[str], typer.Option("--x", help="min:max:num (default -0.5:1.5:41, or fitted for three models).")] = None,
+    y: Annotated[Optional[str], typer.Option("--y", help="min:max:num (three models; default fitted).")] = None,
+    resolution: Annotated[int, typer.Option(help="Points per axis of a fitted grid.")] = 31,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    launch: LaunchOpt = Launch.auto,
+    points_per_launch: PointsOpt = 8,
+    compile: CompileOpt = Compile.auto,
+    fold_bn: FoldOpt = True,
+    out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    plot: PlotOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Loss along the line from model A (x=0) to B (x=1), or over the plane through A, B and C."""
+    from .interpolation import interpolation_job
+
+    if len(models) not in (2, 3):
+        raise LandscapeError(f"interpolate takes two or three checkpoints, got {len(models)}")
+    template = _template(models[0], Grid((0.0,)), model, model_kwargs, trust_checkpoint, data, data_root, download,
+                         split, samples, batch_size, loss, DirectionSpec(dir_type), device, precision, launch,
+                         points_per_launch, compile, fold_bn, out, overwrite)
+    job = interpolation_job(template, models, x, y, resolution)
+    if job.plane is not None and job.plane.extra.get("note") and not quiet:
+        out_console.print(f"note: {job.plane.extra['note']}", highlight=False)
+    _finish(job, quiet, plot)
 
 
 @app.command()
@@ -199,6 +329,14 @@ def demo(
     if not quiet:
         out_console.print(f"checkpoints: {out_dir}/epoch_1.pt ... epoch_{epochs}.pt", highlight=False)
         out_console.print(f"next: landscape info {result.surface.path}", highlight=False)
+
+
+def _plot_defaults(path: Path, quiet: bool) -> None:
+    from .plot import PlotOptions, render_file
+
+    for written in render_file(path, PlotOptions()):
+        if not quiet:
+            out_console.print(f"wrote {written}", highlight=False)
 
 
 def main() -> None:

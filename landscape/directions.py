@@ -168,3 +168,24 @@ def check_compatible(directions: Directions, base: Mapping[str, torch.Tensor], w
                 raise LandscapeError(
                     f"{where}: direction tensor {n!r} has shape {tuple(d[n].shape)}, the model {tuple(w.shape)}"
                 )
+
+
+def plane_of_models(
+    base: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], c: Mapping[str, torch.Tensor] | None
+) -> tuple[Direction, Direction | None, list[tuple[float, float]]]:
+    """Directions through models A (= base), B and, optionally, C, and their coordinates.
+
+    d1 = θ_B − θ_A; d2 = θ_C − θ_A with its d1 component removed (Gram–Schmidt), so A is
+    at (0, 0), B at (1, 0) and C at (<θ_C − θ_A, d1>/|d1|², 1).
+    """
+    d1 = target_direction(base, b)
+    if norm(d1) == 0.0:
+        raise LandscapeError("models A and B are identical: there is no direction between them")
+    if c is None:
+        return d1, None, [(0.0, 0.0), (1.0, 0.0)]
+    dc = target_direction(base, c)
+    alpha = inner(dc, d1) / inner(d1, d1)
+    d2 = add(dc, d1, -alpha)
+    if norm(d2) <= 1e-9 * norm(dc):
+        raise LandscapeError("models A, B and C lie on one line: there is no plane through them")
+    return d1, d2, [(0.0, 0.0), (1.0, 0.0), (alpha, 1.0)]

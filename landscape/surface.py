@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import datetime
 import platform
 import sys
@@ -31,9 +32,10 @@ from .directions import (
     random_directions,
     target_direction,
 )
-from .engine import EvalSettings, Evaluator, Launch, resolve_device
+from .engine import Compile, EvalSettings, Evaluator, Launch, resolve_device
 from .errors import LandscapeError
 from .grid import Grid
+from .store import Track
 from .metrics import Loss
 
 Progress = Callable[[int, int], None]  # (points done, points in total)
@@ -54,6 +56,8 @@ class ComputeJob:
     x_target: Path | None = None
     y_target: Path | None = None
     directions_file: Path | None = None
+    plane: Directions | None = None  # precomputed directions (trajectory PCA, model-to-model planes)
+    tracks: dict[str, Track] = field(default_factory=dict)  # points drawn on the figures
     trust_checkpoint: bool = False
     overwrite: bool = False
 
@@ -92,6 +96,8 @@ def evaluate_grid(
 
 def make_directions(job: ComputeJob, model: nn.Module) -> Directions:
     """The plane of the job: from an earlier file, toward target models, or random."""
+    if job.plane is not None:
+        return job.plane
     base = base_tensors(model, job.directions.dir_type)
     if job.directions_file is not None:
         dirs = store.read_directions(job.directions_file)
@@ -143,6 +149,7 @@ def _fingerprint(job: ComputeJob, checkpoint_sha: str, n_samples: int) -> dict:
         "x_target_sha256": file_sha(job.x_target),
         "y_target_sha256": file_sha(job.y_target),
         "directions_sha256": sha256(job.directions_file) if job.directions_file else None,
+        "plane_sha256": _tensors_sha(job.plane) if job.plane is not None else None,
         "precision": job.evaluation.precision.value,
         "xcoordinates": list(job.grid.x),
         "ycoordinates": list(job.grid.y) if job.grid.y is not None else None,
@@ -174,6 +181,15 @@ def _attributes(job: ComputeJob, settings: dict, directions: Directions, n_sampl
         if getattr(job, key) is not None:
             attrs[key] = str(getattr(job, key))
     return attrs
+
+
+def _tensors_sha(directions: Directions) -> str:
+    h = hashlib.sha256()
+    for d in (directions.x, directions.y):
+        for name, t in (d or {}).items():
+            h.update(name.encode())
+            h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _versions() -> str:
@@ -223,9 +239,13 @@ def compute(
             directions.y = None
         new_file = False
         with store.open_file(out) as f:  # the same way of evaluating as before gives identical values
-            stored_launch = f.attrs.get("launch")
-        if job.evaluation.launch == Launch.auto and stored_launch in (Launch.point.value, Launch.vmap.value):
-            job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, launch=Launch(stored_launch)))
+            stored = {k: f.attrs.get(k) for k in ("launch", "compile")}
+        ev = job.evaluation
+        if ev.launch == Launch.auto and stored["launch"] in (Launch.point.value, Launch.vmap.value):
+            ev = dataclasses.replace(ev, launch=Launch(stored["launch"]))
+        if ev.compile == Compile.auto and stored["compile"] in {c.value for c in Compile} - {"auto"}:
+            ev = dataclasses.replace(ev, compile=Compile(stored["compile"]))
+        job = dataclasses.replace(job, evaluation=ev)
     else:
         directions = make_directions(job, model)
         new_file = True
@@ -235,6 +255,8 @@ def compute(
         split = job.data.split.value
         metrics = [f"{split}_loss"] + ([f"{split}_acc"] if evaluator.classification else [])
         store.create(out, job.grid, metrics, directions, _attributes(job, settings, directions, len(data)), settings)
+        for name, track in job.tracks.items():
+            store.write_track(out, name, track)
 
     result = fill(out, evaluator, job.grid, progress)
     result.seconds = time.perf_counter() - t0
@@ -263,6 +285,8 @@ def fill(path: Path, evaluator: Evaluator, grid: Grid, progress: Progress | None
             if has_acc:
                 values[f"{split}_acc"] = acc
             w.write(missing[start:stop], values)
+            if w.file.attrs.get("compile") != evaluator.compiled_as.value:
+                w.set_attrs(compile=evaluator.compiled_as.value)
             done += stop - start
             if progress:
                 progress(done, total)

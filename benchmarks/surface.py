@@ -1,0 +1,171 @@
+"""Time one grid point of a loss surface, the paper's way against landscape's, and print a table.
+
+    python benchmarks/surface.py --device cuda                      # ResNet-56, 10k CIFAR-shaped images
+    python benchmarks/surface.py --device cuda --images 50000       # the paper's full training set
+    python benchmarks/surface.py --device cpu --case digits         # the demo's CNN, 1,797 digits
+    python benchmarks/surface.py --device cpu --images 512          # ResNet-56 rows on any machine
+
+Every row evaluates the same points of the same plane on the same data, after a warm-up;
+inputs are seeded random numbers (timing does not depend on pixel values) except for the
+digits case, which uses the real digits. Columns: ms per point, images/s, speed-up over the
+first row, the time of a whole 51×51 figure (at 50,000 images for CIFAR, at the case's
+images for digits), and the largest relative loss difference from landscape fp32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from landscape.data import TensorData  # noqa: E402
+from landscape.directions import DirectionSpec, random_directions  # noqa: E402
+from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Precision  # noqa: E402
+from landscape.metrics import cross_entropy  # noqa: E402
+from landscape.models import DigitsCNN, resnet56  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def case_data(args: argparse.Namespace) -> tuple[torch.nn.Module, TensorData, int]:
+    """(model, data on the CPU, images of the whole-figure estimate)."""
+    g = torch.Generator().manual_seed(0)
+    if args.case == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+        torch.manual_seed(0)
+        return DigitsCNN().eval(), TensorData(x, torch.tensor(d.target)), len(x)
+    torch.manual_seed(0)
+    model = resnet56().eval()
+    with torch.no_grad():  # trained-looking BatchNorm statistics, so folding is not a no-op
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(args.images, 3, 32, 32, generator=g)
+    return model, TensorData(x, torch.randint(0, 10, (args.images,), generator=g)), 50_000
+
+
+def paper_loop(model, data, dirs, coords, device, loader: bool) -> tuple[float, np.ndarray]:
+    """Weights written into the model in place per point, batches of 128, `.item()` per batch;
+    with `loader`, batches come from a DataLoader over CPU tensors (the paper's code)."""
+    net = copy.deepcopy(model).to(device).eval()
+    params = dict(net.named_parameters())
+    base = {k: v.detach().clone() for k, v in params.items()}
+    d1 = {k: v.to(device) for k, v in dirs.x.items()}
+    d2 = {k: v.to(device) for k, v in dirs.y.items()}
+    if loader:
+        batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.x, data.y), batch_size=128)
+    else:
+        xs, ys = data.x.to(device), data.y.to(device)
+        batches = [(xs[s : s + 128], ys[s : s + 128]) for s in range(0, len(xs), 128)]
+    losses = []
+    t0 = 0.0
+    with torch.no_grad():
+        for i, (a, b) in enumerate(coords):
+            if i == 1:
+                sync(device)
+                t0 = time.perf_counter()  # the first point is the warm-up
+            for k, p in params.items():
+                p.copy_(base[k] + a * d1[k] + b * d2[k])
+            total, correct = 0.0, 0
+            for xb, yb in batches:
+                xb, yb = xb.to(device), yb.to(device)
+                out = net(xb)
+                total += F.cross_entropy(out, yb).item() * len(yb)
+                correct += (out.argmax(1) == yb).sum().item()
+            losses.append(total / len(data))
+    return (time.perf_counter() - t0) / (len(coords) - 1), np.array(losses[1:])
+
+
+def landscape_rows(model, data, dirs, coords, settings: EvalSettings) -> tuple[float, np.ndarray, str]:
+    ev = Evaluator(model, data, dirs, cross_entropy, settings)
+    t_setup = time.perf_counter()
+    ev.evaluate(coords[:2], settings.launch if settings.launch != Launch.auto else Launch.point)  # warm-up (compiles)
+    setup = time.perf_counter() - t_setup
+    sync(ev.device)
+    t0 = time.perf_counter()
+    loss, _ = ev.evaluate(coords[1:], settings.launch if settings.launch != Launch.auto else Launch.point)
+    per_point = (time.perf_counter() - t0) / (len(coords) - 1)
+    return per_point, loss, f"warm-up {setup:.1f} s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--case", choices=["resnet56", "digits"], default="resnet56")
+    ap.add_argument("--images", type=int, default=10_000)
+    ap.add_argument("--points", type=int, default=64, help="timed grid points (after one warm-up point)")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--skip-paper", action="store_true", help="leave out the slow DataLoader row")
+    ap.add_argument("--compile", action="store_true", help="add torch.compile rows (slow to compile on a CPU)")
+    args = ap.parse_args()
+
+    device = torch.device(args.device)
+    model, data, figure_images = case_data(args)
+    dirs = random_directions(model, DirectionSpec(seed=0))
+    side = int(np.ceil(np.sqrt(args.points + 1)))
+    xs = np.linspace(-1, 1, side)
+    coords = np.array([(x, y) for y in xs for x in xs])[: args.points + 1]
+    base = EvalSettings(device=args.device, batch_size=args.batch_size, launch=Launch.point)
+
+    rows: list[tuple[str, float, np.ndarray, str]] = []
+    if not args.skip_paper:
+        rows.append(("paper's loop: in-place weights, DataLoader, .item() per batch",
+                     *paper_loop(model, data, dirs, coords, device, loader=True), ""))
+    rows.append(("hand-written loop: in-place weights, resident data, batches of 128",
+                 *paper_loop(model, data, dirs, coords, device, loader=False), ""))
+    variants = [
+        ("landscape fp32 (default)", base),
+        ("landscape tf32", dataclasses.replace(base, precision=Precision.tf32)),
+        ("landscape bf16", dataclasses.replace(base, precision=Precision.bf16)),
+        ("landscape fp32, no BN folding, no channels-last",
+         dataclasses.replace(base, fold_bn=False, channels_last=False)),
+    ]
+    if args.compile:
+        compile_mode = Compile.cudagraphs if device.type == "cuda" else Compile.default
+        variants += [
+            (f"landscape fp32 + compile ({compile_mode.value})", dataclasses.replace(base, compile=compile_mode)),
+            (f"landscape bf16 + compile ({compile_mode.value})",
+             dataclasses.replace(base, precision=Precision.bf16, compile=compile_mode)),
+        ]
+    if device.type == "cpu":
+        variants.append(("landscape fp32, vmap over 8 points", dataclasses.replace(base, launch=Launch.vmap)))
+    for name, settings in variants:
+        rows.append((name, *landscape_rows(model, data, dirs, coords, settings)))
+
+    ref_loss = rows[len(rows) - len(variants)][2]  # landscape fp32
+    first = rows[0][1]
+    threads = torch.get_num_threads()
+    print(f"\ncase {args.case}: {len(data)} images per point, {args.points} timed points, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f", {threads} threads")
+          + f", torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
+    print(f"{'way of evaluating one point':<64} {'ms/point':>9} {'images/s':>10} {'speed-up':>8} "
+          f"{'51x51 figure':>13} {'max rel diff':>12}  notes")
+    for name, sec, loss, notes in rows:
+        figure = sec * 51 * 51 * figure_images / len(data)
+        diff = float(np.max(np.abs(loss - ref_loss) / np.abs(ref_loss)))
+        fig = f"{figure / 60:.1f} min" if figure >= 60 else f"{figure:.1f} s"
+        print(f"{name:<64} {1e3 * sec:>9.2f} {len(data) / sec:>10.0f} {first / sec:>7.2f}x {fig:>13} {diff:>12.1e}  {notes}")
+    best = min(rows[1:], key=lambda r: r[1])
+    print(f"best: {best[0]}: {first / best[1]:.2f}x the first row, {rows[-len(variants) - 1][1] / best[1]:.2f}x the "
+          f"hand-written loop" + (f" (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})" if "OMP_NUM_THREADS" in os.environ else ""))
+
+
+if __name__ == "__main__":
+    main()

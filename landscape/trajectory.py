@@ -1,0 +1,203 @@
+"""Training trajectories: the PCA plane of a run's checkpoints and each checkpoint's place in it
+(Li et al. 2018, sec. 7), plus the checkpoint ordering they need.
+
+The PCA streams the checkpoints: one row (θ_i − θ_final) at a time into an
+(n_checkpoints × n_parameters) float32 matrix, then the small n × n Gram matrix gives the
+components, so no covariance of size n_parameters² is ever formed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import CHECKPOINT_SUFFIXES, load_model, load_state_for, read_checkpoint
+from .directions import Direction, Directions, DirType, base_tensors
+from .errors import LandscapeError
+from .grid import Grid
+from .store import Track
+from .surface import ComputeJob
+
+STEP_PATTERN = re.compile(r"(?:epoch|ep|step|iter|it)[_\-=]?(\d+)", re.IGNORECASE)
+NUMBER_PATTERN = re.compile(r"(\d+)")
+
+
+def _step_from_name(path: Path) -> int | None:
+    m = STEP_PATTERN.search(path.stem) or (list(NUMBER_PATTERN.finditer(path.stem)) or [None])[-1]
+    return int(m.group(1)) if m else None
+
+
+def _step_from_file(path: Path) -> int | None:
+    try:
+        obj = read_checkpoint(path)
+    except LandscapeError:
+        return None
+    if isinstance(obj, dict):
+        for key in ("epoch", "step", "global_step", "iteration"):
+            if isinstance(obj.get(key), (int, np.integer)):
+                return int(obj[key])
+    return None
+
+
+def expand_checkpoints(items: list[str | Path]) -> list[Path]:
+    """Checkpoint files from a list of files, globs and folders (folders: their checkpoint files)."""
+    found: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found += [f for f in sorted(p.iterdir()) if f.is_file() and f.suffix in CHECKPOINT_SUFFIXES]
+        elif any(c in str(item) for c in "*?["):
+            found += [Path(f) for f in sorted(glob.glob(str(item))) if Path(f).is_file()]
+        elif p.exists():
+            found.append(p)
+        else:
+            raise LandscapeError(f"checkpoint {str(item)!r} does not exist")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise LandscapeError(f"no checkpoint files found in {', '.join(map(str, items))}")
+    return unique
+
+
+def order_checkpoints(paths: list[Path]) -> tuple[list[Path], list[int | None]]:
+    """Training order: by epoch/step in the file name, else stored in the checkpoint, else by name."""
+    steps = [_step_from_name(p) for p in paths]
+    if any(s is None for s in steps):
+        steps = [_step_from_file(p) for p in paths]
+    if all(s is not None for s in steps):
+        pairs = sorted(zip(paths, steps), key=lambda ps: (ps[1], ps[0].name))
+    else:
+        pairs = sorted(zip(paths, [None] * len(paths)), key=lambda ps: ps[0].name)
+    return [p for p, _ in pairs], [s for _, s in pairs]
+
+
+@dataclass
+class PCA:
+    """Top two principal components of the rows θ_i − θ_final."""
+
+    components: np.ndarray  # (2, P) unit vectors
+    singular_values: np.ndarray  # (2,)
+    explained_variance: np.ndarray  # (2,) s² / (n − 1), as scikit-learn reports it
+    explained_variance_ratio: np.ndarray  # (2,)
+    projections: np.ndarray  # (n, 2): <θ_i − θ_final, d_k>
+
+
+def pca_of_rows(rows: np.ndarray) -> PCA:
+    """PCA (centered, like scikit-learn's) of an (n, P) matrix through its n × n Gram matrix."""
+    n = rows.shape[0]
+    if n < 3:
+        raise LandscapeError(f"a trajectory plane needs at least 3 checkpoints, got {n}")
+    mean = rows.mean(axis=0, dtype=np.float64)
+    gram = np.zeros((n, n))
+    for s in range(0, rows.shape[1], 1 << 20):  # chunks keep float64 copies small
+        block = rows[:, s : s + (1 << 20)].astype(np.float64) - mean[s : s + (1 << 20)]
+        gram += block @ block.T  # (n, n)
+    eigval, eigvec = np.linalg.eigh(gram)
+    order = np.argsort(eigval)[::-1]
+    eigval, eigvec = np.clip(eigval[order], 0.0, None), eigvec[:, order]
+    total = eigval.sum()
+    if eigval[1] <= 1e-12 * max(total, 1e-300):
+        raise LandscapeError("the checkpoints lie on a line (or are all equal): there is no second principal direction")
+    s = np.sqrt(eigval[:2])
+    components = np.zeros((2, rows.shape[1]))
+    for k in range(2):
+        for c in range(0, rows.shape[1], 1 << 20):
+            block = rows[:, c : c + (1 << 20)].astype(np.float64) - mean[c : c + (1 << 20)]
+            components[k, c : c + (1 << 20)] = eigvec[:, k] @ block / s[k]
+    projections = rows.astype(np.float64) @ components.T  # (n, 2)
+    # Signs: training starts at negative coordinates and moves toward the final model at 0.
+    for k in range(2):
+        if projections[0, k] > 0:
+            components[k] *= -1
+            projections[:, k] *= -1
+    return PCA(components, s, eigval[:2] / (n - 1), eigval[:2] / total, projections)
+
+
+def _flat_names(base: Direction, ignore_biasbn: bool) -> list[str]:
+    return [n for n, t in base.items() if t.is_floating_point() and not (ignore_biasbn and t.dim() <= 1)]
+
+
+def trajectory_plane(
+    model: nn.Module,
+    checkpoints: list[Path],
+    epochs: list[int | None],
+    dir_type: DirType = DirType.weights,
+    ignore_biasbn: bool = True,
+    trust: bool = False,
+) -> tuple[Directions, Track]:
+    """PCA directions of the checkpoints around `model` (the final weights) and the projected path."""
+    base = base_tensors(model, dir_type)
+    names = _flat_names(base, ignore_biasbn)
+    sizes = [base[n].numel() for n in names]
+    rows = np.zeros((len(checkpoints), sum(sizes)), dtype=np.float32)  # (n_checkpoints, P)
+    for i, path in enumerate(checkpoints):
+        state = load_state_for(model, path, trust)  # one checkpoint in memory at a time
+        rows[i] = torch.cat([(state[n].float() - base[n].float()).flatten() for n in names]).numpy()
+    pca = pca_of_rows(rows)
+    dirs = []
+    for k in range(2):
+        d, offset = {}, 0
+        parts = dict(zip(names, np.split(pca.components[k], np.cumsum(sizes)[:-1])))
+        for n, t in base.items():
+            d[n] = (torch.from_numpy(parts[n]).view(t.shape).to(t.dtype) if n in parts
+                    else torch.zeros_like(t, dtype=torch.float32))
+        dirs.append(d)
+    ratio = pca.explained_variance_ratio
+    directions = Directions(
+        dirs[0], dirs[1], dir_type, "pca",
+        (f"PC1 ({100 * ratio[0]:.1f}%)", f"PC2 ({100 * ratio[1]:.1f}%)"),
+        {
+            "explained_variance_": pca.explained_variance.tolist(),
+            "explained_variance_ratio_": ratio.tolist(),
+            "singular_values_": pca.singular_values.tolist(),
+            "note": "PCA directions of the training path, not filter-normalized",
+        },
+    )
+    track = Track(pca.projections[:, 0], pca.projections[:, 1], [p.name for p in checkpoints], list(epochs))
+    return directions, track
+
+
+def fitted_axis(values: np.ndarray, num: int, margin: float = 0.25) -> tuple[float, ...]:
+    """`num` coordinates spanning the values and the origin, with a margin on each side."""
+    lo, hi = min(0.0, float(np.min(values))), max(0.0, float(np.max(values)))
+    pad = margin * (hi - lo) if hi > lo else 1.0
+    return tuple(np.linspace(lo - pad, hi + pad, num).tolist())
+
+
+def fitted_grid(track: Track, num: int = 31, margin: float = 0.25) -> Grid:
+    """A grid around every point of the track and the origin."""
+    if num < 2:
+        raise LandscapeError(f"--resolution must be at least 2, got {num}")
+    return Grid(fitted_axis(track.x, num, margin), fitted_axis(track.y, num, margin))
+
+
+def trajectory_job(
+    template: ComputeJob,
+    checkpoints: list[str | Path],
+    final: Path | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    resolution: int = 31,
+    ignore_biasbn: bool = True,
+) -> ComputeJob:
+    """A job over the PCA plane of a training run, centered on the final model.
+
+    `template` carries the model spec, data, loss, evaluation and output settings; the
+    grid is fitted around the projected path unless `x`/`y` give it.
+    """
+    paths, epochs = order_checkpoints(expand_checkpoints(checkpoints))
+    final = Path(final) if final is not None else paths[-1]
+    model = load_model(final, template.model, template.trust_checkpoint)
+    plane, track = trajectory_plane(model, paths, epochs, template.directions.dir_type, ignore_biasbn,
+                                    template.trust_checkpoint)
+    fitted = fitted_grid(track, resolution)
+    grid = Grid(Grid.parse(x).x if x else fitted.x, Grid.parse("0:1:2", y).y if y else fitted.y)
+    out = template.out or Path("outputs") / f"{final.stem}.trajectory.h5"
+    return dataclasses.replace(template, checkpoint=final, grid=grid, plane=plane, out=out,
+                               tracks={"trajectory": track})

@@ -1,0 +1,137 @@
+"""The fast paths (BatchNorm folding, first-layer maps, torch.compile, channels-last) against
+the plain forward and the naive per-point loop, on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import naive_loop, tiny_data, tiny_model
+from landscape.data import TensorData
+from landscape.directions import DirectionSpec, DirType, Norm, random_directions
+from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Toggle
+from landscape.fold import find_pairs, folded_model
+from landscape.grid import Grid
+from landscape.metrics import Loss
+from landscape.models import resnet20, resnet20_noshort, vgg9
+
+GRID = Grid.parse("-1:1:4", "-0.5:1:3")
+COORDS = GRID.coords(np.arange(GRID.size))
+
+
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) - 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("factory,pairs", [(resnet20, 21), (resnet20_noshort, 19), (vgg9, 8)])
+def test_folded_model_equals_unfolded(factory, pairs):
+    model = _randomize_bn(factory())
+    found = find_pairs(model)
+    assert len(found) == pairs
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(folded_model(model, found)(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def _engine(model, data, dirs, **kw):
+    settings = dict(device="cpu", launch=Launch.point, compile=Compile.off)
+    settings.update(kw)
+    return Evaluator(model, data, dirs, Loss().function(), EvalSettings(**settings)).evaluate(COORDS)[0]
+
+
+@pytest.mark.parametrize("spec", [
+    DirectionSpec(seed=1),  # folding is linear: θ, d1, d2 folded once
+    DirectionSpec(seed=1, ignore_biasbn=False),  # γ, β move: folded per point
+    DirectionSpec(DirType.states, ignore_biasbn=False, seed=1),  # μ, σ² move too
+])
+@pytest.mark.parametrize("launch", [Launch.point, Launch.vmap])
+def test_folding_matches_naive_loop(model, data, spec, launch):
+    dirs = random_directions(model, spec)
+    ref, _ = naive_loop(model, data, dirs, COORDS)
+    for fold_bn in (True, False):
+        np.testing.assert_allclose(_engine(model, data, dirs, fold_bn=fold_bn, launch=launch), ref, rtol=1e-5)
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.bn, self.fc2 = nn.Linear(64, 32), nn.BatchNorm1d(32), nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.bn(self.fc1(x.flatten(1)))))
+
+
+class SkipFromInput(nn.Module):
+    """The input is used twice: no first-layer trick."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        return self.out(self.fc(x) + x)
+
+
+@pytest.mark.parametrize("launch", [Launch.point, Launch.vmap])
+def test_first_layer_maps_equal_plain_forward(data, launch):
+    mlp = _randomize_bn(MLP())
+    for model, first in ((mlp, Toggle.auto), (tiny_model(), Toggle.on)):
+        for spec in (DirectionSpec(seed=2), DirectionSpec(seed=2, norm=Norm.layer)):
+            dirs = random_directions(model, spec)
+            ref, _ = naive_loop(model, data, dirs, COORDS)
+            ev = Evaluator(model, data, dirs, Loss().function(),
+                           EvalSettings(device="cpu", launch=launch, compile=Compile.off, first_layer=first, batch_size=40))
+            np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)
+            assert ev.first is not None  # the trick was really used
+    notes = []
+    ev = Evaluator(SkipFromInput().eval(), data, random_directions(SkipFromInput()), Loss().function(),
+                   EvalSettings(device="cpu", first_layer=Toggle.on), notes.append)
+    ev.prepare()
+    assert ev.first is None and any("not applicable" in n for n in notes)
+    # auto leaves the digits CNN's 1-channel conv alone: the maps would cost more than the layer
+    ev = Evaluator(tiny_model(), data, random_directions(tiny_model()), Loss().function(), EvalSettings(device="cpu"))
+    ev.prepare()
+    assert ev.first is None
+
+
+def test_untraceable_model_is_not_folded(data):
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = tiny_model()
+
+        def forward(self, x):
+            if x.sum() > -1e9:  # data-dependent control flow: fx cannot trace it
+                return self.inner(x)
+            return self.inner(-x)
+
+    model = Branchy().eval()
+    dirs = random_directions(model, DirectionSpec(seed=3))
+    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", compile=Compile.off))
+    ref, _ = naive_loop(model, data, dirs, COORDS)
+    np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)
+    assert ev.pairs == []
+
+
+def test_compiled_path_equals_eager_and_compiles_once():
+    torch._dynamo.reset()
+    model, data = tiny_model(), tiny_data(n=50)
+    dirs = random_directions(model, DirectionSpec(seed=4))
+    eager = _engine(model, data, dirs, batch_size=32)
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    # batch 32 over 50 samples: the last batch is padded, so one graph serves every batch
+    compiled = _engine(model, data, dirs, batch_size=32, compile=Compile.default)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before == 1
