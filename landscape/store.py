@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import h5py
 import numpy as np
 import torch
 
+from . import journal
 from .directions import Directions, DirType
 from .errors import LandscapeError
 from .grid import Grid
@@ -60,17 +62,21 @@ def _read_track(group: h5py.Group) -> Track:
 
 
 def write_track(path: Path, name: str, track: Track) -> None:
-    """Add (or replace) a track group in an existing surface file."""
+    """Add (or replace) a track group in an existing surface file that no run is writing."""
+    with journal.Lock(Path(path)), open_file(Path(path), "r+") as f:
+        _write_track(f, name, track)
+
+
+def _write_track(f: h5py.File, name: str, track: Track) -> None:
     if name not in TRACK_GROUPS:
         raise ValueError(f"track name must be one of {TRACK_GROUPS}")
-    with open_file(path, "r+") as f:
-        if name in f:
-            del f[name]
-        g = f.create_group(name)
-        g.create_dataset("proj_xcoord", data=np.asarray(track.x, dtype=np.float64))
-        g.create_dataset("proj_ycoord", data=np.asarray(track.y, dtype=np.float64))
-        g.attrs["names"] = json.dumps(list(track.names))
-        g.attrs["epochs"] = json.dumps(list(track.epochs))
+    if name in f:
+        del f[name]
+    g = f.create_group(name)
+    g.create_dataset("proj_xcoord", data=np.asarray(track.x, dtype=np.float64))
+    g.create_dataset("proj_ycoord", data=np.asarray(track.y, dtype=np.float64))
+    g.attrs["names"] = json.dumps(list(track.names))
+    g.attrs["epochs"] = json.dumps([None if e is None else int(e) for e in track.epochs])
 
 
 @dataclass
@@ -121,6 +127,7 @@ def create(
     directions: Directions,
     attrs: dict[str, Any],
     settings: dict[str, Any],
+    tracks: dict[str, Track] | None = None,
 ) -> None:
     """Write a new surface file with every point missing; atomic (a temp file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +137,7 @@ def create(
             f.attrs["format"] = "landscape-surface"
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["settings"] = json.dumps(settings, sort_keys=True)
+            f.attrs["run_id"] = uuid.uuid4().hex
             for k, v in attrs.items():
                 f.attrs[k] = v if isinstance(v, (int, float, str, bool, np.generic)) else json.dumps(v)
             f.create_dataset("xcoordinates", data=np.asarray(grid.x, dtype=np.float64))
@@ -146,6 +154,9 @@ def create(
             f.attrs["xlabel"], f.attrs["ylabel"] = directions.labels
             for k, v in directions.extra.items():
                 f.attrs[k] = json.dumps(v) if isinstance(v, (list, dict, tuple)) else v
+            for name, track in (tracks or {}).items():
+                _write_track(f, name, track)
+        journal.journal_path(path).unlink(missing_ok=True)  # a journal of the file this one replaces
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -213,43 +224,56 @@ def read_directions(path: Path) -> Directions:
 
 
 class Writer:
-    """Writes finished points into an open surface file, flushing after each chunk."""
+    """The one writer of a surface file during a run: holds its lock, appends finished points
+    to the journal (flushed per chunk), and merges them into the file when the run ends or
+    is interrupted (see journal.py)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.file: h5py.File | None = None
+        self.attrs: dict[str, Any] = {}
+        self._lock = journal.Lock(path)
+        self._journal: journal.JournalWriter | None = None
 
     def __enter__(self) -> "Writer":
-        self.file = open_file(self.path, "r+")
+        self._lock.__enter__()
+        try:
+            with open_file(self.path) as f:
+                self.run_id = str(f.attrs.get("run_id", ""))
+                self.metrics = _metric_names(f)
+                self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
+            self._journal = journal.JournalWriter(self.path, self.run_id, self.metrics)
+            self._journal.open()
+        except BaseException:
+            self._lock.__exit__()
+            raise
+        self._pending: dict[str, Any] = {}
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        try:
+            if self._journal is not None:
+                self._journal.close()
+                journal.merge(self.path, self.run_id, self.metrics, self._pending)
+        finally:
+            self._lock.__exit__()
 
     def write(self, flat: np.ndarray, values: dict[str, np.ndarray]) -> None:
-        """Store values at the given flat point indices (row-major over [y, x]) and mark them done."""
-        f = self.file
-        assert f is not None, "Writer used outside its with-block"
-        shape = f["computed"].shape
-        rows = np.unravel_index(flat, shape)[0] if len(shape) == 2 else flat
-        lo, hi = int(rows.min()), int(rows.max()) + 1  # write only the rows these points touch
-        mask = f["computed"][lo:hi]
-        local = np.unravel_index(flat, shape)
-        local = (local[0] - lo, local[1]) if len(shape) == 2 else (local[0] - lo,)
-        for name, v in values.items():
-            block = f[name][lo:hi]
-            block[local] = v
-            f[name][lo:hi] = block
-        mask[local] = True
-        f["computed"][lo:hi] = mask
-        f.flush()
+        """Record values at flat point indices (row-major over [y, x]); flushed when this returns."""
+        assert self._journal is not None, "Writer used outside its with-block"
+        self._journal.append(np.asarray(flat, dtype=np.int64), values)
 
     def set_attrs(self, **attrs: Any) -> None:
-        assert self.file is not None
-        for k, v in attrs.items():
-            self.file.attrs[k] = v
+        """Attributes written into the file when the run ends."""
+        self._pending.update(attrs)
+        self.attrs.update(attrs)
+
+
+def _metric_names(f: h5py.File) -> list[str]:
+    return sorted(k for k in f.keys() if k.endswith(("_loss", "_acc")) and isinstance(f[k], h5py.Dataset))
+
+
+def _attr(v: Any) -> Any:
+    return v.decode() if isinstance(v, bytes) else v
 
 
 def read_surface(path: str | Path) -> Surface:
@@ -261,7 +285,7 @@ def read_surface(path: str | Path) -> Surface:
         x = np.asarray(f["xcoordinates"], dtype=np.float64)
         y = np.asarray(f["ycoordinates"], dtype=np.float64) if "ycoordinates" in f else None
         shape = (len(y), len(x)) if y is not None else (len(x),)
-        names = [k for k in f.keys() if k.endswith(("_loss", "_acc")) and isinstance(f[k], h5py.Dataset)]
+        names = _metric_names(f)
         values = {}
         for n in names:
             v = np.asarray(f[n], dtype=np.float64)
@@ -271,10 +295,16 @@ def read_surface(path: str | Path) -> Surface:
                 else:
                     raise LandscapeError(f"{str(path)!r}: {n} has shape {v.shape}, expected {shape}")
             values[n] = v
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        attrs = {k: _attr(v) for k, v in f.attrs.items()}
         tracks = {name: _read_track(f[name]) for name in TRACK_GROUPS if name in f}
         if "computed" in f:
-            computed = np.asarray(f["computed"], dtype=bool)
+            computed = np.asarray(f["computed"], dtype=bool).copy()
+            # points of a running or killed computation that are not merged yet
+            records, _ = journal.read_records(path, str(attrs.get("run_id", "")), len(names))
+            for flat, cols in records:
+                computed.ravel()[flat] = True
+                for k, n in enumerate(names):
+                    values[n].ravel()[flat] = cols[k]
         else:  # the paper's code marks missing points with -1
             loss = next((values[n] for n in values if n.endswith("_loss")), None)
             computed = (loss != -1) if loss is not None else np.ones(shape, dtype=bool)

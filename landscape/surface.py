@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__, store
+from . import __version__, journal, store
 from .checkpoint import ModelSpec, load_model, load_state_for, resolve_checkpoint, sha256
 from .data import DataSpec, TensorData, load_data
 from .directions import (
@@ -223,8 +223,14 @@ def compute(
 
     out = job.out_path()
     store.check_writable(out)
+    with journal.Lock(out):  # one writer per file, from the first check to the last write
+        return _compute_locked(job, out, progress, note, notes, t0)
+
+
+def _compute_locked(job: ComputeJob, out: Path, progress: Progress | None, note: Callable[[str], None],
+                    notes: list[str], t0: float) -> ComputeResult:
     checkpoint = resolve_checkpoint(job.checkpoint)
-    device = resolve_device(job.evaluation.device)
+    resolve_device(job.evaluation.device)  # a bad --device fails before any loading
     model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
     data = load_data(job.data)
     loss_fn = job.loss.function()
@@ -254,38 +260,35 @@ def compute(
     if new_file:
         split = job.data.split.value
         metrics = [f"{split}_loss"] + ([f"{split}_acc"] if evaluator.classification else [])
-        store.create(out, job.grid, metrics, directions, _attributes(job, settings, directions, len(data)), settings)
-        for name, track in job.tracks.items():
-            store.write_track(out, name, track)
+        attrs = _attributes(job, settings, directions, len(data))
+        store.create(out, job.grid, metrics, directions, attrs, settings, job.tracks)
 
     result = fill(out, evaluator, job.grid, progress)
     result.seconds = time.perf_counter() - t0
     result.notes = notes
-    with store.open_file(out, "r+") as f:
-        f.attrs["device"] = str(device)
     return result
 
 
 def fill(path: Path, evaluator: Evaluator, grid: Grid, progress: Progress | None = None) -> ComputeResult:
     """Evaluate the points of `path` that are not computed yet, writing each chunk as it finishes."""
-    with store.open_file(path) as f:
-        computed = np.asarray(f["computed"], dtype=bool).ravel()
-        split = str(f.attrs.get("split", "train"))
-    missing = np.flatnonzero(~computed)
+    before = store.read_surface(path)  # the journal of a killed run counts as computed
+    split = str(before.attrs.get("split", "train"))
+    missing = np.flatnonzero(~before.computed.ravel())
     total = grid.size
     done = total - len(missing)
     if progress:
         progress(done, total)
     with store.Writer(path) as w:
-        has_acc = f"{split}_acc" in w.file
+        has_acc = f"{split}_acc" in w.metrics
         if len(missing):
-            w.set_attrs(finished="", launch=evaluator.choose_launch(grid.coords(missing)).value)
+            w.set_attrs(finished="", device=str(evaluator.device),
+                        launch=evaluator.choose_launch(grid.coords(missing)).value)
         for start, stop, loss, acc in evaluator.stream(grid.coords(missing)):
             values = {f"{split}_loss": loss}
             if has_acc:
                 values[f"{split}_acc"] = acc
             w.write(missing[start:stop], values)
-            if w.file.attrs.get("compile") != evaluator.compiled_as.value:
+            if w.attrs.get("compile") != evaluator.compiled_as.value:
                 w.set_attrs(compile=evaluator.compiled_as.value)
             done += stop - start
             if progress:

@@ -1,0 +1,212 @@
+"""The journal: an append-only log of finished points beside a surface file (`FILE.journal`).
+
+While a run computes, the HDF5 file is never opened for writing: every chunk of finished
+points is appended to the journal as one record (length, points, CRC-32) and flushed to
+the operating system. A process killed at any moment (even `kill -9`) leaves at most a
+torn last record, which readers detect and skip; every earlier record is intact. When the
+run ends or is interrupted cleanly, the journal is merged into a copy of the HDF5 file
+that then replaces it atomically (`merge`), and the journal is removed. Readers apply a
+journal that is still there, so a running or killed computation can be inspected.
+
+A lock file (`FILE.lock`, `flock`) keeps a second writer out; the kernel releases it when
+the process dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import LandscapeError
+
+MAGIC = b"LSJ1"
+RECORD = b"LSR1"
+HEADER = struct.Struct("<4sI")  # magic, length of the JSON header that follows
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+_held: dict[Path, int] = {}  # locks this process holds, with their nesting depth
+
+
+class Lock:
+    """An exclusive, non-blocking lock on a surface file, held by its one writer (re-entrant
+    within a process)."""
+
+    def __init__(self, path: Path):
+        self.path = lock_path(path).resolve()
+        self.fd: int | None = None
+
+    def __enter__(self) -> "Lock":
+        if self.path in _held:
+            _held[self.path] += 1
+            return self
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise LandscapeError(f"cannot create {self.path}: {e.strerror or e}; choose another --out") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                surface = self.path.name[: -len(".lock")]
+                raise LandscapeError(
+                    f"{surface} is being written by {holder}; wait for it to finish, or use another --out"
+                ) from None
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # the holder removed the file as we locked it: lock the new one
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
+        _held[self.path] = 1
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _held[self.path] -= 1
+        if _held[self.path] == 0:
+            del _held[self.path]
+            if self.fd is not None:
+                self.path.unlink(missing_ok=True)  # before unlocking, so no one locks a removed file
+                os.close(self.fd)  # releases the flock
+                self.fd = None
+
+
+def _record(flat: np.ndarray, columns: np.ndarray) -> bytes:
+    payload = np.asarray(flat, dtype="<i8").tobytes() + np.asarray(columns, dtype="<f8").tobytes()
+    return RECORD + struct.pack("<II", len(flat), zlib.crc32(payload)) + payload
+
+
+def read_records(path: Path, run_id: str, n_metrics: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """The intact records of `path`'s journal (if it belongs to `run_id`) and the byte offset
+    where the intact part ends."""
+    jp = journal_path(path)
+    try:
+        data = jp.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    if len(data) < HEADER.size or data[:4] != MAGIC:
+        return [], 0
+    (_, hlen) = HEADER.unpack_from(data)
+    try:
+        header = json.loads(data[HEADER.size : HEADER.size + hlen])
+    except ValueError:
+        return [], 0
+    if header.get("run_id") != run_id:
+        return [], 0  # left over from an earlier file of the same name
+    pos = HEADER.size + hlen
+    records = []
+    while pos + 12 <= len(data) and data[pos : pos + 4] == RECORD:
+        n, crc = struct.unpack_from("<II", data, pos + 4)
+        size = n * 8 * (1 + n_metrics)
+        payload = data[pos + 12 : pos + 12 + size]
+        if len(payload) != size or zlib.crc32(payload) != crc:
+            break  # a torn last record: the points in flight when the process died
+        flat = np.frombuffer(payload[: n * 8], dtype="<i8")
+        cols = np.frombuffer(payload[n * 8 :], dtype="<f8").reshape(n_metrics, n)
+        records.append((flat, cols))
+        pos += 12 + size
+    return records, pos
+
+
+class JournalWriter:
+    """Appends records for one surface file; truncates a torn tail left by a killed run first."""
+
+    def __init__(self, path: Path, run_id: str, metrics: list[str]):
+        self.path, self.run_id, self.metrics = path, run_id, metrics
+        self.file = None
+
+    def open(self) -> None:
+        jp = journal_path(self.path)
+        _, end = read_records(self.path, self.run_id, len(self.metrics))
+        try:
+            if end == 0:  # no journal of this run yet
+                header = json.dumps({"run_id": self.run_id, "metrics": self.metrics}).encode()
+                with open(jp, "wb") as f:
+                    f.write(HEADER.pack(MAGIC, len(header)) + header)
+                    f.flush()
+                    os.fsync(f.fileno())
+            else:
+                os.truncate(jp, end)
+            self.file = open(jp, "ab")
+        except OSError as e:
+            raise _io_error(e, jp, "start") from None
+
+    def append(self, flat: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        cols = np.stack([np.asarray(values.get(m, np.full(len(flat), np.nan)), dtype=np.float64) for m in self.metrics])
+        try:
+            self.file.write(_record(flat, cols))
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except OSError as e:
+            raise _io_error(e, journal_path(self.path), "append to") from None
+
+    def close(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
+
+
+def _io_error(e: OSError, where: Path, verb: str) -> LandscapeError:
+    reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+    return LandscapeError(
+        f"cannot {verb} {where}: {reason}; the points saved so far stay readable; free space or fix it, "
+        "then run the same command to resume"
+    )
+
+
+def apply(f: h5py.File, records: list[tuple[np.ndarray, np.ndarray]], metrics: list[str]) -> None:
+    """Write journal records into an open HDF5 surface file (values and `computed`)."""
+    if not records:
+        return
+    flat = np.concatenate([r[0] for r in records])
+    cols = np.concatenate([r[1] for r in records], axis=1)
+    shape = f["computed"].shape
+    mask = np.asarray(f["computed"]).ravel()
+    mask[flat] = True
+    f["computed"][...] = mask.reshape(shape)
+    for k, name in enumerate(metrics):
+        if name in f:
+            v = np.asarray(f[name]).ravel()
+            v[flat] = cols[k]
+            f[name][...] = v.reshape(shape)
+
+
+def merge(path: Path, run_id: str, metrics: list[str], attrs: dict[str, object]) -> None:
+    """Fold the journal and `attrs` into the HDF5 file: a copy is updated, then replaces it."""
+    records, _ = read_records(path, run_id, len(metrics))
+    tmp = path.with_name(path.name + ".merge.tmp")
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
+            apply(f, records, metrics)
+            for k, v in attrs.items():
+                f.attrs[k] = v
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _io_error(e, path, "update") from None
+    journal_path(path).unlink(missing_ok=True)
