@@ -4,6 +4,7 @@ library function. User errors (`LandscapeError`) are caught once, in `_Group.inv
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -36,7 +37,8 @@ class _Group(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except LandscapeError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
+                err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: what was computed is saved; run the same command again to resume")
@@ -88,6 +90,7 @@ def _progress(quiet: bool) -> Progress:
 
 def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
     """Run `compute`; the progress bar appears once evaluation starts (after every check passed)."""
+    quiet = quiet or os.environ.get("RANK", "0") != "0"
     bar = _progress(quiet)
     state: dict[str, float] = {}
 
@@ -114,7 +117,7 @@ def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
 
 
 def _print_result(result: ComputeResult, quiet: bool) -> None:
-    if quiet:
+    if quiet or os.environ.get("RANK", "0") != "0":
         return
     rate = result.computed / result.seconds if result.seconds > 0 else 0.0
     out_console.print(
@@ -199,6 +202,7 @@ def compute_cmd(
     x_target: Annotated[Optional[Path], typer.Option(help="d1 = θ(X_TARGET) − θ: toward another model.")] = None,
     y_target: Annotated[Optional[Path], typer.Option(help="d2 = θ(Y_TARGET) − θ.")] = None,
     directions: Annotated[Optional[Path], typer.Option(help="Reuse the directions of an earlier surface file.")] = None,
+    split_data: Annotated[bool, typer.Option(help="Under torchrun: split each point's data across the ranks instead of the points.")] = False,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = Precision.fp32,
     launch: LaunchOpt = Launch.auto,
@@ -214,7 +218,7 @@ def compute_cmd(
     spec = DirectionSpec(dir_type, norm, ignore == Ignore.biasbn and not no_ignore, seed)
     job = _template(checkpoint, Grid.parse(x, y), model, model_kwargs, trust_checkpoint, data, data_root, download,
                     split, samples, batch_size, loss, spec, device, precision, launch, points_per_launch, compile, fold_bn, out, overwrite)
-    job = dataclasses.replace(job, x_target=x_target, y_target=y_target, directions_file=directions)
+    job = dataclasses.replace(job, x_target=x_target, y_target=y_target, directions_file=directions, split_data=split_data)
     _finish(job, quiet, plot)
 
 

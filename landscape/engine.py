@@ -435,6 +435,15 @@ class Evaluator:
     # ---- public ------------------------------------------------------------------------------
     def evaluate(self, coords: np.ndarray, launch: Launch | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mean loss and accuracy (percent; NaN without class labels) at each (x, y) row of coords."""
+        return self.means(self.sums(coords, launch), len(self.data))
+
+    def means(self, sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(loss, accuracy) from (P, 2) loss sums and correct counts over `n` samples."""
+        acc = 100.0 * sums[:, 1] / n if self.classification else np.full(len(sums), np.nan)
+        return sums[:, 0] / n, acc
+
+    def sums(self, coords: np.ndarray, launch: Launch | None = None) -> np.ndarray:
+        """(P, 2) float64 loss sums and correct counts over this evaluator's data."""
         self.prepare()
         coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
         launch = launch or (self.launch if self.launch != Launch.auto else Launch.point)
@@ -448,13 +457,9 @@ class Evaluator:
                         ])
                     else:
                         sums = torch.stack([self._point(float(a), float(b)) for a, b in coords])
-                sums = sums.cpu().numpy()  # the one host sync for this chunk
-                break
+                return sums.cpu().numpy()  # the one host sync for this chunk
             except OOM_ERRORS:
                 self._back_off(launch)
-        n = len(self.data)
-        acc = 100.0 * sums[:, 1] / n if self.classification else np.full(len(coords), np.nan)
-        return sums[:, 0] / n, acc
 
     def _back_off(self, launch: Launch) -> None:
         """After an out-of-memory error: fewer points per pass, else a smaller batch, else give up."""

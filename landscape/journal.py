@@ -21,6 +21,7 @@ import os
 import shutil
 import struct
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -92,41 +93,58 @@ class Lock:
                 self.fd = None
 
 
+ATTRS = b"LSA1"
+
+
 def _record(flat: np.ndarray, columns: np.ndarray) -> bytes:
     payload = np.asarray(flat, dtype="<i8").tobytes() + np.asarray(columns, dtype="<f8").tobytes()
     return RECORD + struct.pack("<II", len(flat), zlib.crc32(payload)) + payload
 
 
-def read_records(path: Path, run_id: str, n_metrics: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-    """The intact records of `path`'s journal (if it belongs to `run_id`) and the byte offset
-    where the intact part ends."""
-    jp = journal_path(path)
+def _attrs_record(attrs: dict[str, object]) -> bytes:
+    payload = json.dumps(attrs).encode()
+    return ATTRS + struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+
+
+@dataclass
+class Contents:
+    """The intact part of a journal: point records, attributes set so far, and where it ends."""
+
+    records: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    attrs: dict[str, object] = field(default_factory=dict)
+    end: int = 0
+
+
+def read_journal(path: Path, run_id: str, n_metrics: int) -> Contents:
+    """The intact records of `path`'s journal, if it belongs to `run_id` (else empty)."""
+    out = Contents()
     try:
-        data = jp.read_bytes()
+        data = journal_path(path).read_bytes()
     except FileNotFoundError:
-        return [], 0
+        return out
     if len(data) < HEADER.size or data[:4] != MAGIC:
-        return [], 0
+        return out
     (_, hlen) = HEADER.unpack_from(data)
     try:
         header = json.loads(data[HEADER.size : HEADER.size + hlen])
     except ValueError:
-        return [], 0
+        return out
     if header.get("run_id") != run_id:
-        return [], 0  # left over from an earlier file of the same name
-    pos = HEADER.size + hlen
-    records = []
-    while pos + 12 <= len(data) and data[pos : pos + 4] == RECORD:
+        return out  # left over from an earlier file of the same name
+    pos = out.end = HEADER.size + hlen
+    while pos + 12 <= len(data) and data[pos : pos + 4] in (RECORD, ATTRS):
         n, crc = struct.unpack_from("<II", data, pos + 4)
-        size = n * 8 * (1 + n_metrics)
+        size = n * 8 * (1 + n_metrics) if data[pos : pos + 4] == RECORD else n
         payload = data[pos + 12 : pos + 12 + size]
         if len(payload) != size or zlib.crc32(payload) != crc:
             break  # a torn last record: the points in flight when the process died
-        flat = np.frombuffer(payload[: n * 8], dtype="<i8")
-        cols = np.frombuffer(payload[n * 8 :], dtype="<f8").reshape(n_metrics, n)
-        records.append((flat, cols))
-        pos += 12 + size
-    return records, pos
+        if data[pos : pos + 4] == RECORD:
+            flat = np.frombuffer(payload[: n * 8], dtype="<i8")
+            out.records.append((flat, np.frombuffer(payload[n * 8 :], dtype="<f8").reshape(n_metrics, n)))
+        else:
+            out.attrs.update(json.loads(payload))
+        pos = out.end = pos + 12 + size
+    return out
 
 
 class JournalWriter:
@@ -138,7 +156,7 @@ class JournalWriter:
 
     def open(self) -> None:
         jp = journal_path(self.path)
-        _, end = read_records(self.path, self.run_id, len(self.metrics))
+        end = read_journal(self.path, self.run_id, len(self.metrics)).end
         try:
             if end == 0:  # no journal of this run yet
                 header = json.dumps({"run_id": self.run_id, "metrics": self.metrics}).encode()
@@ -154,8 +172,14 @@ class JournalWriter:
 
     def append(self, flat: np.ndarray, values: dict[str, np.ndarray]) -> None:
         cols = np.stack([np.asarray(values.get(m, np.full(len(flat), np.nan)), dtype=np.float64) for m in self.metrics])
+        self._write(_record(flat, cols))
+
+    def append_attrs(self, attrs: dict[str, object]) -> None:
+        self._write(_attrs_record(attrs))
+
+    def _write(self, record: bytes) -> None:
         try:
-            self.file.write(_record(flat, cols))
+            self.file.write(record)
             self.file.flush()
             os.fsync(self.file.fileno())
         except OSError as e:
@@ -195,15 +219,15 @@ def apply(f: h5py.File, records: list[tuple[np.ndarray, np.ndarray]], metrics: l
             f[name][...] = v.reshape(shape)
 
 
-def merge(path: Path, run_id: str, metrics: list[str], attrs: dict[str, object]) -> None:
-    """Fold the journal and `attrs` into the HDF5 file: a copy is updated, then replaces it."""
-    records, _ = read_records(path, run_id, len(metrics))
+def merge(path: Path, run_id: str, metrics: list[str]) -> None:
+    """Fold the journal into the HDF5 file: a copy is updated, then replaces it."""
+    contents = read_journal(path, run_id, len(metrics))
     tmp = path.with_name(path.name + ".merge.tmp")
     try:
         shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as f:
-            apply(f, records, metrics)
-            for k, v in attrs.items():
+            apply(f, contents.records, metrics)
+            for k, v in contents.attrs.items():
                 f.attrs[k] = v
         os.replace(tmp, path)
     except OSError as e:

@@ -246,14 +246,13 @@ class Writer:
         except BaseException:
             self._lock.__exit__()
             raise
-        self._pending: dict[str, Any] = {}
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             if self._journal is not None:
                 self._journal.close()
-                journal.merge(self.path, self.run_id, self.metrics, self._pending)
+                journal.merge(self.path, self.run_id, self.metrics)
         finally:
             self._lock.__exit__()
 
@@ -263,8 +262,9 @@ class Writer:
         self._journal.append(np.asarray(flat, dtype=np.int64), values)
 
     def set_attrs(self, **attrs: Any) -> None:
-        """Attributes written into the file when the run ends."""
-        self._pending.update(attrs)
+        """Attributes of the file, journaled now and merged into it when the run ends."""
+        assert self._journal is not None, "Writer used outside its with-block"
+        self._journal.append_attrs(attrs)
         self.attrs.update(attrs)
 
 
@@ -300,8 +300,9 @@ def read_surface(path: str | Path) -> Surface:
         if "computed" in f:
             computed = np.asarray(f["computed"], dtype=bool).copy()
             # points of a running or killed computation that are not merged yet
-            records, _ = journal.read_records(path, str(attrs.get("run_id", "")), len(names))
-            for flat, cols in records:
+            pending = journal.read_journal(path, str(attrs.get("run_id", "")), len(names))
+            attrs.update(pending.attrs)
+            for flat, cols in pending.records:
                 computed.ravel()[flat] = True
                 for k, n in enumerate(names):
                     values[n].ravel()[flat] = cols[k]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__, journal, store
+from . import __version__, distributed, journal, store
 from .checkpoint import ModelSpec, load_model, load_state_for, resolve_checkpoint, sha256
 from .data import DataSpec, TensorData, load_data
 from .directions import (
@@ -60,6 +60,7 @@ class ComputeJob:
     tracks: dict[str, Track] = field(default_factory=dict)  # points drawn on the figures
     trust_checkpoint: bool = False
     overwrite: bool = False
+    split_data: bool = False  # under torchrun: every rank evaluates every point on its shard of the data
 
     def out_path(self) -> Path:
         """The output file: --out, else outputs/<checkpoint stem>.surface.h5."""
@@ -210,8 +211,9 @@ def compute(
 ) -> ComputeResult:
     """Compute (or finish) the surface file of `job`; returns what was done.
 
-    The file is created atomically and flushed after every chunk of points; running the
-    same job again computes only the points still missing, with identical values.
+    The file is created atomically and every chunk of points is flushed as it finishes;
+    running the same job again computes only the points still missing, with identical
+    values. Under torchrun the points are shared among the ranks (see distributed.py).
     """
     t0 = time.perf_counter()
     notes: list[str] = []
@@ -221,14 +223,25 @@ def compute(
         if on_note is not None:
             on_note(message)
 
-    out = job.out_path()
-    store.check_writable(out)
-    with journal.Lock(out):  # one writer per file, from the first check to the last write
-        return _compute_locked(job, out, progress, note, notes, t0)
+    world = distributed.world_from_env()
+    if world is not None:
+        result = _compute_distributed(job, world, progress, note)
+    else:
+        out = job.out_path()
+        store.check_writable(out)
+        with journal.Lock(out):  # one writer per file, from the first check to the last write
+            job, evaluator = _open_surface(job, out, note)
+            result = fill(out, evaluator, job.grid, progress)
+    result.seconds = time.perf_counter() - t0
+    result.notes = notes
+    return result
 
 
-def _compute_locked(job: ComputeJob, out: Path, progress: Progress | None, note: Callable[[str], None],
-                    notes: list[str], t0: float) -> ComputeResult:
+def _open_surface(job: ComputeJob, out: Path, note: Callable[[str], None],
+                  shard: tuple[int, int] | None = None) -> tuple[ComputeJob, Evaluator]:
+    """Check everything, then create the file (or check it matches, to resume); returns the
+    job with the evaluation settings the file was started with, and a ready evaluator
+    (over the samples [lo, hi) of `shard`, if given)."""
     checkpoint = resolve_checkpoint(job.checkpoint)
     resolve_device(job.evaluation.device)  # a bad --device fails before any loading
     model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
@@ -244,29 +257,113 @@ def _compute_locked(job: ComputeJob, out: Path, progress: Progress | None, note:
         if not job.grid.is_2d:
             directions.y = None
         new_file = False
-        with store.open_file(out) as f:  # the same way of evaluating as before gives identical values
-            stored = {k: f.attrs.get(k) for k in ("launch", "compile")}
+        stored = store.read_surface(out).attrs  # evaluating as before gives identical values
         ev = job.evaluation
-        if ev.launch == Launch.auto and stored["launch"] in (Launch.point.value, Launch.vmap.value):
+        if ev.launch == Launch.auto and stored.get("launch") in (Launch.point.value, Launch.vmap.value):
             ev = dataclasses.replace(ev, launch=Launch(stored["launch"]))
-        if ev.compile == Compile.auto and stored["compile"] in {c.value for c in Compile} - {"auto"}:
+        if ev.compile == Compile.auto and stored.get("compile") in {c.value for c in Compile} - {"auto"}:
             ev = dataclasses.replace(ev, compile=Compile(stored["compile"]))
         job = dataclasses.replace(job, evaluation=ev)
     else:
         directions = make_directions(job, model)
         new_file = True
-    evaluator = Evaluator(model, data, directions, loss_fn, job.evaluation, note)
+    part = data if shard is None else TensorData(data.x[shard[0] : shard[1]], data.y[shard[0] : shard[1]])
+    evaluator = Evaluator(model, part, directions, loss_fn, job.evaluation, note)
     evaluator.prepare()  # checks the model accepts the data before any file is written
     if new_file:
         split = job.data.split.value
         metrics = [f"{split}_loss"] + ([f"{split}_acc"] if evaluator.classification else [])
         attrs = _attributes(job, settings, directions, len(data))
         store.create(out, job.grid, metrics, directions, attrs, settings, job.tracks)
+    return job, evaluator
 
-    result = fill(out, evaluator, job.grid, progress)
-    result.seconds = time.perf_counter() - t0
-    result.notes = notes
-    return result
+
+def _compute_distributed(job: ComputeJob, world: distributed.World, progress: Progress | None,
+                         note: Callable[[str], None]) -> ComputeResult:
+    """One rank's part of a torchrun computation; rank 0 holds the lock and writes."""
+    device = distributed.init(world, job.evaluation.device)
+    ev = job.evaluation
+    # Every rank must evaluate a point the same way: no timing-based choices.
+    ev = dataclasses.replace(ev, device=device, launch=Launch.point if ev.launch == Launch.auto else ev.launch,
+                             compile=Compile.off if ev.compile == Compile.auto else ev.compile)
+    job = dataclasses.replace(job, evaluation=ev)
+    out = job.out_path()
+    lock = journal.Lock(out)
+    error = None
+    if world.is_writer:  # checks, directions and the file, once
+        try:
+            store.check_writable(out)
+            lock.__enter__()
+            job, _ = _open_surface(job, out, note)
+        except LandscapeError as e:
+            error = str(e)
+    error = distributed.share(error)
+    try:
+        if error is not None:
+            raise LandscapeError(error)
+        job = distributed.share(job)  # the settings the file was started with
+        job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, device=device))
+        n = len(load_data(job.data))
+        shard = (world.rank * n // world.size, (world.rank + 1) * n // world.size) if job.split_data else None
+        job, evaluator = _open_surface(dataclasses.replace(job, overwrite=False), out, lambda m: None, shard)
+        before = store.read_surface(out)
+        distributed.barrier()
+        return _fill_distributed(out, evaluator, job, before, world, n, progress)
+    finally:
+        if world.is_writer and lock.fd is not None:
+            lock.__exit__()
+        distributed.finish()
+
+
+def _fill_distributed(out: Path, evaluator: Evaluator, job: ComputeJob, before: store.Surface,
+                      world: distributed.World, n: int, progress: Progress | None) -> ComputeResult:
+    grid = job.grid
+    split = str(before.attrs.get("split", "train"))
+    missing = np.flatnonzero(~before.computed.ravel())
+    total_points, done = grid.size, grid.size - len(missing)
+    mine = missing if job.split_data else missing[world.rank :: world.size]
+    coords = grid.coords(mine)
+    chunks = ((s, s + 1, None, None) for s in range(len(mine))) if job.split_data else evaluator.stream(coords)
+    writer = store.Writer(out) if world.is_writer else None
+    if writer is not None:
+        writer.__enter__()
+        writer.set_attrs(finished="", device=f"{world.size} x {evaluator.device}", launch=evaluator.launch.value)
+        if progress:
+            progress(done, total_points)
+    try:
+        while True:
+            item = next(chunks, None)
+            payload = None
+            if item is not None:
+                start, stop, loss, acc = item
+                if job.split_data:  # every rank has the same point; sum the shards' sums
+                    loss, acc = evaluator.means(distributed.sum_arrays(evaluator.sums(coords[start:stop])), n)
+                payload = (mine[start:stop], loss, acc)
+            gathered = [payload] if job.split_data else distributed.gather(payload)
+            if writer is not None:
+                for part in gathered or []:
+                    if part is None:
+                        continue
+                    values = {f"{split}_loss": part[1]}
+                    if f"{split}_acc" in writer.metrics:
+                        values[f"{split}_acc"] = part[2]
+                    writer.write(part[0], values)
+                    done += len(part[0])
+                if progress:
+                    progress(done, total_points)
+            if distributed.total(0 if item is None else 1) == 0:
+                break
+        if writer is not None:
+            writer.set_attrs(finished=_now())
+    finally:
+        if writer is not None:
+            writer.__exit__(None, None, None)
+    computed = len(missing)
+    nonfinite = 0
+    if world.is_writer:
+        s = store.read_surface(out)
+        nonfinite = int((~np.isfinite(s.metric("loss")[1][s.computed])).sum())
+    return ComputeResult(out, computed, total_points, nonfinite, 0.0)
 
 
 def fill(path: Path, evaluator: Evaluator, grid: Grid, progress: Progress | None = None) -> ComputeResult:

@@ -1,0 +1,558 @@
+"""Figures of loss surfaces as in Li et al. 2018 (arXiv:1712.09913): contour lines, filled
+contours, heatmaps, 3-D surfaces, the 1-D loss/accuracy plot, and a VTK export for ParaView.
+
+The only module that imports matplotlib. It never touches pyplot's global state: figures are
+`matplotlib.figure.Figure` objects, so rendering works headless, in notebooks and in threads.
+Arrays follow the store's orientation: a 2-D z has shape (len(y), len(x)) and z[j, i] belongs
+to the point (x[i], y[j]); x runs along the horizontal axis.
+
+Missing, NaN and inf points are masked and left blank. An array with no finite value raises
+LandscapeError ("no computed points to plot") instead of drawing an empty frame.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+from matplotlib.contour import QuadContourSet
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from . import store
+from .errors import LandscapeError
+from .store import Surface, Track
+
+
+@dataclass(frozen=True)
+class Style:
+    """Every look-and-feel constant of the figures, in one place."""
+
+    rc: tuple[tuple[str, Any], ...] = (("font.size", 9), ("axes.titlesize", 9), ("legend.fontsize", 7),
+                                       ("pdf.fonttype", 42), ("ps.fonttype", 42))  # 42: editable text in PDF
+    label_size: float = 7.0  # contour labels, track labels
+    note_size: float = 6.5
+    cmap: str = "viridis"
+    line_width: float = 0.8
+    loss_color: str = "tab:blue"
+    acc_color: str = "tab:red"
+    best_color: str = "red"  # star at the minimum loss (maximum accuracy)
+    track_color: str = "black"
+    size_2d: tuple[float, float] = (4.2, 3.6)  # inches, one panel
+    size_3d: tuple[float, float] = (5.0, 4.0)
+    size_line: tuple[float, float] = (5.0, 3.2)
+    paper_levels: tuple[float, float, float] = (0.1, 10.0, 0.5)  # vmin, vmax, step of the paper's contours
+    min_levels: int = 6  # fewer paper levels than this inside the data: use nice levels instead
+    nice_levels: int = 10  # about this many levels when not the paper's
+    max_levels: int = 500
+    elev: float = 35.0
+    azim: float = -55.0
+
+
+STYLE = Style()
+KINDS = ("contour", "filled", "heatmap", "surface", "line", "vtk")
+FORMATS = ("png", "pdf", "svg")
+METRICS = ("loss", "acc")
+FITS_2D = ("contour", "filled", "heatmap", "surface", "vtk")
+FITS_1D = ("line",)
+DEFAULTS_2D = ("contour", "filled", "surface")
+
+
+@dataclass(frozen=True)
+class PlotOptions:
+    """What to draw and how. Validated when built: a bad value raises LandscapeError.
+
+    vmin, vmax and zmax are in the metric's units even with `log` (then they must be > 0);
+    with `log`, levels are evenly spaced in log10 and `vlevel` is a step in decades.
+    Contour levels by default: the paper's 0.1 to 10 every 0.5 for loss (those inside the data),
+    or about ten nice levels when fewer than six of those fall inside the data, or for accuracy/log.
+    `zmax` clips the 3-D surface and the VTK heights; None caps automatically at
+    q95 + (q95 - q5) of the values (no effect on an ordinary bowl, cuts single huge outliers);
+    inf turns clipping off. `size` is the whole figure in inches; None: per kind, one panel per file.
+    """
+
+    kinds: tuple[str, ...] | None = None  # None: contour, filled, surface (2-D) or line (1-D); "all": every fitting kind
+    metric: str = "loss"  # "loss" or "acc"
+    log: bool = False
+    vmin: float | None = None
+    vmax: float | None = None
+    levels: int | None = None  # number of contour lines, evenly spaced strictly inside [vmin, vmax]
+    vlevel: float | None = None  # step between contour lines
+    cmap: str | None = None
+    formats: tuple[str, ...] = ("png",)
+    dpi: int = 150
+    title: str | None = None
+    elev: float | None = None  # None: STYLE.elev
+    azim: float | None = None  # None: STYLE.azim
+    zmax: float | None = None
+    epoch_labels: bool = False
+    size: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("kinds", "formats", "size"):  # accept a list (or one string) from a CLI
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        self.validate()
+
+    def validate(self) -> None:
+        def fail(message: str) -> None:
+            raise LandscapeError(message)
+
+        if self.kinds is not None and not self.kinds:
+            fail("no plot kind given; use one of: " + ", ".join((*KINDS, "all")))
+        for k in self.kinds or ():
+            if k not in (*KINDS, "all"):
+                fail(f"unknown plot kind {k!r}; use one of: {', '.join((*KINDS, 'all'))}")
+        if self.metric not in METRICS:
+            fail(f"unknown metric {self.metric!r}; use loss or acc")
+        if not self.formats:
+            fail("no output format given; use png, pdf or svg")
+        for f in self.formats:
+            if f not in FORMATS:
+                fail(f"unknown format {f!r}; use png, pdf or svg")
+        for name in ("vmin", "vmax", "vlevel", "zmax", "elev", "azim"):
+            v = getattr(self, name)
+            if v is not None and (np.isnan(v) or (np.isinf(v) and name != "zmax")):
+                fail(f"--{name} must be a finite number, got {v}")
+        if self.vmin is not None and self.vmax is not None and self.vmin >= self.vmax:
+            fail(f"--vmin {self.vmin:g} must be smaller than --vmax {self.vmax:g}")
+        if self.levels is not None and self.levels < 1:
+            fail(f"--levels must be at least 1, got {self.levels}")
+        if self.vlevel is not None and self.vlevel <= 0:
+            fail(f"--vlevel must be positive, got {self.vlevel:g}")
+        if self.levels is not None and self.vlevel is not None:
+            fail("give --levels (a count) or --vlevel (a step), not both")
+        if self.log and self.metric != "loss":
+            fail("--log applies to the loss only; drop --log or use --metric loss")
+        if self.log:
+            for name in ("vmin", "vmax", "zmax"):
+                v = getattr(self, name)
+                if v is not None and v <= 0:
+                    fail(f"--{name} {v:g} is not positive: with --log, limits are losses and must be > 0")
+        if not 10 <= self.dpi <= 2400:
+            fail(f"--dpi must be between 10 and 2400, got {self.dpi}")
+        if self.size is not None and (len(self.size) != 2 or not all(0 < s <= 100 for s in self.size)):
+            fail(f"--size must be two numbers of inches in (0, 100], got {self.size}")
+        if self.cmap is not None and self.cmap not in mpl.colormaps:
+            fail(f"unknown colormap {self.cmap!r}; try viridis, magma, cividis or coolwarm")
+
+
+# ---------------------------------------------------------------- drawing functions (arrays in)
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = STYLE.size_2d, projection: str | None = None) -> Axes:
+    return ax if ax is not None else Figure(figsize=size, layout="constrained").add_subplot(projection=projection)
+
+
+def _masked(z: Any) -> np.ma.MaskedArray:
+    return np.ma.masked_invalid(np.ma.asarray(z, dtype=np.float64))
+
+
+def _range(z: np.ma.MaskedArray) -> tuple[float, float]:
+    if z.count() == 0:
+        raise LandscapeError("no computed points to plot; compute some points first")
+    return float(z.min()), float(z.max())
+
+
+def _spread(lo: float, hi: float) -> tuple[float, float]:
+    """An interval of non-zero width around a flat range (a constant surface)."""
+    if hi - lo > 1e-12 * max(1.0, abs(lo)):
+        return lo, hi
+    d = 0.05 * abs(lo) or 0.05
+    return lo - d, hi + d
+
+
+def _scaled(v: float | None, log: bool) -> float | None:
+    return None if v is None else (float(np.log10(v)) if log else float(v))
+
+
+def _levels(z: Any, o: PlotOptions | None = None) -> np.ndarray:
+    """Contour levels for the (already log10-scaled if o.log) values z; see PlotOptions."""
+    o = o or PlotOptions()
+    dlo, dhi = _spread(*_range(_masked(z)))
+    lo = _scaled(o.vmin, o.log) if o.vmin is not None else dlo
+    hi = _scaled(o.vmax, o.log) if o.vmax is not None else dhi
+    if o.levels is not None:
+        return np.linspace(lo, hi, o.levels + 2)[1:-1]
+    plain = o.metric == "loss" and not o.log
+    step = o.vlevel or (STYLE.paper_levels[2] if plain else None)
+    if step is not None:
+        anchor = lo if o.vmin is not None else (STYLE.paper_levels[0] if plain else 0.0)
+        top = min(hi, STYLE.paper_levels[1]) if plain and o.vmax is None else hi
+        k0, k1 = np.ceil((max(lo, dlo) - anchor) / step - 1e-9), np.floor((min(top, dhi) - anchor) / step + 1e-9)
+        if k1 - k0 > STYLE.max_levels:
+            raise LandscapeError(f"--vlevel {step:g} gives {k1 - k0:.0f} levels over the data; use a larger step")
+        levels = np.round(anchor + step * np.arange(k0, k1 + 1), 12)
+        if (o.vlevel is not None and len(levels)) or len(levels) >= STYLE.min_levels:
+            return levels
+    levels = MaxNLocator(STYLE.nice_levels).tick_values(lo, hi)
+    return levels[(levels >= lo - 1e-12 * abs(lo)) & (levels <= hi + 1e-12 * abs(hi))]
+
+
+def _extend(levels: np.ndarray, lo: float, hi: float) -> str:
+    below, above = lo < levels[0], hi > levels[-1]
+    return "both" if below and above else "min" if below else "max" if above else "neither"
+
+
+def _frame(ax: Axes, x: Any, y: Any, z: np.ma.MaskedArray, best: str | None) -> None:
+    """Freeze the limits to what was drawn, equal aspect, star at the best point, dot at (0, 0)."""
+    ax.autoscale_view()
+    ax.set_xlim(ax.get_xlim())
+    ax.set_ylim(ax.get_ylim())
+    ax.set_aspect("equal")
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if best is not None:
+        j, i = np.unravel_index(np.ma.argmin(z) if best == "min" else np.ma.argmax(z), z.shape)
+        ax.plot(x[i], y[j], marker="*", ms=9, color=STYLE.best_color, mec="white", mew=0.5, ls="none", zorder=5, gid="best")
+    if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
+        ax.plot(0, 0, marker="o", ms=3.5, color="black", mec="white", mew=0.5, ls="none", zorder=5, gid="origin")
+
+
+def contour(x: Any, y: Any, z: Any, ax: Axes | None = None, levels: Any = None, norm: Normalize | None = None,
+            cmap: str | None = None, best: str | None = "min") -> QuadContourSet:
+    """Contour lines labelled with their values (the paper's 2-D figures); `best`: "min", "max" or None."""
+    ax, z = _axes(ax), _masked(z)
+    cs = ax.contour(x, y, z, levels=_levels(z) if levels is None else levels, norm=norm,
+                    cmap=cmap or STYLE.cmap, linewidths=STYLE.line_width)
+    ax.clabel(cs, fontsize=STYLE.label_size, fmt="%g")
+    _frame(ax, x, y, z, best)
+    return cs
+
+
+def filled(x: Any, y: Any, z: Any, ax: Axes | None = None, levels: Any = None, norm: Normalize | None = None,
+           cmap: str | None = None, best: str | None = "min", extend: str | None = None) -> QuadContourSet:
+    """Filled contours; values beyond the levels get the end colors (`extend`, by default from z)."""
+    ax, z = _axes(ax), _masked(z)
+    lo, hi = _range(z)
+    levels = np.asarray(_levels(z) if levels is None else levels, dtype=np.float64)
+    if len(levels) < 2:  # contourf needs two boundaries
+        levels = np.unique(np.concatenate([levels, _spread(lo, hi)]))
+    cs = ax.contourf(x, y, z, levels=levels, norm=norm, cmap=cmap or STYLE.cmap,
+                     extend=extend or _extend(levels, lo, hi))
+    _frame(ax, x, y, z, best)
+    return cs
+
+
+def heatmap(x: Any, y: Any, z: Any, ax: Axes | None = None, norm: Normalize | None = None,
+            cmap: str | None = None, best: str | None = "min") -> Any:
+    """One colored cell per grid point (no interpolation); returns the QuadMesh."""
+    ax, z = _axes(ax), _masked(z)
+    mesh = ax.pcolormesh(x, y, z, shading="nearest", norm=norm or Normalize(*_spread(*_range(z))),
+                         cmap=cmap or STYLE.cmap)
+    _frame(ax, x, y, z, best)
+    return mesh
+
+
+def _auto_zmax(z: np.ma.MaskedArray) -> float:
+    """The default clip height: q95 + (q95 - q5), or the maximum if that is lower."""
+    q5, q95 = np.percentile(z.compressed(), [5, 95])
+    return float(min(z.max(), q95 + (q95 - q5)))
+
+
+def surface3d(x: Any, y: Any, z: Any, ax: Axes | None = None, zmax: float | None = None, elev: float | None = None,
+              azim: float | None = None, cmap: str | None = None, norm: Normalize | None = None) -> Any:
+    """Smooth-shaded 3-D surface colored by height, clipped at `zmax` (None: automatic, see
+    PlotOptions), viewed from `elev`/`azim` degrees; masked points become holes. `ax` must be 3-D."""
+    ax, z = _axes(ax, STYLE.size_3d, "3d"), _masked(z)
+    lo, hi = _range(z)
+    cap = min(hi, _auto_zmax(z) if zmax is None else zmax)
+    norm = norm or Normalize(*_spread(min(lo, cap), cap))
+    X, Y = np.meshgrid(x, y)
+    surf = ax.plot_surface(X, Y, np.ma.minimum(z, cap).filled(np.nan), cmap=cmap or STYLE.cmap, norm=norm,
+                           rstride=1, cstride=1, linewidth=0, antialiased=True)
+    ax.set_zlim(norm.vmin, norm.vmax)
+    ax.view_init(STYLE.elev if elev is None else elev, STYLE.azim if azim is None else azim)
+    return surf
+
+
+def line(x: Any, loss: Any, acc: Any = None, ax: Axes | None = None, *, twin: Axes | None = None, log: bool = False,
+         label: str = "", color: str | None = None, loss_label: str = "loss", acc_label: str = "accuracy (%)",
+         legend: bool = True) -> list[Line2D]:
+    """The paper's 1-D plot: loss on the left y-axis, accuracy (dashed) on a twin right axis
+    (`twin` reuses one, to overlay several curves). `log` puts the loss axis on a log scale."""
+    ax = _axes(ax, STYLE.size_line)
+    loss = _masked(loss)
+    _range(loss)
+    prefix = f"{label}: " if label else ""
+    (ll,) = ax.plot(x, loss, color=color or STYLE.loss_color, lw=1.5 * STYLE.line_width, label=prefix + loss_label)
+    ax.set_ylabel(loss_label, **({} if color else {"color": ll.get_color()}))
+    if log:
+        ax.set_yscale("log")
+    lines = [ll]
+    if acc is not None:
+        twin = twin or ax.twinx()
+        (la,) = twin.plot(x, _masked(acc), color=color or STYLE.acc_color, ls="--", lw=1.5 * STYLE.line_width,
+                          label=prefix + acc_label)
+        twin.set_ylabel(acc_label, **({} if color else {"color": la.get_color()}))
+        lines.append(la)
+    if legend:
+        lines[-1].axes.legend(handles=lines, loc="best")
+    return lines
+
+
+def overlay_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: bool = False,
+                  vertical: bool = False) -> list[Any]:
+    """Draw a track on a 2-D figure: "trajectory" as markers joined in training order with
+    "start"/"end" (and epochs) labelled, "models" as markers labelled with their names.
+    `vertical`: a 1-D figure, where each point is a labelled vertical mark at its x."""
+    drawn: list[Any] = []
+    if vertical:
+        for x, text in zip(track.x, track.names):
+            drawn.append(ax.axvline(x, color="gray", ls=":", lw=STYLE.line_width))
+            drawn.append(ax.annotate(text, (x, 1), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                                     textcoords="offset points", ha="center", va="bottom", fontsize=STYLE.label_size))
+        return drawn
+    style = dict(color=STYLE.track_color, mfc="white", ms=3.5, lw=STYLE.line_width, zorder=4)
+    if name == "trajectory":
+        drawn += ax.plot(track.x, track.y, marker="o", gid="trajectory", **style)
+        texts = [("start", 0, (4, 4)), ("end", len(track.x) - 1, (4, 4))]
+        if epoch_labels:
+            texts += [(str(e), k, (4, -8)) for k, e in enumerate(track.epochs) if e is not None]
+    else:
+        drawn += ax.plot(track.x, track.y, marker="o", ls="none", gid="models", **style)
+        texts = [(text, k, (4, 4)) for k, text in enumerate(track.names)]
+    for text, k, offset in texts:
+        drawn.append(ax.annotate(text, (track.x[k], track.y[k]), xytext=offset, textcoords="offset points",
+                                 fontsize=STYLE.label_size, zorder=6))
+    return drawn
+
+
+# ---------------------------------------------------------------- figures of surface files
+
+
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".h5").removesuffix(".hdf5").removesuffix(".surface")
+
+
+def _metric_label(name: str, log: bool) -> str:
+    split, _, kind = name.rpartition("_")
+    text = f"{split} accuracy (%)" if kind == "acc" else f"{split} loss"
+    return ("log10 " if log else "") + text.strip()
+
+
+def _values(s: Surface, o: PlotOptions) -> tuple[str, np.ma.MaskedArray]:
+    """The metric's name and its masked values (log10 if o.log); at least one must be finite."""
+    name, v = s.metric(o.metric)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = _masked(np.log10(v) if o.log else v)
+    if z.count() == 0:
+        raise LandscapeError(f"{s.path}: no computed points to plot ({describe(s) or 'every value is inf or NaN'})")
+    return name, z
+
+
+def describe(surface: Surface) -> str:
+    """One line on what the figures leave blank; empty if every point is computed and finite."""
+    s = surface
+    parts = []
+    missing = int((~s.computed).sum())
+    if missing:
+        parts.append(f"{missing} of {s.computed.size} points not computed yet (shown blank)")
+    if any(n.endswith("_loss") for n in s.values):
+        bad = int((s.computed & ~np.isfinite(s.metric("loss")[1])).sum())
+        if bad:
+            parts.append(f"{bad} computed points have an inf or NaN loss (shown blank)")
+    return "; ".join(parts)
+
+
+def _fits(surfaces: Sequence[Surface]) -> tuple[str, ...]:
+    fit = FITS_2D if surfaces[0].is_2d else FITS_1D
+    return fit if len(surfaces) == 1 else tuple(k for k in fit if k != "vtk")
+
+
+def _check_kind(surfaces: Sequence[Surface], kind: str) -> None:
+    if len({s.is_2d for s in surfaces}) > 1:
+        raise LandscapeError("cannot compare 1-D and 2-D surfaces in one figure; give files of one kind")
+    fit = _fits(surfaces)
+    if kind not in fit:
+        what = ("2-D" if surfaces[0].is_2d else "1-D") + (" surfaces compared" if len(surfaces) > 1 else " surface")
+        raise LandscapeError(f"kind {kind!r} does not fit a {what}; use one of: {', '.join(fit)}")
+    if kind in ("contour", "filled", "heatmap", "surface"):
+        for s in surfaces:
+            if min(s.computed.shape) < 2:
+                raise LandscapeError(f"{s.path}: a {kind} figure needs at least 2 points along x and y, "
+                                     f"the grid is {len(s.x)} x {len(s.y)}; use vtk or compute a larger grid")
+
+
+def _axis_labels(s: Surface) -> tuple[str, str]:
+    return (str(s.attrs.get("xlabel") or "direction 1"), str(s.attrs.get("ylabel") or "direction 2"))
+
+
+def _note(fig: Figure, ss: Sequence[Surface]) -> None:
+    """The files' `note` attributes (e.g. "PCA directions, not filter-normalized") in small print below."""
+    notes = dict.fromkeys(str(s.attrs["note"]) for s in ss if s.attrs.get("note"))
+    if notes:
+        fig.supxlabel("; ".join(notes), fontsize=STYLE.note_size, color="dimgray")
+
+
+def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions = PlotOptions()) -> Figure:
+    """One figure of `kind` ("contour", "filled", "heatmap", "surface", "line"). Several surfaces
+    go side by side in one row on one shared color scale and one colorbar (1-D: one axes)."""
+    ss = [surfaces] if isinstance(surfaces, Surface) else list(surfaces)
+    if kind == "vtk":
+        raise LandscapeError("vtk is a file export, not a figure; use render_file or write_vtk")
+    _check_kind(ss, kind)
+    o, n = options, len(ss)
+    with mpl.rc_context(dict(STYLE.rc)):
+        if kind == "line":
+            return _line_figure(ss, o)
+        w, h = STYLE.size_3d if kind == "surface" else STYLE.size_2d
+        fig = Figure(figsize=o.size or (w * n, h), layout="constrained")
+        axes = [fig.add_subplot(1, n, k + 1, projection="3d" if kind == "surface" else None) for k in range(n)]
+        named = [_values(s, o) for s in ss]
+        everything = np.ma.concatenate([z.ravel() for _, z in named])
+        lo, hi = _range(everything)
+        label = _metric_label(named[0][0], o.log)
+        best = "max" if o.metric == "acc" else "min"
+        levels = _levels(everything, o)
+        vmin, vmax = _scaled(o.vmin, o.log), _scaled(o.vmax, o.log)
+        if kind == "surface":
+            cap = min(hi, _auto_zmax(everything) if o.zmax is None else _scaled(o.zmax, o.log))
+            norm = Normalize(*_spread(min(lo, cap), cap))
+        elif kind == "heatmap":  # colors over the data, not the contour levels
+            norm = Normalize(*_spread(lo if vmin is None else vmin, hi if vmax is None else vmax))
+        else:
+            norm = Normalize(*_spread(levels[0] if vmin is None else vmin, levels[-1] if vmax is None else vmax))
+        for ax, s, (_, z) in zip(axes, ss, named):
+            if kind == "contour":
+                m = contour(s.x, s.y, z, ax, levels, norm, o.cmap, best)
+            elif kind == "filled":
+                m = filled(s.x, s.y, z, ax, levels, norm, o.cmap, best, _extend(levels, lo, hi) if len(levels) > 1 else None)
+            elif kind == "heatmap":
+                m = heatmap(s.x, s.y, z, ax, norm, o.cmap, best)
+            else:
+                m = surface3d(s.x, s.y, z, ax, norm.vmax, o.elev, o.azim, o.cmap, norm)
+                ax.set_zlabel(label)
+            ax.set_xlabel(_axis_labels(s)[0])
+            ax.set_ylabel(_axis_labels(s)[1])
+            if kind != "surface":
+                for tname, track in s.tracks.items():
+                    overlay_track(ax, track, tname, o.epoch_labels)
+            if n > 1:
+                ax.set_title(str(s.attrs.get("title") or _stem(s.path)))
+        if kind == "heatmap":
+            fig.colorbar(m, ax=axes, label=label, extend=_extend(np.array([norm.vmin, norm.vmax]), lo, hi))
+        elif kind == "filled" or (kind == "contour" and n > 1):
+            fig.colorbar(m, ax=axes, label=label)
+        if o.title:
+            (axes[0].set_title if n == 1 else fig.suptitle)(o.title)
+        _note(fig, ss)
+        return fig
+
+
+def _line_figure(ss: list[Surface], o: PlotOptions) -> Figure:
+    fig = Figure(figsize=o.size or STYLE.size_line, layout="constrained")
+    ax = fig.add_subplot()
+    handles: list[Line2D] = []
+    twin = None
+    for k, s in enumerate(ss):
+        name, loss = s.metric("loss")
+        acc_name = next((n for n in s.values if n.endswith("_acc")), None)
+        lines = line(s.x, loss, s.values[acc_name] if acc_name else None, ax, twin=twin, log=o.log,
+                     label="" if len(ss) == 1 else _stem(s.path), color=None if len(ss) == 1 else f"C{k}",
+                     loss_label=_metric_label(name, False), acc_label=_metric_label(acc_name or "_acc", False),
+                     legend=False)
+        twin = lines[-1].axes if len(lines) > 1 else twin
+        handles += lines
+        for track in s.tracks.values():
+            overlay_track(ax, track, vertical=True)
+    (twin or ax).legend(handles=handles, loc="best")
+    if o.vmin is not None or o.vmax is not None:
+        ax.set_ylim(o.vmin, o.vmax)
+    ax.set_xlabel(str(ss[0].attrs.get("xlabel") or "x"))
+    _note(fig, ss)
+    if o.title:
+        ax.set_title(o.title)
+    return fig
+
+
+def write_vtk(path: str | Path, surface: Surface, options: PlotOptions = PlotOptions()) -> None:
+    """Legacy ASCII VTK STRUCTURED_GRID for ParaView: points (x, y, z) with z = the metric (log10
+    with `log`) clipped at zmax (see PlotOptions), and point data: the metric itself and `computed`
+    (1/0). Not every reader accepts NaN, so missing or non-finite points get z = the clip height and
+    the largest finite value as data; hide them in ParaView with a threshold on `computed`."""
+    s = surface
+    if not s.is_2d:
+        raise LandscapeError(f"{s.path}: vtk export needs a 2-D surface")
+    name, z = _values(s, options)
+    cap = min(float(z.max()), _auto_zmax(z) if options.zmax is None else _scaled(options.zmax, options.log))
+    raw = _masked(s.metric(options.metric)[1])
+    X, Y = np.meshgrid(s.x, s.y)
+    n = z.size
+    rows = ["# vtk DataFile Version 3.0", f"landscape {_stem(s.path)} {name}", "ASCII",
+            "DATASET STRUCTURED_GRID", f"DIMENSIONS {len(s.x)} {len(s.y)} 1", f"POINTS {n} double"]
+    rows += [f"{a:.9g} {b:.9g} {c:.9g}" for a, b, c in zip(X.ravel(), Y.ravel(), np.ma.minimum(z, cap).filled(cap).ravel())]
+    rows += [f"POINT_DATA {n}", f"SCALARS {name} double 1", "LOOKUP_TABLE default"]
+    rows += [f"{v:.9g}" for v in raw.filled(raw.max()).ravel()]
+    rows += ["SCALARS computed int 1", "LOOKUP_TABLE default", *(str(int(v)) for v in ~np.ma.getmaskarray(raw).ravel())]
+    Path(path).write_text("\n".join(rows) + "\n")
+
+
+# ---------------------------------------------------------------- files
+
+
+def _out_dir(out_dir: str | Path | None, default: Path) -> Path:
+    out = Path(out_dir) if out_dir is not None else default
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LandscapeError(f"cannot create output folder {str(out)!r}: {e.strerror or e}; choose another --out-dir") from None
+    return out
+
+
+def _atomic(target: Path, write: Callable[..., object], **kwargs: Any) -> Path:
+    """Write through a temporary name and rename, so a failure never leaves a half-written file."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        write(tmp, **kwargs)
+        os.replace(tmp, target)
+    except OSError as e:
+        raise LandscapeError(f"cannot write {str(target)!r}: {e.strerror or e}; choose another --out-dir") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _render(ss: list[Surface], o: PlotOptions, out: Path, stem: str) -> list[Path]:
+    if o.kinds is None:
+        kinds = DEFAULTS_2D if ss[0].is_2d else FITS_1D
+    else:
+        kinds = tuple(dict.fromkeys(k for r in o.kinds for k in (_fits(ss) if r == "all" else (r,))))
+    for kind in kinds:
+        _check_kind(ss, kind)
+    written = []
+    with mpl.rc_context(dict(STYLE.rc)):
+        for kind in kinds:
+            if kind == "vtk":
+                written.append(_atomic(out / f"{stem}.vtk", write_vtk, surface=ss[0], options=o))
+                continue
+            fig = draw(ss, kind, o)
+            for fmt in o.formats:
+                written.append(_atomic(out / f"{stem}.{kind}.{fmt}", fig.savefig, format=fmt, dpi=o.dpi))
+    return written
+
+
+def render_file(path: str | Path, options: PlotOptions = PlotOptions(), out_dir: str | Path | None = None) -> list[Path]:
+    """Draw each kind of `options` for one surface file into `<stem>.<kind>.<fmt>` (`<stem>.vtk`)
+    next to it or under `out_dir`; stem: the file name without `.h5` and a trailing `.surface`.
+    Default kinds: contour, filled, surface (2-D) or line (1-D). Returns the paths written."""
+    s = store.read_surface(path)
+    return _render([s], options, _out_dir(out_dir, s.path.parent), _stem(s.path))
+
+
+def render_compare(paths: Sequence[str | Path], options: PlotOptions = PlotOptions(),
+                   out_dir: str | Path | None = None) -> list[Path]:
+    """Several surfaces side by side on one shared color scale (1-D: overlaid lines), written to
+    `compare.<kind>.<fmt>` in `out_dir` (default: the first file's folder)."""
+    if len(paths) < 2:
+        raise LandscapeError("compare needs at least two surface files")
+    ss = [store.read_surface(p) for p in paths]
+    return _render(ss, options, _out_dir(out_dir, ss[0].path.parent), "compare")
