@@ -303,6 +303,52 @@ def interpolate(
     _finish(job, quiet, plot)
 
 
+def _csv(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+@app.command()
+def plot(
+    files: Annotated[list[Path], typer.Argument(help="Surface files (several with --compare).")],
+    kind: Annotated[Optional[str], typer.Option(help="contour,filled,heatmap,surface,line,vtk or all (default: by file).")] = None,
+    metric: Annotated[str, typer.Option(help="loss | acc.")] = "loss",
+    log: Annotated[bool, typer.Option(help="Plot log10 of the loss.")] = False,
+    vmin: Annotated[Optional[float], typer.Option(help="Lowest contour level / color.")] = None,
+    vmax: Annotated[Optional[float], typer.Option(help="Highest contour level / color.")] = None,
+    levels: Annotated[Optional[int], typer.Option(help="Number of contour levels.")] = None,
+    vlevel: Annotated[Optional[float], typer.Option(help="Step between contour levels (the paper: 0.5).")] = None,
+    cmap: Annotated[Optional[str], typer.Option(help="Matplotlib colormap.")] = None,
+    format: Annotated[str, typer.Option("--format", help="png,pdf,svg (comma-separated).")] = "png",
+    dpi: Annotated[int, typer.Option(help="Resolution of raster images.")] = 150,
+    size: Annotated[Optional[str], typer.Option(help="Figure size in inches, W,H.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the figures (default: next to the file).")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Figure title.")] = None,
+    elev: Annotated[Optional[float], typer.Option(help="3-D view elevation (degrees).")] = None,
+    azim: Annotated[Optional[float], typer.Option(help="3-D view azimuth (degrees).")] = None,
+    zmax: Annotated[Optional[float], typer.Option(help="Clip the 3-D surface at this loss.")] = None,
+    epoch_labels: Annotated[bool, typer.Option(help="Label trajectory points with their epoch.")] = False,
+    compare: Annotated[bool, typer.Option(help="Several surfaces side by side on one color scale.")] = False,
+) -> None:
+    """Draw figures of surface files: contour lines, filled contours, heatmap, 3-D surface, 1-D line, VTK."""
+    from .plot import PlotOptions, describe, render_compare, render_file
+
+    try:
+        dims = tuple(float(v) for v in _csv(size)) if size else None
+    except ValueError:
+        raise LandscapeError(f"--size {size!r} must be two numbers W,H in inches, like 6,5") from None
+    options = PlotOptions(_csv(kind), metric, log, vmin, vmax, levels, vlevel, cmap, _csv(format), dpi, title,
+                          elev, azim, zmax, epoch_labels, dims)
+    if len(files) > 1 and not compare:
+        raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
+    for f in files:
+        missing = describe(store.read_surface(f))
+        if missing:
+            out_console.print(f"note: {f}: {missing}", highlight=False)
+    written = render_compare(files, options, out) if compare else render_file(files[0], options, out)
+    for path in written:
+        out_console.print(f"wrote {path}", highlight=False)
+
+
 @app.command()
 def info(file: Annotated[Path, typer.Argument(help="A surface file.")]) -> None:
     """Summarize a surface file: grid, settings, progress, min/max/center loss."""
@@ -322,15 +368,22 @@ def demo(
         raise LandscapeError(f"--epochs must be at least 1, got {epochs}")
     settings = DemoSettings(out_dir=out_dir, epochs=epochs)
 
-    def on_epoch(epoch: int, loss: float, acc: float) -> None:
-        if not quiet:
-            out_console.print(f"epoch {epoch}: train loss {loss:.4f}, test accuracy {acc:.1f}%", highlight=False)
-
+    tune_cpu_allocator()
     with _progress(quiet) as bar:
-        task = bar.add_task("surface", total=settings.grid.size, rate="")
-        result = run_demo(settings, on_epoch, lambda done, total: bar.update(task, completed=done, total=total))
-    _print_result(result.surface, quiet)
+        def on_epoch(epoch: int, loss: float, acc: float) -> None:
+            if not quiet:
+                bar.console.print(f"epoch {epoch}: train loss {loss:.4f}, test accuracy {acc:.1f}%", highlight=False)
+
+        def progress(name: str):  # type: ignore[no-untyped-def]
+            task = bar.add_task(name, total=None, rate="")
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        result = run_demo(settings, on_epoch, progress)
     if not quiet:
+        for r in (result.surface, result.trajectory, result.interpolation):
+            out_console.print(f"wrote {r.path} ({r.total} points, {r.seconds:.1f} s)", highlight=False)
+        for f in result.figures:
+            out_console.print(f"wrote {f}", highlight=False)
         out_console.print(f"checkpoints: {out_dir}/epoch_1.pt ... epoch_{epochs}.pt", highlight=False)
         out_console.print(f"next: landscape info {result.surface.path}", highlight=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data import DataSpec, Split, load_data
 from .checkpoint import ModelSpec
+from .data import DataSpec, Split, load_data
+from .directions import DirectionSpec, DirType
 from .grid import Grid
 from .models import DigitsCNN
 from .surface import ComputeJob, ComputeResult, compute
@@ -31,7 +33,9 @@ class DemoResult:
     checkpoints: list[Path]
     test_accuracy: float
     surface: ComputeResult
-    extra: dict[str, object] = field(default_factory=dict)
+    trajectory: ComputeResult
+    interpolation: ComputeResult
+    figures: list[Path] = field(default_factory=list)
 
 
 def train(settings: DemoSettings, on_epoch: Callable[[int, float, float], None] | None = None) -> tuple[list[Path], float]:
@@ -70,16 +74,29 @@ def train(settings: DemoSettings, on_epoch: Callable[[int, float, float], None] 
 def run_demo(
     settings: DemoSettings = DemoSettings(),
     on_epoch: Callable[[int, float, float], None] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str], Callable[[int, int], None] | None] = lambda name: None,
 ) -> DemoResult:
-    """Train, then compute the surface around the last epoch's weights."""
+    """Train; compute the surface around the last epoch, the training path in its PCA plane and
+    the line from the first epoch to the last; draw the default figures of each.
+
+    `progress(name)` may return a (done, total) callback for the named computation.
+    """
+    from .interpolation import interpolation_job
+    from .plot import PlotOptions, render_file
+    from .trajectory import trajectory_job
+
     paths, acc = train(settings, on_epoch)
-    job = ComputeJob(
-        checkpoint=paths[-1],
-        grid=settings.grid,
-        model=ModelSpec(DEMO_MODEL),
-        data=DataSpec("digits"),
-        out=settings.out_dir / "demo.surface.h5",
-        overwrite=True,
-    )
-    return DemoResult(paths, acc, compute(job, progress=progress))
+    template = ComputeJob(checkpoint=paths[-1], grid=settings.grid, model=ModelSpec(DEMO_MODEL),
+                          data=DataSpec("digits"), overwrite=True)
+    jobs = {
+        "surface": dataclasses.replace(template, out=settings.out_dir / "demo.surface.h5"),
+        "trajectory": trajectory_job(dataclasses.replace(template, out=settings.out_dir / "demo.trajectory.h5"),
+                                     [str(p) for p in paths], resolution=21),
+        "interpolation": interpolation_job(
+            dataclasses.replace(template, out=settings.out_dir / "demo.interpolation.h5",
+                                directions=DirectionSpec(DirType.states)),
+            [paths[0], paths[-1]], None, None),
+    }
+    results = {name: compute(job, progress=progress(name)) for name, job in jobs.items()}
+    figures = [f for r in results.values() for f in render_file(r.path, PlotOptions())]
+    return DemoResult(paths, acc, results["surface"], results["trajectory"], results["interpolation"], figures)

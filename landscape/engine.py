@@ -190,28 +190,9 @@ class Evaluator:
         d2 = {n: d2[n].to(dev, base[n].dtype) for n in active} if d2 is not None else None
         base = {n: base[n] for n in active}
         self.refold = None  # maps point tensors to the folded network's, when that is not linear
-        self.pairs = pairs = find_pairs(net) if self.settings.fold_bn and not self.scripted else []
-        if pairs:
-            state = {k: v.detach() for k, v in net.state_dict().items()}
-            net = folded_model(net, pairs)
-            affected = [p for p in pairs if any(n in active for n in pair_names(p))]
-            feed = sorted((set(active) - bn_names(pairs)) | {f"{p.conv}.{t}" for p in affected for t in ("weight", "bias")})
-            constants = {n: state[n] for p in affected for n in pair_names(p)}
-            if any(n in bn_names(pairs) for n in active):
-                # γ, β, μ or σ² move: fold every point (exact, but not linear in x and y)
-                self.refold = lambda t: {n: v for n, v in fold({**constants, **t}, affected).items() if n in feed}
-            else:
-                # only conv weights and biases move: folding is linear, so fold θ, d1 and d2 once
-                def linear(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-                    zeros = {n: torch.zeros_like(constants[n]) for p in affected for n in pair_names(p)[:2]}
-                    keep = {n: constants[n] for p in affected for n in pair_names(p)[-4:]}
-                    f = fold({**zeros, **keep, **d}, affected, linear_part=True)
-                    return {n: f[n] for n in feed}
-
-                folded = fold({**constants, **base}, affected)
-                base = {n: folded[n] for n in feed}
-                d1 = linear(d1)
-                d2 = linear(d2) if d2 is not None else None
+        self.pairs = find_pairs(net) if self.settings.fold_bn and not self.scripted else []
+        if self.pairs:
+            net, base, d1, d2 = self._fold_plane(net, base, d1, d2)
         self.channels_last = self.settings.channels_last and self.data.x.dim() == 4 and not self.scripted
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
@@ -234,6 +215,29 @@ class Evaluator:
         if self.settings.compile not in (Compile.off, Compile.auto):
             self._compile(self.settings.compile)
         self._ready = True
+
+    def _fold_plane(self, net: nn.Module, base: dict, d1: dict, d2: dict | None) -> tuple[nn.Module, dict, dict, dict | None]:
+        """The folded network, and θ, d1, d2 in its terms (or `self.refold` when that is not linear)."""
+        pairs, active = self.pairs, set(base)
+        state = {k: v.detach() for k, v in net.state_dict().items()}
+        net = folded_model(net, pairs)
+        affected = [p for p in pairs if any(n in active for n in pair_names(p))]
+        feed = sorted((active - bn_names(pairs)) | {f"{p.conv}.{t}" for p in affected for t in ("weight", "bias")})
+        constants = {n: state[n] for p in affected for n in pair_names(p)}
+        if active & bn_names(pairs):
+            # γ, β, μ or σ² move: fold every point (exact, but not linear in x and y)
+            self.refold = lambda t: {n: v for n, v in fold({**constants, **t}, affected).items() if n in feed}
+            return net, base, d1, d2
+
+        # only conv weights and biases move: folding is linear, so fold θ, d1 and d2 once
+        def linear(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            zeros = {n: torch.zeros_like(constants[n]) for p in affected for n in pair_names(p)[:2]}
+            keep = {n: constants[n] for p in affected for n in pair_names(p)[-4:]}
+            f = fold({**zeros, **keep, **d}, affected, linear_part=True)
+            return {n: f[n] for n in feed}
+
+        folded = fold({**constants, **base}, affected)
+        return net, {n: folded[n] for n in feed}, linear(d1), (linear(d2) if d2 is not None else None)
 
     def _compile(self, mode: Compile) -> None:
         """Compile the per-point forward once: point weights are graph inputs, so no recompiles."""

@@ -2,7 +2,7 @@
 contours, heatmaps, 3-D surfaces, the 1-D loss/accuracy plot, and a VTK export for ParaView.
 
 The only module that imports matplotlib. It never touches pyplot's global state: figures are
-`matplotlib.figure.Figure` objects, so rendering works headless, in notebooks and in threads.
+`matplotlib.figure.Figure` objects, so rendering works headless and in notebooks.
 Arrays follow the store's orientation: a 2-D z has shape (len(y), len(x)) and z[j, i] belongs
 to the point (x[i], y[j]); x runs along the horizontal axis.
 
@@ -21,11 +21,14 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import QuadMesh
 from matplotlib.colors import Normalize
 from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+from numpy.typing import ArrayLike
 
 from . import store
 from .errors import LandscapeError
@@ -37,7 +40,7 @@ class Style:
     """Every look-and-feel constant of the figures, in one place."""
 
     rc: tuple[tuple[str, Any], ...] = (("font.size", 9), ("axes.titlesize", 9), ("legend.fontsize", 7),
-                                       ("pdf.fonttype", 42), ("ps.fonttype", 42))  # 42: editable text in PDF
+                                       ("pdf.fonttype", 42))  # 42: text stays editable in the PDF
     label_size: float = 7.0  # contour labels, track labels
     note_size: float = 6.5
     cmap: str = "viridis"
@@ -79,7 +82,7 @@ class PlotOptions:
     inf turns clipping off. `size` is the whole figure in inches; None: per kind, one panel per file.
     """
 
-    kinds: tuple[str, ...] | None = None  # None: contour, filled, surface (2-D) or line (1-D); "all": every fitting kind
+    kinds: tuple[str, ...] | None = None  # None: contour, filled, surface (2-D) / line (1-D); "all": all that fit
     metric: str = "loss"  # "loss" or "acc"
     log: bool = False
     vmin: float | None = None
@@ -97,53 +100,47 @@ class PlotOptions:
     size: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("kinds", "formats", "size"):  # accept a list (or one string) from a CLI
+        """Accept what a CLI hands over: lists, one string, Enum members (stored as their values)."""
+        def plain(v: Any) -> Any:
+            return getattr(v, "value", v)
+
+        for name in ("kinds", "formats", "size"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+                items = (value,) if isinstance(value, str) else tuple(value)
+                object.__setattr__(self, name, tuple(plain(v) for v in items))
+        object.__setattr__(self, "metric", plain(self.metric))
         self.validate()
 
     def validate(self) -> None:
-        def fail(message: str) -> None:
-            raise LandscapeError(message)
-
-        if self.kinds is not None and not self.kinds:
-            fail("no plot kind given; use one of: " + ", ".join((*KINDS, "all")))
-        for k in self.kinds or ():
-            if k not in (*KINDS, "all"):
-                fail(f"unknown plot kind {k!r}; use one of: {', '.join((*KINDS, 'all'))}")
-        if self.metric not in METRICS:
-            fail(f"unknown metric {self.metric!r}; use loss or acc")
-        if not self.formats:
-            fail("no output format given; use png, pdf or svg")
-        for f in self.formats:
-            if f not in FORMATS:
-                fail(f"unknown format {f!r}; use png, pdf or svg")
-        for name in ("vmin", "vmax", "vlevel", "zmax", "elev", "azim"):
-            v = getattr(self, name)
-            if v is not None and (np.isnan(v) or (np.isinf(v) and name != "zmax")):
-                fail(f"--{name} must be a finite number, got {v}")
-        if self.vmin is not None and self.vmax is not None and self.vmin >= self.vmax:
-            fail(f"--vmin {self.vmin:g} must be smaller than --vmax {self.vmax:g}")
-        if self.levels is not None and self.levels < 1:
-            fail(f"--levels must be at least 1, got {self.levels}")
-        if self.vlevel is not None and self.vlevel <= 0:
-            fail(f"--vlevel must be positive, got {self.vlevel:g}")
-        if self.levels is not None and self.vlevel is not None:
-            fail("give --levels (a count) or --vlevel (a step), not both")
-        if self.log and self.metric != "loss":
-            fail("--log applies to the loss only; drop --log or use --metric loss")
-        if self.log:
-            for name in ("vmin", "vmax", "zmax"):
-                v = getattr(self, name)
-                if v is not None and v <= 0:
-                    fail(f"--{name} {v:g} is not positive: with --log, limits are losses and must be > 0")
-        if not 10 <= self.dpi <= 2400:
-            fail(f"--dpi must be between 10 and 2400, got {self.dpi}")
-        if self.size is not None and (len(self.size) != 2 or not all(0 < s <= 100 for s in self.size)):
-            fail(f"--size must be two numbers of inches in (0, 100], got {self.size}")
-        if self.cmap is not None and self.cmap not in mpl.colormaps:
-            fail(f"unknown colormap {self.cmap!r}; try viridis, magma, cividis or coolwarm")
+        """Raise LandscapeError naming the first bad value and what to give instead."""
+        kinds = ", ".join((*KINDS, "all"))
+        numbers = {k: getattr(self, k) for k in ("vmin", "vmax", "vlevel", "zmax", "elev", "azim")}
+        limits = [k for k in ("vmin", "vmax", "zmax") if numbers[k] is not None and numbers[k] <= 0]
+        checks = [
+            (self.kinds == (), f"no plot kind given; use one of: {kinds}"),
+            *((k not in (*KINDS, "all"), f"unknown plot kind {k!r}; use one of: {kinds}") for k in self.kinds or ()),
+            (self.metric not in METRICS, f"unknown metric {self.metric!r}; use loss or acc"),
+            (not self.formats, "no output format given; use png, pdf or svg"),
+            *((f not in FORMATS, f"unknown format {f!r}; use png, pdf or svg") for f in self.formats),
+            *((v is not None and not (np.isfinite(v) or (k == "zmax" and v == np.inf)),
+               f"--{k} must be a finite number, got {v}") for k, v in numbers.items()),
+            (None not in (self.vmin, self.vmax) and self.vmin >= self.vmax,  # type: ignore[operator]
+             f"--vmin {self.vmin} must be smaller than --vmax {self.vmax}"),
+            (self.levels is not None and self.levels < 1, f"--levels must be at least 1, got {self.levels}"),
+            (self.vlevel is not None and self.vlevel <= 0, f"--vlevel must be positive, got {self.vlevel}"),
+            (None not in (self.levels, self.vlevel), "give --levels (a count) or --vlevel (a step), not both"),
+            (self.log and self.metric != "loss", "--log applies to the loss only; drop --log or use --metric loss"),
+            (self.log and bool(limits), f"--{limits[0] if limits else ''} must be > 0 with --log (limits are losses)"),
+            (not 10 <= self.dpi <= 2400, f"--dpi must be between 10 and 2400, got {self.dpi}"),
+            (self.size is not None and (len(self.size) != 2 or not all(0 < v <= 100 for v in self.size)),
+             f"--size must be two numbers of inches in (0, 100], got {self.size}"),
+            (self.cmap is not None and self.cmap not in mpl.colormaps,
+             f"unknown colormap {self.cmap!r}; try viridis, magma, cividis or coolwarm"),
+        ]
+        for bad, message in checks:
+            if bad:
+                raise LandscapeError(message)
 
 
 # ---------------------------------------------------------------- drawing functions (arrays in)
@@ -153,7 +150,7 @@ def _axes(ax: Axes | None, size: tuple[float, float] = STYLE.size_2d, projection
     return ax if ax is not None else Figure(figsize=size, layout="constrained").add_subplot(projection=projection)
 
 
-def _masked(z: Any) -> np.ma.MaskedArray:
+def _masked(z: ArrayLike) -> np.ma.MaskedArray:
     return np.ma.masked_invalid(np.ma.asarray(z, dtype=np.float64))
 
 
@@ -175,9 +172,8 @@ def _scaled(v: float | None, log: bool) -> float | None:
     return None if v is None else (float(np.log10(v)) if log else float(v))
 
 
-def _levels(z: Any, o: PlotOptions | None = None) -> np.ndarray:
+def _levels(z: ArrayLike, o: PlotOptions = PlotOptions()) -> np.ndarray:
     """Contour levels for the (already log10-scaled if o.log) values z; see PlotOptions."""
-    o = o or PlotOptions()
     dlo, dhi = _spread(*_range(_masked(z)))
     lo = _scaled(o.vmin, o.log) if o.vmin is not None else dlo
     hi = _scaled(o.vmax, o.log) if o.vmax is not None else dhi
@@ -203,7 +199,10 @@ def _extend(levels: np.ndarray, lo: float, hi: float) -> str:
     return "both" if below and above else "min" if below else "max" if above else "neither"
 
 
-def _frame(ax: Axes, x: Any, y: Any, z: np.ma.MaskedArray, best: str | None) -> None:
+_POINT: dict[str, Any] = dict(mec="white", mew=0.5, ls="none", zorder=5)
+
+
+def _frame(ax: Axes, x: ArrayLike, y: ArrayLike, z: np.ma.MaskedArray, best: str | None) -> None:
     """Freeze the limits to what was drawn, equal aspect, star at the best point, dot at (0, 0)."""
     ax.autoscale_view()
     ax.set_xlim(ax.get_xlim())
@@ -212,13 +211,13 @@ def _frame(ax: Axes, x: Any, y: Any, z: np.ma.MaskedArray, best: str | None) -> 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if best is not None:
         j, i = np.unravel_index(np.ma.argmin(z) if best == "min" else np.ma.argmax(z), z.shape)
-        ax.plot(x[i], y[j], marker="*", ms=9, color=STYLE.best_color, mec="white", mew=0.5, ls="none", zorder=5, gid="best")
+        ax.plot(x[i], y[j], marker="*", ms=9, color=STYLE.best_color, gid="best", **_POINT)
     if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
-        ax.plot(0, 0, marker="o", ms=3.5, color="black", mec="white", mew=0.5, ls="none", zorder=5, gid="origin")
+        ax.plot(0, 0, marker="o", ms=3.5, color="black", gid="origin", **_POINT)
 
 
-def contour(x: Any, y: Any, z: Any, ax: Axes | None = None, levels: Any = None, norm: Normalize | None = None,
-            cmap: str | None = None, best: str | None = "min") -> QuadContourSet:
+def contour(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, levels: ArrayLike | None = None,
+            norm: Normalize | None = None, cmap: str | None = None, best: str | None = "min") -> QuadContourSet:
     """Contour lines labelled with their values (the paper's 2-D figures); `best`: "min", "max" or None."""
     ax, z = _axes(ax), _masked(z)
     cs = ax.contour(x, y, z, levels=_levels(z) if levels is None else levels, norm=norm,
@@ -228,8 +227,9 @@ def contour(x: Any, y: Any, z: Any, ax: Axes | None = None, levels: Any = None, 
     return cs
 
 
-def filled(x: Any, y: Any, z: Any, ax: Axes | None = None, levels: Any = None, norm: Normalize | None = None,
-           cmap: str | None = None, best: str | None = "min", extend: str | None = None) -> QuadContourSet:
+def filled(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, levels: ArrayLike | None = None,
+           norm: Normalize | None = None, cmap: str | None = None, best: str | None = "min",
+           extend: str | None = None) -> QuadContourSet:
     """Filled contours; values beyond the levels get the end colors (`extend`, by default from z)."""
     ax, z = _axes(ax), _masked(z)
     lo, hi = _range(z)
@@ -242,8 +242,8 @@ def filled(x: Any, y: Any, z: Any, ax: Axes | None = None, levels: Any = None, n
     return cs
 
 
-def heatmap(x: Any, y: Any, z: Any, ax: Axes | None = None, norm: Normalize | None = None,
-            cmap: str | None = None, best: str | None = "min") -> Any:
+def heatmap(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, norm: Normalize | None = None,
+            cmap: str | None = None, best: str | None = "min") -> QuadMesh:
     """One colored cell per grid point (no interpolation); returns the QuadMesh."""
     ax, z = _axes(ax), _masked(z)
     mesh = ax.pcolormesh(x, y, z, shading="nearest", norm=norm or Normalize(*_spread(*_range(z))),
@@ -258,8 +258,9 @@ def _auto_zmax(z: np.ma.MaskedArray) -> float:
     return float(min(z.max(), q95 + (q95 - q5)))
 
 
-def surface3d(x: Any, y: Any, z: Any, ax: Axes | None = None, zmax: float | None = None, elev: float | None = None,
-              azim: float | None = None, cmap: str | None = None, norm: Normalize | None = None) -> Any:
+def surface3d(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, zmax: float | None = None,
+              elev: float | None = None, azim: float | None = None, cmap: str | None = None,
+              norm: Normalize | None = None) -> Poly3DCollection:
     """Smooth-shaded 3-D surface colored by height, clipped at `zmax` (None: automatic, see
     PlotOptions), viewed from `elev`/`azim` degrees; masked points become holes. `ax` must be 3-D."""
     ax, z = _axes(ax, STYLE.size_3d, "3d"), _masked(z)
@@ -274,9 +275,9 @@ def surface3d(x: Any, y: Any, z: Any, ax: Axes | None = None, zmax: float | None
     return surf
 
 
-def line(x: Any, loss: Any, acc: Any = None, ax: Axes | None = None, *, twin: Axes | None = None, log: bool = False,
-         label: str = "", color: str | None = None, loss_label: str = "loss", acc_label: str = "accuracy (%)",
-         legend: bool = True) -> list[Line2D]:
+def line(x: ArrayLike, loss: ArrayLike, acc: ArrayLike | None = None, ax: Axes | None = None, *,
+         twin: Axes | None = None, log: bool = False, label: str = "", color: str | None = None,
+         loss_label: str = "loss", acc_label: str = "accuracy (%)", legend: bool = True) -> list[Line2D]:
     """The paper's 1-D plot: loss on the left y-axis, accuracy (dashed) on a twin right axis
     (`twin` reuses one, to overlay several curves). `log` puts the loss axis on a log scale."""
     ax = _axes(ax, STYLE.size_line)
@@ -295,8 +296,25 @@ def line(x: Any, loss: Any, acc: Any = None, ax: Axes | None = None, *, twin: Ax
         twin.set_ylabel(acc_label, **({} if color else {"color": la.get_color()}))
         lines.append(la)
     if legend:
-        lines[-1].axes.legend(handles=lines, loc="best")
+        _legend(lines)
     return lines
+
+
+def _legend(lines: list[Line2D]) -> None:
+    """A legend where it covers the fewest curve points (loc="best" sees one axes only)."""
+    for ln in lines:
+        ln.axes.get_xlim(), ln.axes.get_ylim()  # settle autoscaling before reading the transforms
+    xy = np.concatenate([(ln.axes.transData - ln.axes.transAxes).transform(
+        np.ma.filled(np.ma.column_stack(ln.get_data()).astype(float), np.nan)) for ln in lines])
+    bands = {"upper": (0.72, 1), "lower": (0, 0.28), "left": (0, 0.4), "right": (0.6, 1), "center": (0.3, 0.7)}
+
+    def covered(loc: str) -> int:
+        (ylo, yhi), (xlo, xhi) = (bands[w] for w in loc.split())
+        return int(((xy[:, 0] >= xlo) & (xy[:, 0] <= xhi) & (xy[:, 1] >= ylo) & (xy[:, 1] <= yhi)).sum())
+
+    locs = ("upper right", "upper left", "lower left", "lower right", "center right", "center left",
+            "upper center", "lower center")
+    lines[-1].axes.legend(handles=lines, loc=min(locs, key=covered))
 
 
 def overlay_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: bool = False,
@@ -382,10 +400,6 @@ def _check_kind(surfaces: Sequence[Surface], kind: str) -> None:
                                      f"the grid is {len(s.x)} x {len(s.y)}; use vtk or compute a larger grid")
 
 
-def _axis_labels(s: Surface) -> tuple[str, str]:
-    return (str(s.attrs.get("xlabel") or "direction 1"), str(s.attrs.get("ylabel") or "direction 2"))
-
-
 def _note(fig: Figure, ss: Sequence[Surface]) -> None:
     """The files' `note` attributes (e.g. "PCA directions, not filter-normalized") in small print below."""
     notes = dict.fromkeys(str(s.attrs["note"]) for s in ss if s.attrs.get("note"))
@@ -405,6 +419,8 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
         if kind == "line":
             return _line_figure(ss, o)
         w, h = STYLE.size_3d if kind == "surface" else STYLE.size_2d
+        if kind != "surface":  # equal aspect: a wide plane gets a lower figure, not white space
+            h = min(h, max(2.4, (w - 1.2) * max(np.ptp(s.y) / np.ptp(s.x) for s in ss) + 1.1))
         fig = Figure(figsize=o.size or (w * n, h), layout="constrained")
         axes = [fig.add_subplot(1, n, k + 1, projection="3d" if kind == "surface" else None) for k in range(n)]
         named = [_values(s, o) for s in ss]
@@ -413,6 +429,7 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
         label = _metric_label(named[0][0], o.log)
         best = "max" if o.metric == "acc" else "min"
         levels = _levels(everything, o)
+        extend = _extend(levels, lo, hi) if len(levels) > 1 else None
         vmin, vmax = _scaled(o.vmin, o.log), _scaled(o.vmax, o.log)
         if kind == "surface":
             cap = min(hi, _auto_zmax(everything) if o.zmax is None else _scaled(o.zmax, o.log))
@@ -425,14 +442,14 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
             if kind == "contour":
                 m = contour(s.x, s.y, z, ax, levels, norm, o.cmap, best)
             elif kind == "filled":
-                m = filled(s.x, s.y, z, ax, levels, norm, o.cmap, best, _extend(levels, lo, hi) if len(levels) > 1 else None)
+                m = filled(s.x, s.y, z, ax, levels, norm, o.cmap, best, extend)
             elif kind == "heatmap":
                 m = heatmap(s.x, s.y, z, ax, norm, o.cmap, best)
             else:
                 m = surface3d(s.x, s.y, z, ax, norm.vmax, o.elev, o.azim, o.cmap, norm)
                 ax.set_zlabel(label)
-            ax.set_xlabel(_axis_labels(s)[0])
-            ax.set_ylabel(_axis_labels(s)[1])
+            ax.set_xlabel(str(s.attrs.get("xlabel") or "direction 1"))
+            ax.set_ylabel(str(s.attrs.get("ylabel") or "direction 2"))
             if kind != "surface":
                 for tname, track in s.tracks.items():
                     overlay_track(ax, track, tname, o.epoch_labels)
@@ -464,7 +481,7 @@ def _line_figure(ss: list[Surface], o: PlotOptions) -> Figure:
         handles += lines
         for track in s.tracks.values():
             overlay_track(ax, track, vertical=True)
-    (twin or ax).legend(handles=handles, loc="best")
+    _legend(handles)
     if o.vmin is not None or o.vmax is not None:
         ax.set_ylim(o.vmin, o.vmax)
     ax.set_xlabel(str(ss[0].attrs.get("xlabel") or "x"))
@@ -489,7 +506,8 @@ def write_vtk(path: str | Path, surface: Surface, options: PlotOptions = PlotOpt
     n = z.size
     rows = ["# vtk DataFile Version 3.0", f"landscape {_stem(s.path)} {name}", "ASCII",
             "DATASET STRUCTURED_GRID", f"DIMENSIONS {len(s.x)} {len(s.y)} 1", f"POINTS {n} double"]
-    rows += [f"{a:.9g} {b:.9g} {c:.9g}" for a, b, c in zip(X.ravel(), Y.ravel(), np.ma.minimum(z, cap).filled(cap).ravel())]
+    heights = np.ma.minimum(z, cap).filled(cap)
+    rows += [f"{a:.9g} {b:.9g} {c:.9g}" for a, b, c in zip(X.ravel(), Y.ravel(), heights.ravel())]
     rows += [f"POINT_DATA {n}", f"SCALARS {name} double 1", "LOOKUP_TABLE default"]
     rows += [f"{v:.9g}" for v in raw.filled(raw.max()).ravel()]
     rows += ["SCALARS computed int 1", "LOOKUP_TABLE default", *(str(int(v)) for v in ~np.ma.getmaskarray(raw).ravel())]
@@ -504,7 +522,8 @@ def _out_dir(out_dir: str | Path | None, default: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise LandscapeError(f"cannot create output folder {str(out)!r}: {e.strerror or e}; choose another --out-dir") from None
+        raise LandscapeError(f"cannot create output folder {str(out)!r}: {e.strerror or e}; "
+                             "choose another --out-dir") from None
     return out
 
 
@@ -540,7 +559,8 @@ def _render(ss: list[Surface], o: PlotOptions, out: Path, stem: str) -> list[Pat
     return written
 
 
-def render_file(path: str | Path, options: PlotOptions = PlotOptions(), out_dir: str | Path | None = None) -> list[Path]:
+def render_file(path: str | Path, options: PlotOptions = PlotOptions(),
+                out_dir: str | Path | None = None) -> list[Path]:
     """Draw each kind of `options` for one surface file into `<stem>.<kind>.<fmt>` (`<stem>.vtk`)
     next to it or under `out_dir`; stem: the file name without `.h5` and a trailing `.surface`.
     Default kinds: contour, filled, surface (2-D) or line (1-D). Returns the paths written."""

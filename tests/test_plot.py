@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import h5py
@@ -344,8 +345,13 @@ def test_invalid_options(bad):
         PlotOptions(**bad)
 
 
-def test_options_accept_lists_and_strings():
-    assert PlotOptions(kinds=["contour", "heatmap"], formats="pdf").formats == ("pdf",)
+def test_options_accept_lists_strings_and_enums():
+    class Kind(str, Enum):
+        contour = "contour"
+
+    opts = PlotOptions(kinds=[Kind.contour, "heatmap"], formats="pdf", size=[3, 2])
+    assert opts.kinds == ("contour", "heatmap") and type(opts.kinds[0]) is str
+    assert opts.formats == ("pdf",) and opts.size == (3, 2)
 
 
 def test_failed_write_leaves_no_partial_file(surface2d, monkeypatch):
@@ -356,7 +362,7 @@ def test_failed_write_leaves_no_partial_file(surface2d, monkeypatch):
     monkeypatch.setattr(Figure, "savefig", broken_savefig)
     with pytest.raises(LandscapeError, match="No space left"):
         plot.render_file(surface2d, PlotOptions(kinds=("contour",)))
-    assert sorted(p.name for p in surface2d.parent.iterdir()) == ["model.surface.h5"]
+    assert not [p for p in surface2d.parent.iterdir() if p.name.startswith((".model", "model.contour"))]
 
 
 def test_unwritable_out_dir(surface2d, tmp_path):
