@@ -26,6 +26,7 @@ def interpolation_job(template: ComputeJob, models: list[Path], x: str | None, y
     `template` carries the model spec, data, loss, evaluation and output settings.
     """
     a, b, c = models[0], models[1], (models[2] if len(models) > 2 else None)
+    x, y = (None if v == "auto" else v for v in (x, y))  # "auto": fitted around the points
     dir_type = template.directions.dir_type
     model = load_model(a, template.model, template.trust_checkpoint)
     base = base_tensors(model, dir_type)

@@ -192,6 +192,7 @@ def trajectory_job(
     grid is fitted around the projected path unless `x`/`y` give it.
     """
     paths, epochs = order_checkpoints(expand_checkpoints(checkpoints))
+    x, y = (None if v == "auto" else v for v in (x, y))  # "auto": fitted around the points
     final = Path(final) if final is not None else paths[-1]
     model = load_model(final, template.model, template.trust_checkpoint)
     plane, track = trajectory_plane(model, paths, epochs, template.directions.dir_type, ignore_biasbn,

@@ -222,6 +222,17 @@ def test_torchrun_two_ranks_equal_single_process_bit_for_bit(tmp_path, ckpt):
         assert np.array_equal(a.values[name].astype(np.float32), b.values[name].astype(np.float32))
 
 
+def test_torchrun_split_data_sums_shards(tmp_path, ckpt):
+    single, split = tmp_path / "single.h5", tmp_path / "split.h5"
+    assert run(args(ckpt, single, "-1:1:5") + ["--quiet"]).returncode == 0
+    proc = _torchrun(args(ckpt, split, "-1:1:5") + ["--quiet", "--split-data"])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    a, b = store.read_surface(single), store.read_surface(split)
+    np.testing.assert_allclose(b.values["train_loss"], a.values["train_loss"], rtol=1e-6)
+    np.testing.assert_array_equal(b.values["train_acc"], a.values["train_acc"])
+
+
 def test_torchrun_rank_killed_midway_then_rerun_completes(tmp_path, ckpt, reference):
     out = tmp_path / "s.h5"
     proc = _torchrun(args(ckpt, out, "-1:1:41", 600))
