@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import store
@@ -28,8 +29,9 @@ from .grid import Grid
 from .metrics import Loss
 from .surface import ComputeJob, ComputeResult, compute
 
-out_console = Console()
-err_console = Console(stderr=True)
+# User text (paths, messages) is printed as it is: no markup, no emoji codes.
+out_console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 class _Group(typer.core.TyperGroup):
@@ -38,7 +40,7 @@ class _Group(typer.core.TyperGroup):
             return super().invoke(ctx)
         except LandscapeError as e:
             if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
-                err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+                err_console.print(Text("error: ", style="bold red") + Text(str(e)), soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: what was computed is saved; run the same command again to resume")

@@ -57,6 +57,16 @@ class TensorData:
     def __len__(self) -> int:
         return len(self.x)
 
+    def sha256(self) -> str:
+        """A digest of inputs and targets: a resumed run must see the same data."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in (self.x, self.y):
+            h.update(str((t.dtype, tuple(t.shape))).encode())
+            h.update(t.contiguous().numpy().tobytes())
+        return h.hexdigest()
+
     @property
     def is_classification(self) -> bool:
         return not self.y.is_floating_point() and self.y.dim() == 1
@@ -82,6 +92,8 @@ def _from_arrays(a: Any, b: Any, where: str) -> TensorData:
         y = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b)
     except (TypeError, ValueError) as e:
         raise LandscapeError(f"{where}: inputs and labels must be arrays ({e})") from None
+    if x.dim() == 0 or y.dim() == 0:
+        raise LandscapeError(f"{where}: inputs and labels must be arrays with one entry per sample, not scalars")
     if len(x) != len(y):
         raise LandscapeError(f"{where}: {len(x)} inputs but {len(y)} labels")
     if x.is_floating_point():
@@ -148,7 +160,11 @@ def _materialize(obj: Any, where: str) -> TensorData:
         raise LandscapeError(f"{where}: reading the data failed: {type(e).__name__}: {e}") from None
     if not xs:
         raise LandscapeError(f"{where} is empty")
-    return _from_arrays(torch.cat(xs), torch.cat(ys), where)
+    try:
+        x, y = torch.cat(xs), torch.cat(ys)
+    except RuntimeError as e:
+        raise LandscapeError(f"{where}: samples of different shapes cannot be stacked ({str(e).splitlines()[0][:100]})") from None
+    return _from_arrays(x, y, where)
 
 
 def _from_torchvision(name: str, spec: DataSpec) -> TensorData:

@@ -62,6 +62,13 @@ def share(obj: object, src: int = 0) -> object:
     return box[0]
 
 
+def all_gather(obj: object) -> list[object]:
+    """Every rank's `obj`, on every rank."""
+    out: list[object] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def gather(obj: object) -> list[object] | None:
     """Every rank's `obj` on rank 0 (None elsewhere)."""
     out = [None] * dist.get_world_size() if dist.get_rank() == 0 else None

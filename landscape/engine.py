@@ -190,31 +190,67 @@ class Evaluator:
         d2 = {n: d2[n].to(dev, base[n].dtype) for n in active} if d2 is not None else None
         base = {n: base[n] for n in active}
         self.refold = None  # maps point tensors to the folded network's, when that is not linear
-        self.pairs = find_pairs(net) if self.settings.fold_bn and not self.scripted else []
-        if self.pairs:
-            net, base, d1, d2 = self._fold_plane(net, base, d1, d2)
-        self.channels_last = self.settings.channels_last and self.data.x.dim() == 4 and not self.scripted
-        if self.channels_last:
-            net = net.to(memory_format=torch.channels_last)
-            fmt = lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t  # noqa: E731
-            base, d1 = {n: fmt(t) for n, t in base.items()}, {n: fmt(t) for n, t in d1.items()}
-            d2 = {n: fmt(t) for n, t in d2.items()} if d2 is not None else None
+        self.pairs, self.first, self._compiled, self.compiled_as = [], None, None, Compile.off
         self.net, self.base, self.d1, self.d2 = net, base, d1, d2
+        plain = (net, base, d1, d2)
         if self.settings.batch_size is not None and self.settings.batch_size < 1:
             raise LandscapeError(f"--batch-size must be at least 1, got {self.settings.batch_size}")
         self.batch_size = self.settings.batch_size or default_batch_size(self.data, dev)
+        self.channels_last = self.settings.channels_last and self.data.x.dim() == 4 and not self.scripted
         self._place_data(dev)
-        self._check_model_accepts_data()
+        self._check_model_accepts_data()  # on the model as it is, so its own errors are what the user sees
+        if self.settings.fold_bn and not self.scripted:
+            self.pairs = find_pairs(net)
+            if self.pairs:
+                self._try("BatchNorm folding", plain, lambda: self._fold_plane(net, base, d1, d2))
+        if self.channels_last:
+            fmt = lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t  # noqa: E731
+            self.net = self.net.to(memory_format=torch.channels_last)
+            self.base, self.d1 = {n: fmt(t) for n, t in self.base.items()}, {n: fmt(t) for n, t in self.d1.items()}
+            self.d2 = {n: fmt(t) for n, t in self.d2.items()} if self.d2 is not None else None
         if self.settings.batch_size is None:
             self.batch_size = self._auto_batch_size()
-        self.first = None
         if self.settings.first_layer != Toggle.off and not self.scripted and not self.streaming:
-            self._set_up_first_layer(force=self.settings.first_layer == Toggle.on)
-        self._compiled = None
-        self.compiled_as = Compile.off
+            self._try("the first-layer maps", plain, lambda: self._set_up_first_layer(self.settings.first_layer == Toggle.on))
         if self.settings.compile not in (Compile.off, Compile.auto):
             self._compile(self.settings.compile)
         self._ready = True
+
+    def _try(self, name: str, plain: tuple, set_up: Callable[[], object]) -> None:
+        """Apply a fast path, keeping it only if it builds and gives the plain model's outputs
+        at a test point (a model can defeat what tracing sees: a weight used twice, say)."""
+        kept = (self.net, self.base, self.d1, self.d2, self.refold, self.first)
+        try:
+            result = set_up()
+            if isinstance(result, tuple):
+                self.net, self.base, self.d1, self.d2 = result
+            if self._agrees_with(plain):
+                return
+            reason = "it does not reproduce the model's outputs"
+        except Exception as e:  # an unusual model the fast path does not cover
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
+        self.net, self.base, self.d1, self.d2, self.refold, self.first = kept
+        if name == "BatchNorm folding":
+            self.pairs = []
+        self.on_note(f"{name} skipped for this model ({reason}); evaluating without it")
+
+    def _agrees_with(self, plain: tuple) -> bool:
+        """Outputs of the current set-up and of the plain model at one point, on a few samples."""
+        net, base, d1, d2 = plain
+        a, b = 0.37, -0.21
+        k = min(8, len(self.x))
+        xb = self.x[:k].to(self.device)
+        tensors = {n: w + a * d1[n] + (b * d2[n] if d2 is not None else 0) for n, w in base.items()}
+        with torch.no_grad():
+            want = functional_call(net, tensors, (xb,)).float()
+            point = self.point_tensors(a, b)
+            if self.first is not None:
+                point[self.first[0]] = self._first_value(0, a, b)[:k]
+            got = self._call(point, xb).float()
+        if got.shape != want.shape:
+            return False
+        scale = float(want.abs().max()) if want.numel() else 1.0
+        return bool(torch.allclose(got, want, rtol=1e-4, atol=1e-4 * max(scale, 1e-6)))
 
     def _fold_plane(self, net: nn.Module, base: dict, d1: dict, d2: dict | None) -> tuple[nn.Module, dict, dict, dict | None]:
         """The folded network, and θ, d1, d2 in its terms (or `self.refold` when that is not linear)."""
@@ -250,7 +286,7 @@ class Evaluator:
         found = find_first_layer(self.net)
         if found is None or self.refold is not None:
             if force:
-                self.on_note("first-layer trick not applicable to this model (no single input layer, or folding is not linear)")
+                self.on_note("first-layer maps not applicable to this model (no single input layer, or folding is not linear)")
             return
         name, layer, inp = found.name, found.module, found.input
         w, bias = f"{name}.weight", f"{name}.bias"
@@ -279,10 +315,11 @@ class Evaluator:
             parts.append(maps)
             if self.d2 is None and len(parts) == 2:
                 break
+        self.net = copy.deepcopy(self.net)  # the original stays intact in case the maps are not kept
         replace_with_precomputed(self.net, name)
-        for t in (self.base, self.d1) + ((self.d2,) if self.d2 is not None else ()):
-            t.pop(w, None)
-            t.pop(bias, None)
+        drop = lambda t: {k: v for k, v in t.items() if k not in (w, bias)}  # noqa: E731
+        self.base, self.d1 = drop(self.base), drop(self.d1)
+        self.d2 = drop(self.d2) if self.d2 is not None else None
         self.first = (f"{name}.value", parts)
 
     def _first_value(self, start: int, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
@@ -333,7 +370,6 @@ class Evaluator:
         try:
             with torch.no_grad(), precision_context(self.settings.precision, self.device):
                 out = self.net(xb)
-                self.loss(out.float(), yb)
         except Exception as e:
             first = (str(e).strip().splitlines() or [""])[0][:200]
             raise LandscapeError(
@@ -342,6 +378,22 @@ class Evaluator:
             ) from None
         if self.classification and (out.dim() != 2 or out.shape[0] != len(yb)):
             self.classification = False  # integer targets but not class scores: no accuracy
+        if self.classification:
+            lo, hi = int(self.data.y.min()), int(self.data.y.max())
+            if lo < 0 or hi >= out.shape[1]:
+                raise LandscapeError(
+                    f"labels run from {lo} to {hi} but the model has {out.shape[1]} outputs; labels must be 0..{out.shape[1] - 1}"
+                )
+        try:
+            value = self.loss(out.float(), yb)
+        except Exception as e:
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise LandscapeError(f"the loss fails on the model's outputs: {type(e).__name__}: {first}") from None
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            raise LandscapeError(
+                f"the loss must return the batch mean as a 0-d tensor, got {type(value).__name__}"
+                + (f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else "")
+            )
 
     def _batches(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         bs = batch_size or self.batch_size

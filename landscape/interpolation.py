@@ -10,6 +10,7 @@ import numpy as np
 
 from .checkpoint import load_model, load_state_for
 from .directions import Directions, DirType, base_tensors, plane_of_models
+from .errors import LandscapeError
 from .grid import Grid
 from .store import Track
 from .surface import ComputeJob
@@ -27,6 +28,10 @@ def interpolation_job(template: ComputeJob, models: list[Path], x: str | None, y
     """
     a, b, c = models[0], models[1], (models[2] if len(models) > 2 else None)
     x, y = (None if v == "auto" else v for v in (x, y))  # "auto": fitted around the points
+    if c is None and y is not None:
+        raise LandscapeError("--y needs a third model: the line between two models is 1-D")
+    if c is not None and resolution < 2:
+        raise LandscapeError(f"--resolution must be at least 2, got {resolution}")
     dir_type = template.directions.dir_type
     model = load_model(a, template.model, template.trust_checkpoint)
     base = base_tensors(model, dir_type)

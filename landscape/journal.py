@@ -202,6 +202,14 @@ def _io_error(e: OSError, where: Path, verb: str) -> LandscapeError:
     )
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def apply(f: h5py.File, records: list[tuple[np.ndarray, np.ndarray]], metrics: list[str]) -> None:
     """Write journal records into an open HDF5 surface file (values and `computed`)."""
     if not records:
@@ -229,7 +237,9 @@ def merge(path: Path, run_id: str, metrics: list[str]) -> None:
             apply(f, contents.records, metrics)
             for k, v in contents.attrs.items():
                 f.attrs[k] = v
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)  # the rename is on disk before the journal goes
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise _io_error(e, path, "update") from None

@@ -117,7 +117,8 @@ def _tmp_path(path: Path) -> Path:
 def _write_direction(group: h5py.Group, d: dict[str, torch.Tensor]) -> None:
     group.attrs["names"] = json.dumps(list(d))
     for i, t in enumerate(d.values()):
-        group.create_dataset(str(i), data=t.detach().float().cpu().numpy())
+        t = t.detach().cpu()
+        group.create_dataset(str(i), data=(t if t.dtype == torch.float64 else t.float()).numpy())
 
 
 def create(

@@ -26,13 +26,14 @@ from .data import DataSpec, TensorData, load_data
 from .directions import (
     Directions,
     DirectionSpec,
+    DirType,
     base_tensors,
     check_compatible,
     random_direction,
     random_directions,
     target_direction,
 )
-from .engine import Compile, EvalSettings, Evaluator, Launch, resolve_device
+from .engine import Compile, EvalSettings, Evaluator, Launch, Toggle, resolve_device
 from .errors import LandscapeError
 from .grid import Grid
 from .store import Track
@@ -102,6 +103,8 @@ def make_directions(job: ComputeJob, model: nn.Module) -> Directions:
     base = base_tensors(model, job.directions.dir_type)
     if job.directions_file is not None:
         dirs = store.read_directions(job.directions_file)
+        if dirs.names == [str(i) for i in range(len(dirs.names))]:
+            dirs = _by_position(dirs, model, job.directions_file)
         check_compatible(dirs, base_tensors(model, dirs.dir_type), f"--directions {job.directions_file}")
         if not job.grid.is_2d:
             dirs.y = None
@@ -128,7 +131,20 @@ def make_directions(job: ComputeJob, model: nn.Module) -> Directions:
     return random_directions(model, job.directions, two=job.grid.is_2d)
 
 
-def _fingerprint(job: ComputeJob, checkpoint_sha: str, n_samples: int) -> dict:
+def _by_position(dirs: Directions, model: nn.Module, where: Path) -> Directions:
+    """A direction file of the paper's code names its tensors "0", "1", ...: match them by
+    position to `model.parameters()` (dir type weights) or `model.state_dict()` (states)."""
+    for dir_type in (DirType.weights, DirType.states):
+        base = base_tensors(model, dir_type)
+        shapes = [tuple(t.shape) for t in base.values()]
+        if shapes == [tuple(t.shape) for t in dirs.x.values()]:
+            rename = lambda d: dict(zip(base, d.values())) if d is not None else None  # noqa: E731
+            return Directions(rename(dirs.x), rename(dirs.y), dir_type, "file", dirs.labels)
+    raise LandscapeError(f"--directions {where}: its {len(dirs.x)} unnamed tensors match neither the model's "
+                         "parameters nor its state dict in order and shape; use directions made for this architecture")
+
+
+def _fingerprint(job: ComputeJob, checkpoint_sha: str, n_samples: int, data_sha: str) -> dict:
     """The settings a resumed run must share with the file (device and batch size may differ)."""
 
     def file_sha(p: Path | None) -> str | None:
@@ -139,6 +155,7 @@ def _fingerprint(job: ComputeJob, checkpoint_sha: str, n_samples: int) -> dict:
         "model": job.model.factory,
         "model_kwargs": job.model.kwargs_dict(),
         "data": job.data.source,
+        "data_sha256": data_sha,
         "split": job.data.split.value,
         "samples": n_samples,
         "data_seed": job.data.seed,
@@ -238,7 +255,7 @@ def compute(
 
 
 def _open_surface(job: ComputeJob, out: Path, note: Callable[[str], None],
-                  shard: tuple[int, int] | None = None) -> tuple[ComputeJob, Evaluator]:
+                  shard: tuple[int, int] | None = None, must_exist: bool = False) -> tuple[ComputeJob, Evaluator]:
     """Check everything, then create the file (or check it matches, to resume); returns the
     job with the evaluation settings the file was started with, and a ready evaluator
     (over the samples [lo, hi) of `shard`, if given)."""
@@ -247,7 +264,9 @@ def _open_surface(job: ComputeJob, out: Path, note: Callable[[str], None],
     model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
     data = load_data(job.data)
     loss_fn = job.loss.function()
-    settings = _fingerprint(job, sha256(checkpoint), len(data))
+    if job.directions_file is not None and not job.directions_file.is_file():
+        raise LandscapeError(f"--directions {str(job.directions_file)!r} is not a file; give an earlier surface file")
+    settings = _fingerprint(job, sha256(checkpoint), len(data), data.sha256())
 
     if out.exists() and not job.overwrite:
         diff = store.settings_difference(store.read_settings(out), settings)
@@ -263,7 +282,13 @@ def _open_surface(job: ComputeJob, out: Path, note: Callable[[str], None],
             ev = dataclasses.replace(ev, launch=Launch(stored["launch"]))
         if ev.compile == Compile.auto and stored.get("compile") in {c.value for c in Compile} - {"auto"}:
             ev = dataclasses.replace(ev, compile=Compile(stored["compile"]))
+        if ev.batch_size is None and int(stored.get("batch_size", 0)) > 0:
+            ev = dataclasses.replace(ev, batch_size=int(stored["batch_size"]))
+        if ev.first_layer == Toggle.auto and stored.get("first_layer") in ("on", "off"):
+            ev = dataclasses.replace(ev, first_layer=Toggle(stored["first_layer"]))
         job = dataclasses.replace(job, evaluation=ev)
+    elif must_exist:
+        raise LandscapeError(f"{out} is not visible to every rank: put --out on a filesystem that all nodes share")
     else:
         directions = make_directions(job, model)
         new_file = True
@@ -303,9 +328,19 @@ def _compute_distributed(job: ComputeJob, world: distributed.World, progress: Pr
             raise LandscapeError(error)
         job = distributed.share(job)  # the settings the file was started with
         job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, device=device))
-        n = len(load_data(job.data))
-        shard = (world.rank * n // world.size, (world.rank + 1) * n // world.size) if job.split_data else None
-        job, evaluator = _open_surface(dataclasses.replace(job, overwrite=False), out, lambda m: None, shard)
+        evaluator, error = None, None
+        try:
+            n = len(load_data(job.data))
+            if job.split_data and n < world.size:
+                raise LandscapeError(f"--split-data needs at least one sample per rank: {n} samples, {world.size} ranks")
+            shard = (world.rank * n // world.size, (world.rank + 1) * n // world.size) if job.split_data else None
+            job, evaluator = _open_surface(dataclasses.replace(job, overwrite=False), out, lambda m: None, shard,
+                                           must_exist=not world.is_writer)
+        except LandscapeError as e:
+            error = f"rank {world.rank}: {e}"
+        errors = [e for e in distributed.all_gather(error) if e is not None]
+        if errors:  # every rank stops, and rank 0 says why
+            raise LandscapeError(errors[0])
         before = store.read_surface(out)
         distributed.barrier()
         return _fill_distributed(out, evaluator, job, before, world, n, progress)
@@ -327,7 +362,8 @@ def _fill_distributed(out: Path, evaluator: Evaluator, job: ComputeJob, before: 
     writer = store.Writer(out) if world.is_writer else None
     if writer is not None:
         writer.__enter__()
-        writer.set_attrs(finished="", device=f"{world.size} x {evaluator.device}", launch=evaluator.launch.value)
+        writer.set_attrs(finished="", device=f"{world.size} x {evaluator.device}", launch=evaluator.launch.value,
+                         batch_size=evaluator.batch_size, first_layer="on" if evaluator.first is not None else "off")
         if progress:
             progress(done, total_points)
     try:
@@ -378,7 +414,8 @@ def fill(path: Path, evaluator: Evaluator, grid: Grid, progress: Progress | None
     with store.Writer(path) as w:
         has_acc = f"{split}_acc" in w.metrics
         if len(missing):
-            w.set_attrs(finished="", device=str(evaluator.device),
+            w.set_attrs(finished="", device=str(evaluator.device), batch_size=evaluator.batch_size,
+                        first_layer="on" if evaluator.first is not None else "off",
                         launch=evaluator.choose_launch(grid.coords(missing)).value)
         for start, stop, loss, acc in evaluator.stream(grid.coords(missing)):
             values = {f"{split}_loss": loss}

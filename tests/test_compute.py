@@ -128,6 +128,12 @@ def _bad(tmp_path, checkpoint):
         "import torch\ndef d(): return torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long)\n")
     blocker = tmp_path / "afile"
     blocker.write_text("x")
+    np.savez(tmp_path / "labels.npz", x=np.zeros((20, 1, 8, 8), np.float32), y=np.arange(20) % 11)
+    np.savez(tmp_path / "scalar.npz", x=np.zeros((20, 1, 8, 8), np.float32), y=np.array(3))
+    (tmp_path / "badloss.py").write_text(
+        "import torch.nn.functional as F\ndef per_sample(out, y): return F.cross_entropy(out, y, reduction='none')\n")
+    odd = tmp_path / "runs" / "[/v2]"
+    odd.mkdir(parents=True)
     c = str(checkpoint)
     return {
         "missing checkpoint": ([str(tmp_path / "nope.pt"), *MODEL], "does not exist"),
@@ -144,6 +150,11 @@ def _bad(tmp_path, checkpoint):
         "grid order": ([c, *MODEL, "--y", "1:-1:3"], "larger than max"),
         "unwritable out": ([c, *MODEL, "--out", str(blocker / "s.h5")], "cannot create output folder"),
         "empty data": ([c, *MODEL, "--data", "emptydata:d"], "empty"),
+        "labels out of range": ([c, *MODEL, "--data", str(tmp_path / "labels.npz")], "labels run from 0 to 10"),
+        "scalar labels": ([c, *MODEL, "--data", str(tmp_path / "scalar.npz")], "not scalars"),
+        "loss per sample": ([c, *MODEL, "--loss", "badloss:per_sample"], "0-d tensor"),
+        "missing directions": ([c, *MODEL, "--directions", str(tmp_path / "nope.h5")], "is not a file"),
+        "markup in a path": ([str(odd / "m.pt"), *MODEL], "[/v2]"),
     }
 
 
@@ -159,6 +170,33 @@ def test_bad_input_one_line_exit_2_no_file(tmp_path, checkpoint, monkeypatch):
         text = r.output.strip()
         assert match in text and "Traceback" not in text and len(text.splitlines()) <= 2, (name, text)
         assert not out.exists() and not list((tmp_path / "out").glob("*.tmp")) if (tmp_path / "out").exists() else True
+
+
+def test_resume_refuses_changed_data(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x = np.random.default_rng(0).normal(size=(30, 1, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(30) % 10)
+    out = tmp_path / "s.h5"
+    compute(job(checkpoint, out, data=DataSpec("d.npz")))
+    np.savez(tmp_path / "d.npz", x=x + 1, y=np.arange(30) % 10)  # same name, same size, other values
+    with pytest.raises(Exception, match="data_sha256"):
+        compute(job(checkpoint, out, data=DataSpec("d.npz")))
+
+
+def test_paper_direction_file_is_matched_by_position(checkpoint, tmp_path, model):
+    paper = tmp_path / "paper_dirs.h5"
+    with h5py.File(paper, "w") as f:  # the paper's code: datasets "0", "1", ... in parameter order, no names
+        for group, seed in (("xdirection", 1), ("ydirection", 2)):
+            g = f.create_group(group)
+            gen = torch.Generator().manual_seed(seed)
+            for i, p in enumerate(model.parameters()):
+                g.create_dataset(str(i), data=torch.randn(p.shape, generator=gen).numpy() * 0.01)
+    out = tmp_path / "s.h5"
+    compute(job(checkpoint, out, directions_file=paper))
+    dirs = store.read_directions(out)
+    assert dirs.names[0] == "conv1.weight"
+    with h5py.File(paper) as f:
+        np.testing.assert_array_equal(dirs.y["fc.bias"].numpy(), f["ydirection"][str(len(dirs.names) - 1)][()])
 
 
 def test_damaged_file_is_reported(checkpoint, tmp_path):

@@ -135,3 +135,60 @@ def test_compiled_path_equals_eager_and_compiles_once():
     compiled = _engine(model, data, dirs, batch_size=32, compile=Compile.default)
     np.testing.assert_allclose(compiled, eager, rtol=1e-5)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before == 1
+
+
+class TiedConvBN(nn.Module):
+    """conv1's weight is read again outside the module: folding it would change that use too."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.head = nn.Linear(4 * 64, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = h + nn.functional.conv2d(x, self.conv1.weight, padding=1)
+        return self.head(h.flatten(1))
+
+
+class SequenceLinearBN(nn.Module):
+    """Linear on (N, T, F) followed by BatchNorm1d over T: not a per-output-feature fold."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin, self.bn, self.head = nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(self.bn(self.lin(x.view(len(x), 8, 8))).flatten(1))
+
+
+class TiedAutoencoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.out = nn.Linear(64, 16), nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.enc(x.flatten(1)))
+        return self.out(nn.functional.linear(h, self.enc.weight.t()))
+
+
+class ReflectStem(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 9, padding=4, padding_mode="reflect")
+        self.head = nn.Linear(8 * 64, 10)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.stem(x)).flatten(1))
+
+
+@pytest.mark.parametrize("factory", [TiedConvBN, SequenceLinearBN, TiedAutoencoder, ReflectStem])
+def test_fast_paths_fall_back_where_a_model_defeats_them(factory, data):
+    torch.manual_seed(0)
+    model = _randomize_bn(factory())
+    dirs = random_directions(model, DirectionSpec(seed=5, ignore_biasbn=False))
+    ref, _ = naive_loop(model, data, dirs, COORDS)
+    notes = []
+    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", launch=Launch.point,
+                                                                   compile=Compile.off, first_layer=Toggle.on), notes.append)
+    np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)

@@ -233,6 +233,23 @@ def test_torchrun_split_data_sums_shards(tmp_path, ckpt):
     np.testing.assert_array_equal(b.values["train_acc"], a.values["train_acc"])
 
 
+def test_torchrun_error_on_another_rank_is_reported_once(tmp_path, ckpt):
+    y = np.arange(40) % 10
+    y[30] = 10  # only the second rank's shard holds the bad label
+    np.savez(tmp_path / "d.npz", x=np.zeros((40, 1, 8, 8), np.float32), y=y)
+    proc = _torchrun(["compute", str(ckpt), *MODEL, "--data", str(tmp_path / "d.npz"), "--x", "-1:1:2",
+                      "--out", str(tmp_path / "s.h5"), "--split-data", *FIXED])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    assert err.count("error:") == 1 and "labels run from 0 to 10" in err, err
+    # an error every rank finds after the file exists: gathered, said once, by rank 0
+    proc = _torchrun(["compute", str(ckpt), *MODEL, "--samples", "1", "--x", "-1:1:2",
+                      "--out", str(tmp_path / "t.h5"), "--split-data", *FIXED])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    assert err.count("error:") == 1 and "rank 0: --split-data needs at least one sample per rank" in err, err
+
+
 def test_torchrun_rank_killed_midway_then_rerun_completes(tmp_path, ckpt, reference):
     out = tmp_path / "s.h5"
     proc = _torchrun(args(ckpt, out, "-1:1:41", 600))

@@ -135,3 +135,13 @@ def test_plane_through_three_models(tmp_path):
     c.load_state_dict(torch.load(pc, weights_only=True))
     want = naive_loop(c, data, random_directions(c, two=False), [(0.0, 0.0)])[0]
     np.testing.assert_allclose(ev.evaluate(np.array([[t.x[2], t.y[2]]]))[0], want, rtol=1e-5)
+
+
+def test_interpolation_argument_checks(tmp_path):
+    pa, pb = tmp_path / "a.pt", tmp_path / "b.pt"
+    torch.save(tiny_model(seed=1).state_dict(), pa)
+    torch.save(tiny_model(seed=2).state_dict(), pb)
+    with pytest.raises(LandscapeError, match="--y needs a third model"):
+        interpolation_job(template(tmp_path), [pa, pb], None, "-1:1:3")
+    with pytest.raises(LandscapeError, match="--resolution"):
+        interpolation_job(template(tmp_path), [pa, pb, pa], None, None, resolution=1)
