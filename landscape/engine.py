@@ -9,6 +9,7 @@ reach the host once per chunk of points.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import time
@@ -25,7 +26,7 @@ from torch.func import functional_call
 from .data import TensorData
 from .directions import Directions, base_tensors
 from .errors import LandscapeError
-from .firstlayer import apply_layer, find_first_layer, macs_per_output, replace_with_precomputed, PAYS_FROM
+from .firstlayer import PAYS_FROM, apply_layer, find_first_layer, macs_per_output, replace_with_precomputed
 from .fold import bn_names, find_pairs, fold, folded_model, pair_names
 from .metrics import LossFn, correct_count
 
@@ -81,6 +82,7 @@ class EvalSettings:
     channels_last: bool = True  # NHWC activations for 4-D inputs
     compile: Compile = Compile.auto
     first_layer: Toggle = Toggle.auto  # precompute the input layer's three linear maps
+    stream_data: Toggle = Toggle.auto  # copy batches from host memory per pass (auto: when they do not fit)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -136,6 +138,11 @@ def tune_cpu_allocator() -> None:
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of freed heap
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def batch_for_memory(free_bytes: float, per_sample_bytes: float, n: int, share: float = 0.5) -> int:
+    """The batch that fills `share` of the free memory, given the memory one sample's pass takes."""
+    return int(max(1, min(n, share * free_bytes // max(per_sample_bytes, 1.0))))
 
 
 def default_batch_size(data: TensorData, device: torch.device) -> int:
@@ -338,14 +345,15 @@ class Evaluator:
 
     def _place_data(self, dev: torch.device) -> None:
         x, y = self.data.x, self.data.y
-        self.streaming = False
-        if dev.type == "cuda":
+        self.streaming = self.settings.stream_data == Toggle.on
+        if dev.type == "cuda" and self.settings.stream_data == Toggle.auto:
             free, _ = torch.cuda.mem_get_info(dev)
-            if x.nbytes + y.nbytes > 0.5 * free:  # leave room for activations: stream from pinned memory
+            if x.nbytes + y.nbytes > 0.5 * free:  # leave room for activations
                 self.streaming = True
                 self.on_note(f"data ({(x.nbytes + y.nbytes) / 2**30:.1f} GiB) does not fit on the GPU: streaming it")
-                self.x, self.y = x.pin_memory(), y.pin_memory()
-                return
+        if self.streaming:  # batches are copied from (pinned) host memory as they are needed
+            self.x, self.y = (x.pin_memory(), y.pin_memory()) if dev.type == "cuda" else (x, y)
+            return
         self.x, self.y = x.to(dev), y.to(dev)
         if self.channels_last:
             self.x = self.x.contiguous(memory_format=torch.channels_last)
@@ -361,9 +369,8 @@ class Evaluator:
         before = torch.cuda.memory_allocated(self.device)
         with torch.no_grad(), precision_context(self.settings.precision, self.device):
             self._call(self.point_tensors(0.0, 0.0), xb)
-        per_sample = max(1, (torch.cuda.max_memory_allocated(self.device) - before) // probe)
-        free, _ = torch.cuda.mem_get_info(self.device)
-        return int(max(1, min(len(self.data), 0.5 * free // per_sample)))
+        per_sample = (torch.cuda.max_memory_allocated(self.device) - before) / probe
+        return batch_for_memory(torch.cuda.mem_get_info(self.device)[0], per_sample, len(self.data))
 
     def _check_model_accepts_data(self) -> None:
         xb, yb = next(self._batches(2))
@@ -402,20 +409,24 @@ class Evaluator:
             for s in range(0, n, bs):
                 yield self.x[s : s + bs], self.y[s : s + bs]
             return
-        # Copy the next batch on a side stream while the current one is computed.
-        stream = torch.cuda.Stream(self.device)
+        # Copy the next batch (on a GPU: on a side stream) while the current one is computed.
+        cuda = self.device.type == "cuda"
+        stream = torch.cuda.Stream(self.device) if cuda else None
 
         def fetch(s: int) -> tuple[torch.Tensor, torch.Tensor]:
-            with torch.cuda.stream(stream):
-                return (self.x[s : s + bs].to(self.device, non_blocking=True),
-                        self.y[s : s + bs].to(self.device, non_blocking=True))
+            with torch.cuda.stream(stream) if cuda else contextlib.nullcontext():
+                xb = self.x[s : s + bs].to(self.device, non_blocking=True)
+                if self.channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                return xb, self.y[s : s + bs].to(self.device, non_blocking=True)
 
         nxt = fetch(0)
         for s in range(0, n, bs):
-            torch.cuda.current_stream(self.device).wait_stream(stream)
             cur = nxt
-            for t in cur:
-                t.record_stream(torch.cuda.current_stream(self.device))
+            if cuda:
+                torch.cuda.current_stream(self.device).wait_stream(stream)
+                for t in cur:
+                    t.record_stream(torch.cuda.current_stream(self.device))
             if s + bs < n:
                 nxt = fetch(s + bs)
             yield cur

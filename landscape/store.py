@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +63,15 @@ def _read_track(group: h5py.Group) -> Track:
 
 
 def write_track(path: Path, name: str, track: Track) -> None:
-    """Add (or replace) a track group in an existing surface file that no run is writing."""
-    with journal.Lock(Path(path)), open_file(Path(path), "r+") as f:
-        _write_track(f, name, track)
+    """Add (or replace) a track group in a surface file that no run is writing; the file is
+    replaced whole, like every other change to it."""
+    path = Path(path)
+    with journal.Lock(path):
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        with open_file(tmp, "r+") as f:
+            _write_track(f, name, track)
+        os.replace(tmp, path)
 
 
 def _write_track(f: h5py.File, name: str, track: Track) -> None:

@@ -142,7 +142,7 @@ def trajectory_plane(
     pca = pca_of_rows(rows)
     dirs = []
     for k in range(2):
-        d, offset = {}, 0
+        d = {}
         parts = dict(zip(names, np.split(pca.components[k], np.cumsum(sizes)[:-1])))
         for n, t in base.items():
             d[n] = (torch.from_numpy(parts[n]).view(t.shape).to(t.dtype) if n in parts

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import naive_loop, tiny_data, tiny_model
+from conftest import naive_loop, tiny_model
 from landscape.directions import DirectionSpec, DirType, random_directions, target_direction, base_tensors
 from landscape.engine import EvalSettings, Evaluator, Launch
 from landscape.grid import Grid

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from conftest import naive_loop, tiny_data, tiny_model
-from landscape.data import TensorData
 from landscape.directions import DirectionSpec, DirType, Norm, random_directions
 from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Toggle
 from landscape.fold import find_pairs, folded_model
@@ -192,3 +191,22 @@ def test_fast_paths_fall_back_where_a_model_defeats_them(factory, data):
     ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", launch=Launch.point,
                                                                    compile=Compile.off, first_layer=Toggle.on), notes.append)
     np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)
+
+
+def test_streamed_data_equals_resident(model, data):
+    """The GPU's streaming path (data too big for the device), run on the CPU."""
+    dirs = random_directions(model, DirectionSpec(seed=6))
+    resident = _engine(model, data, dirs, batch_size=40)
+    ev = Evaluator(model, data, dirs, Loss().function(),
+                   EvalSettings(device="cpu", batch_size=40, launch=Launch.point, compile=Compile.off,
+                                stream_data=Toggle.on))
+    np.testing.assert_array_equal(ev.evaluate(COORDS)[0], resident)
+    assert ev.streaming
+
+
+def test_batch_for_memory():
+    from landscape.engine import batch_for_memory
+
+    assert batch_for_memory(80e9, 4e6, 50_000) == 10_000  # half of 80 GB at 4 MB a sample
+    assert batch_for_memory(80e9, 1e3, 50_000) == 50_000  # never more than the data
+    assert batch_for_memory(1e6, 4e6, 50_000) == 1  # never less than one
