@@ -93,13 +93,16 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as e:
             raise LandscapeError(f"{str(path)!r} is not a readable safetensors file: {e}") from None
+    kind = _other_file_kind(path)
+    if kind:
+        raise LandscapeError(f"{str(path)!r} is {kind}, not a checkpoint")
     try:
         if _is_torchscript(path):
             return torch.jit.load(str(path), map_location="cpu")
         return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as e:
         text = str(e)
-        if "Weights only load failed" in text:
+        if "Weights only load failed" in text and ("GLOBAL" in text or "global" in text):
             raise LandscapeError(
                 f"{str(path)!r} holds pickled Python objects (such as a whole nn.Module); loading them can run "
                 "code from the file, so it is off by default. Pass --trust-checkpoint if you trust the file"
@@ -112,6 +115,25 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         if isinstance(e, (AttributeError, ModuleNotFoundError)):
             raise LandscapeError(f"{str(path)!r} pickles a class that cannot be imported here: {first}") from None
         raise LandscapeError(f"{str(path)!r} is not a PyTorch checkpoint ({type(e).__name__}: {first})") from None
+
+
+MAGIC = {b"\x89HDF": "an HDF5 file (a surface file?)", b"\x89PNG": "a PNG image", b"%PDF": "a PDF document",
+         b"<svg": "an SVG image", b"<?xm": "an XML file"}
+
+
+def _other_file_kind(path: Path) -> str | None:
+    """What a file that is surely not a checkpoint is, from its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise LandscapeError(f"cannot read checkpoint {str(path)!r}: {e.strerror or e}") from None
+    for magic, kind in MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file"
+    return None
 
 
 def _is_tensor_dict(obj: Any) -> bool:
@@ -218,5 +240,7 @@ def load_model(checkpoint: str | Path, spec: ModelSpec = ModelSpec(), trust: boo
 
 def load_state_for(model: nn.Module, checkpoint: str | Path, trust: bool = False) -> dict[str, torch.Tensor]:
     """The state dict of another checkpoint of the same architecture, keyed like `model`."""
-    state = unwrap_state_dict(read_checkpoint(checkpoint, trust=trust))
-    return match_keys(model.state_dict(), state)
+    try:
+        return match_keys(model.state_dict(), unwrap_state_dict(read_checkpoint(checkpoint, trust=trust)))
+    except LandscapeError as e:
+        raise LandscapeError(f"{checkpoint}: {e}") from None

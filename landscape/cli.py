@@ -34,7 +34,26 @@ out_console = Console(markup=False, emoji=False, highlight=False)
 err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
+# Typer raises click's exceptions (its own vendored copy in recent releases): find the base class.
+CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 class _Group(typer.core.TyperGroup):
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # type: ignore[no-untyped-def]
+        """Usage mistakes (an unknown option, a bad choice) as one line too, exit code 2."""
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except CLICK_ERROR as e:
+            if e.format_message().strip():  # empty when the help was shown for a bare command
+                err_console.print(Text("error: ", style="bold red") + Text(f"{e.format_message()} (see --help)"),
+                                  soft_wrap=True)
+            code = e.exit_code
+        except typer.Abort:
+            code = 1
+        if standalone_mode:
+            sys.exit(code if isinstance(code, int) else 0)
+        return code
+
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
@@ -366,8 +385,9 @@ def demo(
     """Train a small CNN on the bundled digits (CPU, seconds), then compute its landscape."""
     from .demo import DemoSettings, run_demo
 
-    if epochs < 1:
-        raise LandscapeError(f"--epochs must be at least 1, got {epochs}")
+    if epochs < 3:
+        raise LandscapeError(f"--epochs must be at least 3 (the trajectory plane needs three checkpoints), got {epochs}")
+    store.check_writable(out_dir / "demo.surface.h5")
     settings = DemoSettings(out_dir=out_dir, epochs=epochs)
 
     tune_cpu_allocator()

@@ -13,6 +13,7 @@ LandscapeError ("no computed points to plot") instead of drawing an empty frame.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 from matplotlib.collections import QuadMesh
 from matplotlib.colors import Normalize
 from matplotlib.contour import QuadContourSet
@@ -208,21 +210,28 @@ def _frame(ax: Axes, x: ArrayLike, y: ArrayLike, z: np.ma.MaskedArray, best: str
     ax.set_xlim(ax.get_xlim())
     ax.set_ylim(ax.get_ylim())
     ax.set_aspect("equal")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if best is not None:
-        j, i = np.unravel_index(np.ma.argmin(z) if best == "min" else np.ma.argmax(z), z.shape)
+        target = z.min() if best == "min" else z.max()
+        ties = np.argwhere(~np.ma.getmaskarray(z) & (z.filled(np.nan) == target))  # (k, 2) of [j, i]
+        j, i = min(ties, key=lambda ji: x[ji[1]] ** 2 + y[ji[0]] ** 2)  # among equals, the one nearest (0, 0)
         ax.plot(x[i], y[j], marker="*", ms=9, color=STYLE.best_color, gid="best", **_POINT)
     if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
         ax.plot(0, 0, marker="o", ms=3.5, color="black", gid="origin", **_POINT)
 
 
 def contour(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, levels: ArrayLike | None = None,
-            norm: Normalize | None = None, cmap: str | None = None, best: str | None = "min") -> QuadContourSet:
-    """Contour lines labelled with their values (the paper's 2-D figures); `best`: "min", "max" or None."""
+            norm: Normalize | None = None, cmap: str | None = None, best: str | None = "min",
+            log: bool = False) -> QuadContourSet:
+    """Contour lines labelled with their values (the paper's 2-D figures); `best`: "min", "max" or None.
+    With `log`, z is log10 of the loss and the labels show the loss itself."""
     ax, z = _axes(ax), _masked(z)
     cs = ax.contour(x, y, z, levels=_levels(z) if levels is None else levels, norm=norm,
                     cmap=cmap or STYLE.cmap, linewidths=STYLE.line_width)
-    ax.clabel(cs, fontsize=STYLE.label_size, fmt="%g")
+    labelled = cs.levels[::2] if len(cs.levels) > 12 else cs.levels  # every other one when crowded
+    ax.clabel(cs, labelled, fontsize=STYLE.label_size, fmt=(lambda v: f"{10 ** v:.2g}") if log else "%g")
     _frame(ax, x, y, z, best)
     return cs
 
@@ -284,7 +293,9 @@ def line(x: ArrayLike, loss: ArrayLike, acc: ArrayLike | None = None, ax: Axes |
     loss = _masked(loss)
     _range(loss)
     prefix = f"{label}: " if label else ""
-    (ll,) = ax.plot(x, loss, color=color or STYLE.loss_color, lw=1.5 * STYLE.line_width, label=prefix + loss_label)
+    marks = {"marker": "o", "ms": 2.5}  # isolated computed points (a partial file) still show
+    (ll,) = ax.plot(x, loss, color=color or STYLE.loss_color, lw=1.5 * STYLE.line_width, label=prefix + loss_label,
+                    **marks)
     ax.set_ylabel(loss_label, **({} if color else {"color": ll.get_color()}))
     if log:
         ax.set_yscale("log")
@@ -292,7 +303,7 @@ def line(x: ArrayLike, loss: ArrayLike, acc: ArrayLike | None = None, ax: Axes |
     if acc is not None:
         twin = twin or ax.twinx()
         (la,) = twin.plot(x, _masked(acc), color=color or STYLE.acc_color, ls="--", lw=1.5 * STYLE.line_width,
-                          label=prefix + acc_label)
+                          label=prefix + acc_label, **marks)
         twin.set_ylabel(acc_label, **({} if color else {"color": la.get_color()}))
         lines.append(la)
     if legend:
@@ -404,7 +415,8 @@ def _note(fig: Figure, ss: Sequence[Surface]) -> None:
     """The files' `note` attributes (e.g. "PCA directions, not filter-normalized") in small print below."""
     notes = dict.fromkeys(str(s.attrs["note"]) for s in ss if s.attrs.get("note"))
     if notes:
-        fig.supxlabel("; ".join(notes), fontsize=STYLE.note_size, color="dimgray")
+        text = textwrap.fill("; ".join(notes), width=int(12 * fig.get_figwidth()))
+        fig.supxlabel(text, fontsize=STYLE.note_size, color="dimgray")
 
 
 def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions = PlotOptions()) -> Figure:
@@ -429,6 +441,9 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
         label = _metric_label(named[0][0], o.log)
         best = "max" if o.metric == "acc" else "min"
         levels = _levels(everything, o)
+        if len(levels) == 0 and kind in ("contour", "filled"):
+            raise LandscapeError(f"no contour level falls inside the data ({lo:.3g} to {hi:.3g}"
+                                 f"{', log10' if o.log else ''}); widen --vmin/--vmax")
         extend = _extend(levels, lo, hi) if len(levels) > 1 else None
         vmin, vmax = _scaled(o.vmin, o.log), _scaled(o.vmax, o.log)
         if kind == "surface":
@@ -440,7 +455,7 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
             norm = Normalize(*_spread(levels[0] if vmin is None else vmin, levels[-1] if vmax is None else vmax))
         for ax, s, (_, z) in zip(axes, ss, named):
             if kind == "contour":
-                m = contour(s.x, s.y, z, ax, levels, norm, o.cmap, best)
+                m = contour(s.x, s.y, z, ax, levels, norm, o.cmap, best, o.log)
             elif kind == "filled":
                 m = filled(s.x, s.y, z, ax, levels, norm, o.cmap, best, extend)
             elif kind == "heatmap":
@@ -448,8 +463,14 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
             else:
                 m = surface3d(s.x, s.y, z, ax, norm.vmax, o.elev, o.azim, o.cmap, norm)
                 ax.set_zlabel(label)
-            ax.set_xlabel(str(s.attrs.get("xlabel") or "direction 1"))
-            ax.set_ylabel(str(s.attrs.get("ylabel") or "direction 2"))
+            xl, yl = (str(s.attrs.get(k) or d) for k, d in (("xlabel", "direction 1"), ("ylabel", "direction 2")))
+            if kind == "surface":  # 3-D axis labels run along the box edges: keep them and the ticks few
+                xl, yl = textwrap.fill(xl, 24), textwrap.fill(yl, 24)
+                ax.xaxis.set_major_locator(MaxNLocator(5))
+                ax.yaxis.set_major_locator(MaxNLocator(5))
+                ax.set_box_aspect(None, zoom=0.88)
+            ax.set_xlabel(xl)
+            ax.set_ylabel(yl)
             if kind != "surface":
                 for tname, track in s.tracks.items():
                     overlay_track(ax, track, tname, o.epoch_labels)
@@ -460,7 +481,7 @@ def draw(surfaces: Surface | Sequence[Surface], kind: str, options: PlotOptions 
         elif kind == "filled" or (kind == "contour" and n > 1):
             fig.colorbar(m, ax=axes, label=label)
         if o.title:
-            (axes[0].set_title if n == 1 else fig.suptitle)(o.title)
+            fig.suptitle(textwrap.fill(o.title, width=int(9 * fig.get_figwidth())))
         _note(fig, ss)
         return fig
 
@@ -523,7 +544,7 @@ def _out_dir(out_dir: str | Path | None, default: Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LandscapeError(f"cannot create output folder {str(out)!r}: {e.strerror or e}; "
-                             "choose another --out-dir") from None
+                             "choose another --out") from None
     return out
 
 
@@ -534,7 +555,7 @@ def _atomic(target: Path, write: Callable[..., object], **kwargs: Any) -> Path:
         write(tmp, **kwargs)
         os.replace(tmp, target)
     except OSError as e:
-        raise LandscapeError(f"cannot write {str(target)!r}: {e.strerror or e}; choose another --out-dir") from None
+        raise LandscapeError(f"cannot write {str(target)!r}: {e.strerror or e}; choose another --out") from None
     finally:
         tmp.unlink(missing_ok=True)
     return target

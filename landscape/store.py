@@ -186,14 +186,20 @@ def check_writable(path: Path) -> None:
 
 def open_file(path: Path, mode: str = "r") -> h5py.File:
     """Open a surface file, turning unreadable or damaged files into a user error."""
+    path = Path(path)
+    if path.is_dir():
+        raise LandscapeError(f"{str(path)!r} is a folder, not a surface file")
     try:
         return h5py.File(path, mode)
     except FileNotFoundError:
         raise LandscapeError(f"surface file {str(path)!r} does not exist") from None
-    except OSError as e:
+    except OSError:
+        with open(path, "rb") as f:
+            is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        if not is_hdf5:
+            raise LandscapeError(f"{str(path)!r} is not an HDF5 surface file") from None
         raise LandscapeError(
-            f"{str(path)!r} is not a readable surface file ({str(e).splitlines()[0][:100]}); "
-            "if a run was killed while writing it, rerun with --overwrite"
+            f"{str(path)!r} is damaged and cannot be read; compute it again (landscape compute ... --overwrite)"
         ) from None
 
 
@@ -201,7 +207,7 @@ def read_settings(path: Path) -> dict[str, Any]:
     with open_file(path) as f:
         text = f.attrs.get("settings")
         if text is None:
-            raise LandscapeError(f"{str(path)!r} was not written by landscape compute; use --overwrite or another --out")
+            raise LandscapeError(f"{str(path)!r} was not written by landscape compute")
         return json.loads(text)
 
 
@@ -314,9 +320,11 @@ def read_surface(path: str | Path) -> Surface:
                 computed.ravel()[flat] = True
                 for k, n in enumerate(names):
                     values[n].ravel()[flat] = cols[k]
-        else:  # the paper's code marks missing points with -1
-            loss = next((values[n] for n in values if n.endswith("_loss")), None)
-            computed = (loss != -1) if loss is not None else np.ones(shape, dtype=bool)
+        else:  # the paper's code marks missing points with -1, in each dataset on its own
+            for v in values.values():
+                v[v == -1] = np.nan
+            losses = [n for n in ("train_loss", "test_loss") if n in values] or [n for n in values if n.endswith("_loss")]
+            computed = ~np.isnan(values[losses[0]]) if losses else np.ones(shape, dtype=bool)
     for v in values.values():
         v[~computed] = np.nan
     return Surface(path, x, y, values, computed, attrs, tracks)

@@ -269,7 +269,11 @@ def _open_surface(job: ComputeJob, out: Path, note: Callable[[str], None],
     settings = _fingerprint(job, sha256(checkpoint), len(data), data.sha256())
 
     if out.exists() and not job.overwrite:
-        diff = store.settings_difference(store.read_settings(out), settings)
+        try:
+            stored_settings = store.read_settings(out)
+        except LandscapeError as e:
+            raise LandscapeError(f"--out: {e}; pass --overwrite to replace it, or choose another --out") from None
+        diff = store.settings_difference(stored_settings, settings)
         if diff is not None:
             raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
         directions = store.read_directions(out)  # the stored directions, bit for bit

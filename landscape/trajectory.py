@@ -18,19 +18,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import CHECKPOINT_SUFFIXES, load_model, load_state_for, read_checkpoint
+from .checkpoint import CHECKPOINT_SUFFIXES, DIRECTORY_FILES, load_model, load_state_for, read_checkpoint, resolve_checkpoint
 from .directions import Direction, Directions, DirType, base_tensors
 from .errors import LandscapeError
 from .grid import Grid
 from .store import Track
 from .surface import ComputeJob
 
-STEP_PATTERN = re.compile(r"(?:epoch|ep|step|iter|it)[_\-=]?(\d+)", re.IGNORECASE)
+STEP_PATTERN = re.compile(r"(?<![a-z])(?:epoch|ep|step|iter|it|checkpoint)[_\-=]?(\d+)", re.IGNORECASE)
 NUMBER_PATTERN = re.compile(r"(\d+)")
+NOT_WEIGHTS = ("optimizer", "optim", "scheduler", "rng_state", "trainer_state", "training_args", "scaler")
 
 
 def _step_from_name(path: Path) -> int | None:
-    m = STEP_PATTERN.search(path.stem) or (list(NUMBER_PATTERN.finditer(path.stem)) or [None])[-1]
+    name = path.parent.name + "/" + path.stem if path.name in DIRECTORY_FILES else path.stem
+    m = STEP_PATTERN.search(name) or (list(NUMBER_PATTERN.finditer(path.stem)) or [None])[-1]
     return int(m.group(1)) if m else None
 
 
@@ -46,34 +48,47 @@ def _step_from_file(path: Path) -> int | None:
     return None
 
 
+def _is_weights_file(p: Path) -> bool:
+    return p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and not p.stem.startswith(NOT_WEIGHTS)
+
+
 def expand_checkpoints(items: list[str | Path]) -> list[Path]:
-    """Checkpoint files from a list of files, globs and folders (folders: their checkpoint files)."""
+    """Checkpoint files from files, globs and folders. A folder that is one checkpoint (e.g.
+    a Hugging Face `checkpoint-500/` holding model.safetensors) counts as one; a folder of
+    checkpoints counts as its weight files and checkpoint folders."""
     found: list[Path] = []
     for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found += [f for f in sorted(p.iterdir()) if f.is_file() and f.suffix in CHECKPOINT_SUFFIXES]
-        elif any(c in str(item) for c in "*?["):
-            found += [Path(f) for f in sorted(glob.glob(str(item))) if Path(f).is_file()]
-        elif p.exists():
-            found.append(p)
-        else:
-            raise LandscapeError(f"checkpoint {str(item)!r} does not exist")
+        matches = [Path(f) for f in sorted(glob.glob(str(item)))] if any(c in str(item) for c in "*?[") else [Path(item)]
+        if not matches or not matches[0].exists():
+            raise LandscapeError(f"checkpoint {str(item)!r} does not exist" if matches == [Path(item)]
+                                 else f"no files match {str(item)!r}")
+        for p in matches:
+            if p.is_dir() and any((p / name).is_file() for name in DIRECTORY_FILES):
+                found.append(resolve_checkpoint(p))
+            elif p.is_dir():
+                for child in sorted(p.iterdir()):
+                    if child.is_dir() and any((child / name).is_file() for name in DIRECTORY_FILES):
+                        found.append(resolve_checkpoint(child))
+                    elif _is_weights_file(child):
+                        found.append(child)
+            elif _is_weights_file(p) or (p.is_file() and len(matches) == 1):
+                found.append(p)
     unique = list(dict.fromkeys(found))
     if not unique:
         raise LandscapeError(f"no checkpoint files found in {', '.join(map(str, items))}")
     return unique
 
 
+def _natural(name: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
 def order_checkpoints(paths: list[Path]) -> tuple[list[Path], list[int | None]]:
-    """Training order: by epoch/step in the file name, else stored in the checkpoint, else by name."""
+    """Training order: each checkpoint by the epoch/step in its name, else the one stored in
+    it; those with neither go last, in natural name order (epoch_2 before epoch_10)."""
     steps = [_step_from_name(p) for p in paths]
-    if any(s is None for s in steps):
-        steps = [_step_from_file(p) for p in paths]
-    if all(s is not None for s in steps):
-        pairs = sorted(zip(paths, steps), key=lambda ps: (ps[1], ps[0].name))
-    else:
-        pairs = sorted(zip(paths, [None] * len(paths)), key=lambda ps: ps[0].name)
+    steps = [s if s is not None else _step_from_file(p) for p, s in zip(paths, steps)]
+    pairs = sorted(zip(paths, steps), key=lambda ps: (ps[1] is None, ps[1] or 0, _natural(str(ps[0]))))
     return [p for p, _ in pairs], [s for _, s in pairs]
 
 

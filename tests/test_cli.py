@@ -85,3 +85,14 @@ def test_trajectory_and_interpolate_commands(tmp_path):
 def test_source_checkout_cli_runs_the_same_app():
     r = subprocess.run([sys.executable, "cli.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and "compute" in r.stdout and "trajectory" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["compute", "x.pt", "--norm", "foo"], "Invalid value for '--norm'"),
+    (["compute", "x.pt", "--bogus"], "No such option: --bogus"),
+    (["info"], "Missing argument"),
+    (["demo", "--epochs", "2"], "--epochs must be at least 3"),
+])
+def test_usage_mistakes_are_one_line(args, message):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output

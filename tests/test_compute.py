@@ -137,7 +137,7 @@ def _bad(tmp_path, checkpoint):
     c = str(checkpoint)
     return {
         "missing checkpoint": ([str(tmp_path / "nope.pt"), *MODEL], "does not exist"),
-        "not a checkpoint": ([str(notckpt), *MODEL], "not a PyTorch checkpoint"),
+        "not a checkpoint": ([str(notckpt), *MODEL], "not a checkpoint"),
         "pickled module": ([str(module)], "--trust-checkpoint"),
         "key mismatch": ([str(wrong), *MODEL], "missing"),
         "model not importable": ([c, "--model", "nosuchpkg.nets:f"], "cannot import"),

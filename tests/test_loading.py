@@ -57,7 +57,9 @@ def test_pickled_module_needs_trust(tmp_path, model):
 
 @pytest.mark.parametrize("content,match", [
     (None, "does not exist"),
-    (b"hello, not a checkpoint", "not a PyTorch checkpoint"),
+    (b"hello, not a checkpoint", "is a text file, not a checkpoint"),
+    (bytes(range(256)) * 4, "not a PyTorch checkpoint"),
+    (b"\x89HDF\r\n\x1a\n" + bytes(100), "an HDF5 file"),
 ])
 def test_bad_checkpoint_files(tmp_path, content, match):
     path = tmp_path / "bad.pt"

@@ -89,6 +89,24 @@ def test_checkpoint_ordering(tmp_path):
     assert [p.name for p in paths] == ["first.pt", "middle.pt", "last.pt"] and epochs == [5, 12, 30]
     with pytest.raises(LandscapeError, match="does not exist"):
         expand_checkpoints([tmp_path / "nope.pt"])
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for e in (1, 2, 10, 11):
+        torch.save({}, mixed / f"sweep_3_epoch_{e}.pt")
+    torch.save({}, mixed / "final.pt")
+    (mixed / "notes.txt").write_text("not a checkpoint")
+    for source in ([mixed], [str(mixed / "*")]):
+        paths, epochs = order_checkpoints(expand_checkpoints(source))
+        assert [p.name for p in paths] == [f"sweep_3_epoch_{e}.pt" for e in (1, 2, 10, 11)] + ["final.pt"]
+        assert epochs == [1, 2, 10, 11, None]
+    hf = tmp_path / "hf"
+    for step in (500, 1000, 1500):
+        (hf / f"checkpoint-{step}").mkdir(parents=True)
+        torch.save({}, hf / f"checkpoint-{step}" / "model.pt")
+        torch.save({}, hf / f"checkpoint-{step}" / "optimizer.pt")
+    paths, epochs = order_checkpoints(expand_checkpoints([hf]))
+    assert [p.parent.name for p in paths] == ["checkpoint-500", "checkpoint-1000", "checkpoint-1500"]
+    assert epochs == [500, 1000, 1500] and all(p.name == "model.pt" for p in paths)
 
 
 def test_interpolation_endpoints_equal_each_models_loss(tmp_path):
