@@ -22,7 +22,6 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator
 from matplotlib.collections import QuadMesh
 from matplotlib.colors import Normalize
 from matplotlib.contour import QuadContourSet
