@@ -27,6 +27,7 @@ from matplotlib.colors import Normalize
 from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import MaxNLocator
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from numpy.typing import ArrayLike
@@ -342,15 +343,22 @@ def overlay_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels
     style = dict(color=STYLE.track_color, mfc="white", ms=3.5, lw=STYLE.line_width, zorder=4)
     if name == "trajectory":
         drawn += ax.plot(track.x, track.y, marker="o", gid="trajectory", **style)
-        texts = [("start", 0, (4, 4)), ("end", len(track.x) - 1, (4, 4))]
-        if epoch_labels:
-            texts += [(str(e), k, (4, -8)) for k, e in enumerate(track.epochs) if e is not None]
+        texts = [("start", 0, (4, 4)), ("end", len(track.x) - 1, (-4, -10))]
+        if epoch_labels:  # skip a label that would sit on the previous one
+            span = max(np.ptp(track.x), np.ptp(track.y), 1e-12)
+            last = None
+            for k, e in enumerate(track.epochs):
+                here = np.array([track.x[k], track.y[k]])
+                if e is not None and (last is None or np.abs(here - last).max() > 0.04 * span):
+                    texts.append((str(e), k, (4, -8)))
+                    last = here
     else:
         drawn += ax.plot(track.x, track.y, marker="o", ls="none", gid="models", **style)
         texts = [(text, k, (4, 4)) for k, text in enumerate(track.names)]
     for text, k, offset in texts:
         drawn.append(ax.annotate(text, (track.x[k], track.y[k]), xytext=offset, textcoords="offset points",
-                                 fontsize=STYLE.label_size, zorder=6))
+                                 fontsize=STYLE.label_size, zorder=6, ha="right" if offset[0] < 0 else "left",
+                                 path_effects=[withStroke(linewidth=2.5, foreground="white")]))  # legible on dark fills
     return drawn
 
 
@@ -414,7 +422,7 @@ def _note(fig: Figure, ss: Sequence[Surface]) -> None:
     """The files' `note` attributes (e.g. "PCA directions, not filter-normalized") in small print below."""
     notes = dict.fromkeys(str(s.attrs["note"]) for s in ss if s.attrs.get("note"))
     if notes:
-        text = textwrap.fill("; ".join(notes), width=int(12 * fig.get_figwidth()))
+        text = textwrap.fill("; ".join(notes), width=int(17 * fig.get_figwidth()))
         fig.supxlabel(text, fontsize=STYLE.note_size, color="dimgray")
 
 
