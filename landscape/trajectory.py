@@ -125,7 +125,9 @@ def pca_of_rows(rows: np.ndarray) -> PCA:
         for c in range(0, rows.shape[1], 1 << 20):
             block = rows[:, c : c + (1 << 20)].astype(np.float64) - mean[c : c + (1 << 20)]
             components[k, c : c + (1 << 20)] = eigvec[:, k] @ block / s[k]
-    projections = rows.astype(np.float64) @ components.T  # (n, 2)
+    projections = np.zeros((n, 2))
+    for c in range(0, rows.shape[1], 1 << 20):  # (n, 2), without a float64 copy of all rows
+        projections += rows[:, c : c + (1 << 20)].astype(np.float64) @ components[:, c : c + (1 << 20)].T
     # Signs: training starts at negative coordinates and moves toward the final model at 0.
     for k in range(2):
         if projections[0, k] > 0:
