@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -163,3 +165,36 @@ def test_grid_order_is_rows_of_y():
     np.testing.assert_array_equal(g.coords(np.arange(6)), [[0, 10], [1, 10], [2, 10], [0, 11], [1, 11], [2, 11]])
     X, Y = np.meshgrid(g.x, g.y)
     np.testing.assert_array_equal(g.coords(np.arange(6)), np.stack([X.ravel(), Y.ravel()], 1))
+
+
+def test_torchvision_sets_through_a_stand_in(monkeypatch, tmp_path):
+    """The conversion of torchvision's CIFAR-10 / MNIST arrays, with a stand-in module (CI has no torchvision)."""
+    import sys
+    import types
+
+    class Fake:
+        def __init__(self, root, train, download):
+            if not (Path(root) / "present").exists() and not download:
+                raise RuntimeError("Dataset not found. You can use download=True to download it")
+            n = 6 if train else 4
+            self.data = self.shape(n)
+            self.targets = list(range(n))
+
+    class CIFAR10(Fake):
+        shape = staticmethod(lambda n: np.full((n, 32, 32, 3), 255, dtype=np.uint8))  # NHWC uint8
+
+    class MNIST(Fake):
+        shape = staticmethod(lambda n: torch.zeros(n, 28, 28, dtype=torch.uint8))  # NHW uint8 tensor
+
+    fake = types.ModuleType("torchvision")
+    fake.datasets = types.SimpleNamespace(CIFAR10=CIFAR10, MNIST=MNIST, FashionMNIST=MNIST)
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    with pytest.raises(LandscapeError, match="--download"):
+        load_data(DataSpec("cifar10", root=str(tmp_path)))
+    (tmp_path / "present").write_text("")
+    c = load_data(DataSpec("cifar10", root=str(tmp_path)))
+    assert c.x.shape == (6, 3, 32, 32) and c.y.tolist() == list(range(6))
+    np.testing.assert_allclose(c.x[0, :, 0, 0], (1 - np.array([0.4914, 0.4822, 0.4465])) / np.array([0.2023, 0.1994, 0.2010]),
+                               rtol=1e-5)
+    m = load_data(DataSpec("mnist", Split.test, root=str(tmp_path)))
+    assert m.x.shape == (4, 1, 28, 28) and np.allclose(m.x, -0.1307 / 0.3081)
