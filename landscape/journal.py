@@ -15,7 +15,6 @@ the process dies, however it dies.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -28,6 +27,11 @@ import h5py
 import numpy as np
 
 from .errors import LandscapeError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not protected against a second writer
+    fcntl = None
 
 MAGIC = b"LSJ1"
 RECORD = b"LSR1"
@@ -56,6 +60,9 @@ class Lock:
     def __enter__(self) -> "Lock":
         if self.path in _held:
             _held[self.path] += 1
+            return self
+        if fcntl is None:
+            _held[self.path] = 1
             return self
         while True:
             try:
