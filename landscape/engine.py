@@ -384,6 +384,10 @@ class Evaluator:
                 f"the model rejects the data (inputs of shape {tuple(self.data.x.shape[1:])} per sample): "
                 f"{type(e).__name__}: {first}"
             ) from None
+        if not isinstance(out, torch.Tensor):
+            raise LandscapeError(
+                f"the model returns a {type(out).__name__}, not a tensor of outputs; wrap it so that forward returns the logits"
+            )
         if self.classification and (out.dim() != 2 or out.shape[0] != len(yb)):
             self.classification = False  # integer targets but not class scores: no accuracy
         if self.classification:

@@ -132,6 +132,10 @@ def _bad(tmp_path, checkpoint):
     np.savez(tmp_path / "scalar.npz", x=np.zeros((20, 1, 8, 8), np.float32), y=np.array(3))
     (tmp_path / "badloss.py").write_text(
         "import torch.nn.functional as F\ndef per_sample(out, y): return F.cross_entropy(out, y, reduction='none')\n")
+    (tmp_path / "tuplenet.py").write_text(
+        "import torch\nfrom landscape.models import DigitsCNN\n"
+        "class Tuple(DigitsCNN):\n    def forward(self, x): return super().forward(x), None\n"
+        "def make(): return Tuple(width=4)\n")
     odd = tmp_path / "runs" / "[/v2]"
     odd.mkdir(parents=True)
     c = str(checkpoint)
@@ -155,6 +159,7 @@ def _bad(tmp_path, checkpoint):
         "loss per sample": ([c, *MODEL, "--loss", "badloss:per_sample"], "0-d tensor"),
         "missing directions": ([c, *MODEL, "--directions", str(tmp_path / "nope.h5")], "is not a file"),
         "markup in a path": ([str(odd / "m.pt"), *MODEL], "[/v2]"),
+        "tuple outputs": ([c, "--model", "tuplenet:make"], "returns a tuple"),
     }
 
 
