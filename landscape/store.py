@@ -193,13 +193,20 @@ def open_file(path: Path, mode: str = "r") -> h5py.File:
         return h5py.File(path, mode)
     except FileNotFoundError:
         raise LandscapeError(f"surface file {str(path)!r} does not exist") from None
-    except OSError:
-        with open(path, "rb") as f:
-            is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError as e:
+        reason = (str(e).splitlines() or [""])[0][:120]
+        try:
+            with open(path, "rb") as f:
+                is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        except OSError as read_error:
+            raise LandscapeError(f"cannot read {str(path)!r}: {read_error.strerror or read_error}") from None
         if not is_hdf5:
             raise LandscapeError(f"{str(path)!r} is not an HDF5 surface file") from None
+        if "lock" in reason.lower():
+            raise LandscapeError(f"{str(path)!r} is open in another program that locks it ({reason}); close it first") from None
         raise LandscapeError(
-            f"{str(path)!r} is damaged and cannot be read; compute it again (landscape compute ... --overwrite)"
+            f"{str(path)!r} cannot be read as HDF5 ({reason}); if a killed run damaged it, compute it again "
+            "(landscape compute ... --overwrite)"
         ) from None
 
 

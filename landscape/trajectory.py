@@ -27,7 +27,8 @@ from .surface import ComputeJob
 
 STEP_PATTERN = re.compile(r"(?<![a-z])(?:epoch|ep|step|iter|it|checkpoint)[_\-=]?(\d+)", re.IGNORECASE)
 NUMBER_PATTERN = re.compile(r"(\d+)")
-NOT_WEIGHTS = ("optimizer", "optim", "scheduler", "rng_state", "trainer_state", "training_args", "scaler")
+NOT_WEIGHTS = re.compile(r"^(optimizer|optim|scheduler|rng_state|trainer_state|training_args|scaler)(_\d+)?$")
+FIRST_NAMES = re.compile(r"^(init|initial|start|begin)", re.IGNORECASE)  # unnumbered, but before training
 
 
 def _step_from_name(path: Path) -> int | None:
@@ -49,7 +50,7 @@ def _step_from_file(path: Path) -> int | None:
 
 
 def _is_weights_file(p: Path) -> bool:
-    return p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and not p.stem.startswith(NOT_WEIGHTS)
+    return p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and not NOT_WEIGHTS.match(p.stem)
 
 
 def expand_checkpoints(items: list[str | Path]) -> list[Path]:
@@ -63,14 +64,17 @@ def expand_checkpoints(items: list[str | Path]) -> list[Path]:
             raise LandscapeError(f"checkpoint {str(item)!r} does not exist" if matches == [Path(item)]
                                  else f"no files match {str(item)!r}")
         for p in matches:
-            if p.is_dir() and any((p / name).is_file() for name in DIRECTORY_FILES):
+            is_one = p.is_dir() and any((p / name).is_file() for name in DIRECTORY_FILES)
+            if is_one and not any(c.is_dir() for c in p.glob("checkpoint-*")):
                 found.append(resolve_checkpoint(p))
-            elif p.is_dir():
+            elif p.is_dir():  # a folder of checkpoints (a trainer's output folder: its own weights are the last)
                 for child in sorted(p.iterdir()):
                     if child.is_dir() and any((child / name).is_file() for name in DIRECTORY_FILES):
                         found.append(resolve_checkpoint(child))
                     elif _is_weights_file(child):
                         found.append(child)
+                if is_one:
+                    found.append(resolve_checkpoint(p))
             elif _is_weights_file(p) or (p.is_file() and len(matches) == 1):
                 found.append(p)
     unique = list(dict.fromkeys(found))
@@ -85,10 +89,16 @@ def _natural(name: str) -> list:
 
 def order_checkpoints(paths: list[Path]) -> tuple[list[Path], list[int | None]]:
     """Training order: each checkpoint by the epoch/step in its name, else the one stored in
-    it; those with neither go last, in natural name order (epoch_2 before epoch_10)."""
+    it; of those with neither, init*/start* go first and the rest last, in natural name order
+    (epoch_2 before epoch_10)."""
     steps = [_step_from_name(p) for p in paths]
     steps = [s if s is not None else _step_from_file(p) for p, s in zip(paths, steps)]
-    pairs = sorted(zip(paths, steps), key=lambda ps: (ps[1] is None, ps[1] or 0, _natural(str(ps[0]))))
+    def key(ps: tuple[Path, int | None]) -> tuple:
+        path, step = ps
+        rank = 1 if step is not None else (0 if FIRST_NAMES.match(path.stem) else 2)  # init.pt first, final.pt last
+        return (rank, step or 0, _natural(str(path)))
+
+    pairs = sorted(zip(paths, steps), key=key)
     return [p for p, _ in pairs], [s for _, s in pairs]
 
 

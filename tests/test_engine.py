@@ -9,6 +9,7 @@ import torch
 from conftest import naive_loop, tiny_model
 from landscape.directions import DirectionSpec, DirType, random_directions, target_direction, base_tensors
 from landscape.engine import EvalSettings, Evaluator, Launch
+from landscape.data import TensorData
 from landscape.grid import Grid
 from landscape.metrics import Loss, mse
 from landscape.surface import evaluate_grid
@@ -131,3 +132,17 @@ def test_chunking_gives_identical_values(model, data):
     for seconds in (0.0, 1e9):
         parts = np.concatenate([l for _, _, l, _ in ev.stream(coords, seconds=seconds, max_chunk=7)])
         np.testing.assert_array_equal(parts, whole)
+
+
+def test_integer_targets_of_a_custom_loss_are_not_class_labels():
+    """Counts 0..19 with a one-output Poisson model: no accuracy, and no label-range refusal."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1)).eval()
+    data = TensorData(torch.randn(40, 1, 8, 8), torch.arange(40) % 20)
+    poisson = lambda out, y: torch.nn.functional.poisson_nll_loss(out.squeeze(1), y.float())  # noqa: E731
+    dirs = random_directions(model, DirectionSpec(seed=1))
+    ev = Evaluator(model, data, dirs, poisson, EvalSettings(device="cpu"))
+    loss, acc = ev.evaluate(np.array([[0.0, 0.0], [0.5, -0.5]]))
+    ref, _ = naive_loop(model, data, dirs, [(0.0, 0.0), (0.5, -0.5)], loss=poisson)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+    assert np.isnan(acc).all()

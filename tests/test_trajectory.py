@@ -107,6 +107,15 @@ def test_checkpoint_ordering(tmp_path):
     paths, epochs = order_checkpoints(expand_checkpoints([hf]))
     assert [p.parent.name for p in paths] == ["checkpoint-500", "checkpoint-1000", "checkpoint-1500"]
     assert epochs == [500, 1000, 1500] and all(p.name == "model.pt" for p in paths)
+    torch.save({}, hf / "model.pt")  # a trainer's output folder: its own weights are the final model
+    paths, _ = order_checkpoints(expand_checkpoints([hf]))
+    assert len(paths) == 4 and paths[-1] == hf / "model.pt"
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("init.pt", "epoch_1.pt", "epoch_10.pt", "final.pt", "optimal_weights.pt", "optimizer.pt"):
+        torch.save({}, run / name)
+    paths, _ = order_checkpoints(expand_checkpoints([run]))
+    assert [p.name for p in paths] == ["init.pt", "epoch_1.pt", "epoch_10.pt", "final.pt", "optimal_weights.pt"]
 
 
 def test_interpolation_endpoints_equal_each_models_loss(tmp_path):
