@@ -4,11 +4,13 @@ library function. User errors (`LandscapeError`) are caught once, in `_Group.inv
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -174,35 +176,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar or summ
 PlotOpt = Annotated[bool, typer.Option("--plot", help="Render the default figures when done.")]
 
 
-def _template(checkpoint: Path, grid: Grid, model: Optional[str], model_kwargs: str, trust: bool, data: str,
-              data_root: str, download: bool, split: Split, samples: Optional[int], batch_size: Optional[int],
-              loss: str, directions: DirectionSpec, device: str, precision: Precision, launch: Launch,
-              points_per_launch: int, compile: Compile, fold_bn: bool, out: Optional[Path],
-              overwrite: bool) -> ComputeJob:
-    return ComputeJob(
-        checkpoint=checkpoint,
-        grid=grid,
-        model=ModelSpec(model, model_kwargs),
-        data=DataSpec(data, split, samples, root=data_root, download=download),
-        directions=directions,
-        loss=Loss(loss),
-        evaluation=EvalSettings(device, precision, batch_size, launch, points_per_launch, fold_bn, compile=compile),
-        out=out,
-        trust_checkpoint=trust,
-        overwrite=overwrite,
-    )
-
-
-def _finish(job: ComputeJob, quiet: bool, plot: bool) -> None:
-    result = _run_with_progress(job, quiet)
-    _print_result(result, quiet)
-    if plot:
-        _plot_defaults(result.path, quiet)
-
-
-@app.command("compute")
-def compute_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, or a folder.")],
+def _evaluation_options(
     model: ModelOpt = None,
     model_kwargs: ModelKwargsOpt = "{}",
     trust_checkpoint: TrustOpt = False,
@@ -213,115 +187,121 @@ def compute_cmd(
     samples: SamplesOpt = None,
     batch_size: BatchOpt = None,
     loss: LossOpt = "cross-entropy",
+    dir_type: DirTypeOpt = DirType.weights,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = Precision.fp32,
+    launch: LaunchOpt = Launch.auto,
+    points_per_launch: PointsOpt = 8,
+    compile: CompileOpt = Compile.auto,
+    fold_bn: FoldOpt = True,
+    out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
+    plot: PlotOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """The options of every command that evaluates a model: a signature, never called."""
+
+
+def evaluates(command: Callable) -> Callable:
+    """Give `command(..., **opts)` the shared evaluation options, so Typer (and --help) lists them
+    after the command's own; `opts` arrives as a dict of their values."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = [p for p in inspect.signature(_evaluation_options, eval_str=True).parameters.values()
+              if p.name not in {q.name for q in own}]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: object) -> None:
+        command(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
+    return wrapper
+
+
+def _template(checkpoint: Path, grid: Grid, dir_spec: DirectionSpec, opts: dict) -> ComputeJob:
+    """A job from the shared evaluation options."""
+    return ComputeJob(
+        checkpoint=checkpoint,
+        grid=grid,
+        model=ModelSpec(opts["model"], opts["model_kwargs"]),
+        data=DataSpec(opts["data"], opts["split"], opts["samples"], root=opts["data_root"], download=opts["download"]),
+        directions=dir_spec,
+        loss=Loss(opts["loss"]),
+        evaluation=EvalSettings(opts["device"], opts["precision"], opts["batch_size"], opts["launch"],
+                                opts["points_per_launch"], opts["fold_bn"], compile=opts["compile"]),
+        out=opts["out"],
+        trust_checkpoint=opts["trust_checkpoint"],
+        overwrite=opts["overwrite"],
+    )
+
+
+def _finish(job: ComputeJob, opts: dict) -> None:
+    result = _run_with_progress(job, opts["quiet"])
+    _print_result(result, opts["quiet"])
+    if opts["plot"]:
+        _plot_defaults(result.path, opts["quiet"])
+
+
+@app.command("compute")
+@evaluates
+def compute_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, or a folder.")],
     x: Annotated[str, typer.Option("--x", help="First-direction coordinates min:max:num.")] = "-1:1:51",
     y: Annotated[Optional[str], typer.Option("--y", help="Second-direction coordinates min:max:num (omit for 1-D).")] = None,
     norm: Annotated[Norm, typer.Option(help="Direction normalization.")] = Norm.filter,
     ignore: Annotated[Ignore, typer.Option(help="biasbn: zero direction for 1-D tensors (biases, BatchNorm).")] = Ignore.biasbn,
     no_ignore: Annotated[bool, typer.Option("--no-ignore", help="Perturb biases and BatchNorm too (the paper's code's --xignore '').")] = False,
-    dir_type: DirTypeOpt = DirType.weights,
     seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 0,
     x_target: Annotated[Optional[Path], typer.Option(help="d1 = θ(X_TARGET) − θ: toward another model.")] = None,
     y_target: Annotated[Optional[Path], typer.Option(help="d2 = θ(Y_TARGET) − θ.")] = None,
     directions: Annotated[Optional[Path], typer.Option(help="Reuse the directions of an earlier surface file.")] = None,
     split_data: Annotated[bool, typer.Option(help="Under torchrun: split each point's data across the ranks instead of the points.")] = False,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
-    launch: LaunchOpt = Launch.auto,
-    points_per_launch: PointsOpt = 8,
-    compile: CompileOpt = Compile.auto,
-    fold_bn: FoldOpt = True,
-    out: OutOpt = None,
-    overwrite: OverwriteOpt = False,
-    plot: PlotOpt = False,
-    quiet: QuietOpt = False,
+    **opts: object,
 ) -> None:
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
-    spec = DirectionSpec(dir_type, norm, ignore == Ignore.biasbn and not no_ignore, seed)
-    job = _template(checkpoint, Grid.parse(x, y), model, model_kwargs, trust_checkpoint, data, data_root, download,
-                    split, samples, batch_size, loss, spec, device, precision, launch, points_per_launch, compile, fold_bn, out, overwrite)
-    job = dataclasses.replace(job, x_target=x_target, y_target=y_target, directions_file=directions, split_data=split_data)
-    _finish(job, quiet, plot)
+    spec = DirectionSpec(opts["dir_type"], norm, ignore == Ignore.biasbn and not no_ignore, seed)
+    job = dataclasses.replace(_template(checkpoint, Grid.parse(x, y), spec, opts), x_target=x_target,
+                              y_target=y_target, directions_file=directions, split_data=split_data)
+    _finish(job, opts)
 
 
 @app.command()
+@evaluates
 def trajectory(
     checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints of one run: files, globs or a folder.")],
     final: Annotated[Optional[Path], typer.Option(help="The model at the center (default: the last checkpoint).")] = None,
-    model: ModelOpt = None,
-    model_kwargs: ModelKwargsOpt = "{}",
-    trust_checkpoint: TrustOpt = False,
-    data: DataOpt = "digits",
-    data_root: DataRootOpt = "data",
-    download: DownloadOpt = False,
-    split: SplitOpt = Split.train,
-    samples: SamplesOpt = None,
-    batch_size: BatchOpt = None,
-    loss: LossOpt = "cross-entropy",
-    dir_type: DirTypeOpt = DirType.weights,
     ignore: Annotated[Ignore, typer.Option(help="biasbn: leave 1-D tensors out of the PCA.")] = Ignore.biasbn,
     x: Annotated[Optional[str], typer.Option("--x", help="min:max:num, or auto: fitted around the path.")] = "auto",
     y: Annotated[Optional[str], typer.Option("--y", help="min:max:num, or auto: fitted around the path.")] = "auto",
     resolution: Annotated[int, typer.Option(help="Points per axis of a fitted grid.")] = 31,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
-    launch: LaunchOpt = Launch.auto,
-    points_per_launch: PointsOpt = 8,
-    compile: CompileOpt = Compile.auto,
-    fold_bn: FoldOpt = True,
-    out: OutOpt = None,
-    overwrite: OverwriteOpt = False,
-    plot: PlotOpt = False,
-    quiet: QuietOpt = False,
+    **opts: object,
 ) -> None:
     """Project a training run onto its two principal directions and compute the surface in that plane."""
     from .trajectory import trajectory_job
 
-    template = _template(Path("."), Grid((0.0,)), model, model_kwargs, trust_checkpoint, data, data_root, download,
-                         split, samples, batch_size, loss, DirectionSpec(dir_type), device, precision, launch,
-                         points_per_launch, compile, fold_bn, out, overwrite)
-    _finish(trajectory_job(template, checkpoints, final, x, y, resolution, ignore == Ignore.biasbn), quiet, plot)
+    template = _template(Path("."), Grid((0.0,)), DirectionSpec(opts["dir_type"]), opts)
+    _finish(trajectory_job(template, checkpoints, final, x, y, resolution, ignore == Ignore.biasbn), opts)
 
 
 @app.command()
+@evaluates
 def interpolate(
     models: Annotated[list[Path], typer.Argument(help="Two checkpoints A B (1-D line) or three A B C (plane).")],
-    model: ModelOpt = None,
-    model_kwargs: ModelKwargsOpt = "{}",
-    trust_checkpoint: TrustOpt = False,
-    data: DataOpt = "digits",
-    data_root: DataRootOpt = "data",
-    download: DownloadOpt = False,
-    split: SplitOpt = Split.train,
-    samples: SamplesOpt = None,
-    batch_size: BatchOpt = None,
-    loss: LossOpt = "cross-entropy",
-    dir_type: DirTypeOpt = DirType.weights,
     x: Annotated[Optional[str], typer.Option("--x", help="min:max:num (default -0.5:1.5:41, or fitted for three models).")] = None,
     y: Annotated[Optional[str], typer.Option("--y", help="min:max:num (three models; default fitted).")] = None,
     resolution: Annotated[int, typer.Option(help="Points per axis of a fitted grid.")] = 31,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
-    launch: LaunchOpt = Launch.auto,
-    points_per_launch: PointsOpt = 8,
-    compile: CompileOpt = Compile.auto,
-    fold_bn: FoldOpt = True,
-    out: OutOpt = None,
-    overwrite: OverwriteOpt = False,
-    plot: PlotOpt = False,
-    quiet: QuietOpt = False,
+    **opts: object,
 ) -> None:
     """Loss along the line from model A (x=0) to B (x=1), or over the plane through A, B and C."""
     from .interpolation import interpolation_job
 
     if len(models) not in (2, 3):
         raise LandscapeError(f"interpolate takes two or three checkpoints, got {len(models)}")
-    template = _template(models[0], Grid((0.0,)), model, model_kwargs, trust_checkpoint, data, data_root, download,
-                         split, samples, batch_size, loss, DirectionSpec(dir_type), device, precision, launch,
-                         points_per_launch, compile, fold_bn, out, overwrite)
-    job = interpolation_job(template, models, x, y, resolution)
-    if job.plane is not None and job.plane.extra.get("note") and not quiet:
-        out_console.print(f"note: {job.plane.extra['note']}", highlight=False)
-    _finish(job, quiet, plot)
+    job = interpolation_job(_template(models[0], Grid((0.0,)), DirectionSpec(opts["dir_type"]), opts), models, x, y,
+                            resolution)
+    if job.plane is not None and job.plane.extra.get("note") and not opts["quiet"]:
+        out_console.print(f"note: {job.plane.extra['note']}")
+    _finish(job, opts)
 
 
 def _csv(text: Optional[str]) -> Optional[tuple[str, ...]]:
