@@ -152,52 +152,29 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
         out_console.print(f"note: {result.nonfinite} computed points have an inf or NaN loss (stored as they are)")
 
 
-# Options shared by compute, trajectory and interpolate.
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model factory pkg.module:name (class or function).")]
-ModelKwargsOpt = Annotated[str, typer.Option("--model-kwargs", help="JSON keyword arguments for --model.")]
-TrustOpt = Annotated[bool, typer.Option("--trust-checkpoint", help="Allow loading pickled Python objects (runs code from the file).")]
-DataOpt = Annotated[str, typer.Option("--data", help="digits | cifar10 | mnist | fashion-mnist | FILE.npz/.pt | pkg.module:factory.")]
-DataRootOpt = Annotated[str, typer.Option("--data-root", help="Folder holding torchvision data sets.")]
-DownloadOpt = Annotated[bool, typer.Option("--download", help="Let torchvision download the data set.")]
-SplitOpt = Annotated[Split, typer.Option("--split", help="Which split of the data.")]
-SamplesOpt = Annotated[Optional[int], typer.Option("--samples", help="Use a fixed, seeded subset of this many samples.")]
-BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Evaluation batch size (default: chosen from data and device).")]
-LossOpt = Annotated[str, typer.Option("--loss", help="cross-entropy | mse | pkg.module:fn (outputs, targets) -> batch mean.")]
-DirTypeOpt = Annotated[DirType, typer.Option("--dir-type", help="weights: parameters; states: BatchNorm running statistics too.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")]
-PrecisionOpt = Annotated[Precision, typer.Option("--precision", help="fp32 (exact) | tf32 | bf16 | fp16.")]
-LaunchOpt = Annotated[Launch, typer.Option("--launch", help="Points per pass: auto (measured) | point | vmap.")]
-PointsOpt = Annotated[int, typer.Option("--points-per-launch", help="Points per vmapped pass.")]
-CompileOpt = Annotated[Compile, typer.Option("--compile", help="torch.compile the forward: auto (when the grid is long enough to repay it) | off | default | max-autotune | reduce-overhead (CUDA graphs).")]
-FoldOpt = Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold eval-mode BatchNorm into the preceding convolution (exact).")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Output surface file.")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar or summary.")]
-PlotOpt = Annotated[bool, typer.Option("--plot", help="Render the default figures when done.")]
-
 
 def _evaluation_options(
-    model: ModelOpt = None,
-    model_kwargs: ModelKwargsOpt = "{}",
-    trust_checkpoint: TrustOpt = False,
-    data: DataOpt = "digits",
-    data_root: DataRootOpt = "data",
-    download: DownloadOpt = False,
-    split: SplitOpt = Split.train,
-    samples: SamplesOpt = None,
-    batch_size: BatchOpt = None,
-    loss: LossOpt = "cross-entropy",
-    dir_type: DirTypeOpt = DirType.weights,
-    device: DeviceOpt = "auto",
-    precision: PrecisionOpt = Precision.fp32,
-    launch: LaunchOpt = Launch.auto,
-    points_per_launch: PointsOpt = 8,
-    compile: CompileOpt = Compile.auto,
-    fold_bn: FoldOpt = True,
-    out: OutOpt = None,
-    overwrite: OverwriteOpt = False,
-    plot: PlotOpt = False,
-    quiet: QuietOpt = False,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model factory pkg.module:name (class or function).")] = None,
+    model_kwargs: Annotated[str, typer.Option("--model-kwargs", help="JSON keyword arguments for --model.")] = "{}",
+    trust_checkpoint: Annotated[bool, typer.Option("--trust-checkpoint", help="Allow loading pickled Python objects (runs code from the file).")] = False,
+    data: Annotated[str, typer.Option("--data", help="digits | cifar10 | mnist | fashion-mnist | FILE.npz/.pt | pkg.module:factory.")] = "digits",
+    data_root: Annotated[str, typer.Option("--data-root", help="Folder holding torchvision data sets.")] = "data",
+    download: Annotated[bool, typer.Option("--download", help="Let torchvision download the data set.")] = False,
+    split: Annotated[Split, typer.Option("--split", help="Which split of the data.")] = Split.train,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="Use a fixed, seeded subset of this many samples.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Evaluation batch size (default: chosen from data and device).")] = None,
+    loss: Annotated[str, typer.Option("--loss", help="cross-entropy | mse | pkg.module:fn (outputs, targets) -> batch mean.")] = "cross-entropy",
+    dir_type: Annotated[DirType, typer.Option("--dir-type", help="weights: parameters; states: BatchNorm running statistics too.")] = DirType.weights,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = "auto",
+    precision: Annotated[Precision, typer.Option("--precision", help="fp32 (exact) | tf32 | bf16 | fp16.")] = Precision.fp32,
+    launch: Annotated[Launch, typer.Option("--launch", help="Points per pass: auto (measured) | point | vmap.")] = Launch.auto,
+    points_per_launch: Annotated[int, typer.Option("--points-per-launch", help="Points per vmapped pass.")] = 8,
+    compile: Annotated[Compile, typer.Option("--compile", help="torch.compile the forward: auto (when the grid is long enough to repay it) | off | default | max-autotune | reduce-overhead (CUDA graphs).")] = Compile.auto,
+    fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold eval-mode BatchNorm into the preceding convolution (exact).")] = True,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output surface file.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Render the default figures when done.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or summary.")] = False,
 ) -> None:
     """The options of every command that evaluates a model: a signature, never called."""
 
