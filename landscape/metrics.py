@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
 
 from .errors import LandscapeError
 from .importing import import_object
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EvalFn = Callable[[nn.Module, Any], Sequence[Any]]
+"""`fn(model, batch)` -> (loss sum, sample count) or (loss sum, sample count, correct count): the
+`--eval` form of a loss, for models that are not f(x) -> logits. The mean loss of a point is the
+sum of the loss sums over the sum of the counts."""
 
 
 def cross_entropy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -48,3 +55,33 @@ class Loss:
 def correct_count(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Number of samples whose arg-max class equals the label (a device tensor, no sync)."""
     return (outputs.argmax(dim=-1) == targets).sum()
+
+
+def batch_loss(loss: LossFn, classification: bool = False) -> EvalFn:
+    """The `EvalFn` of an (outputs, targets) loss over (x, y) batches."""
+
+    def fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, int, torch.Tensor | None]:
+        x, y = batch
+        out = model(x).float()
+        n = int(y.shape[0])
+        return loss(out, y) * n, n, (correct_count(out, y) if classification else None)
+
+    return fn
+
+
+class _Bound(nn.Module):
+    """`fn(net, batch)` as a module, so that `functional_call` can swap the net's tensors for a call."""
+
+    def __init__(self, net: nn.Module, fn: EvalFn):
+        super().__init__()
+        self.net, self.fn = net, fn
+
+    def forward(self, batch: Any) -> Any:
+        return self.fn(self.net, batch)
+
+
+def call_with(net: nn.Module, tensors: dict[str, torch.Tensor], fn: EvalFn, batch: Any) -> Any:
+    """`fn(net, batch)` with the named tensors of `net` replaced by `tensors` for this call only
+    (functionally: `net` is not modified, and torch.func transforms such as grad and jvp see
+    through it). Tensors not named keep the net's own values."""
+    return functional_call(_Bound(net, fn), {f"net.{k}": v for k, v in tensors.items()}, (batch,))

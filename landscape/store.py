@@ -44,22 +44,57 @@ TRACK_GROUPS = ("trajectory", "models")
 
 @dataclass
 class Track:
-    """Named points in the plane: a training path ("trajectory", in training order) or a few
-    models marked on the figure ("models"). Stored as a group with `proj_xcoord`, `proj_ycoord`
-    (the paper's projection-file names) and JSON attributes `names` and `epochs`."""
+    """Named points in the plane: training paths ("trajectory", in training order) or a few models
+    marked on the figure ("models").
 
-    x: np.ndarray
-    y: np.ndarray  # zeros for a 1-D surface
+    Stored as a group with `proj_xcoord`, `proj_ycoord` (the paper's projection-file names),
+    `projection_residual` and `run` datasets, and string / integer array attributes `names`,
+    `epochs` (-1 where unknown) and `run_names`.
+    """
+
+    x: np.ndarray  # (n,)
+    y: np.ndarray  # (n,), zeros for a 1-D surface
     names: list[str]
     epochs: list[int | None]
+    run: np.ndarray | None = None  # (n,) int: index into run_names of each point; None: a single run
+    run_names: list[str] = field(default_factory=list)
+    residual: np.ndarray | None = None  # (n,) share of each point's displacement off the plane, 0..1; None: unknown
+
+    def runs(self) -> list[tuple[str, np.ndarray]]:
+        """(name, point indices) of each run, in order; one unnamed run when `run` is None."""
+        if self.run is None:
+            return [("", np.arange(len(self.x)))]
+        return [(self.run_names[k] if k < len(self.run_names) else f"run {k + 1}", np.flatnonzero(self.run == k))
+                for k in range(int(self.run.max()) + 1 if len(self.run) else 0)]
+
+
+def _strings(value: Any) -> list[str]:
+    """A string-array attribute (or, in files of version 1, JSON text) as a list of str."""
+    if isinstance(value, (str, bytes)):
+        text = value.decode() if isinstance(value, bytes) else value
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return [text]
+        return [str(v) for v in parsed] if isinstance(parsed, list) else [text]
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(value).ravel()]
+
+
+def _epochs(value: Any) -> list[int | None]:
+    if isinstance(value, (str, bytes)):  # version 1: JSON with null
+        return [None if e is None else int(e) for e in json.loads(value)]
+    return [None if int(e) < 0 else int(e) for e in np.asarray(value).ravel()]
 
 
 def _read_track(group: h5py.Group) -> Track:
     x = np.asarray(group["proj_xcoord"], dtype=np.float64)
     y = np.asarray(group["proj_ycoord"], dtype=np.float64) if "proj_ycoord" in group else np.zeros_like(x)
-    names = json.loads(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(len(x))]
-    epochs = json.loads(group.attrs["epochs"]) if "epochs" in group.attrs else [None] * len(x)
-    return Track(x, y, names, epochs)
+    names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(len(x))]
+    epochs = _epochs(group.attrs["epochs"]) if "epochs" in group.attrs else [None] * len(x)
+    run = np.asarray(group["run"], dtype=np.int64) if "run" in group else None
+    run_names = _strings(group.attrs["run_names"]) if "run_names" in group.attrs else []
+    residual = np.asarray(group["projection_residual"], dtype=np.float64) if "projection_residual" in group else None
+    return Track(x, y, names, epochs, run, run_names, residual)
 
 
 def write_track(path: Path, name: str, track: Track) -> None:
@@ -82,21 +117,35 @@ def _write_track(f: h5py.File, name: str, track: Track) -> None:
     g = f.create_group(name)
     g.create_dataset("proj_xcoord", data=np.asarray(track.x, dtype=np.float64))
     g.create_dataset("proj_ycoord", data=np.asarray(track.y, dtype=np.float64))
-    g.attrs["names"] = json.dumps(list(track.names))
-    g.attrs["epochs"] = json.dumps([None if e is None else int(e) for e in track.epochs])
+    g.attrs["names"] = np.array([str(n) for n in track.names], dtype=h5py.string_dtype())
+    g.attrs["epochs"] = np.array([-1 if e is None else int(e) for e in track.epochs], dtype=np.int64)
+    if track.run is not None:
+        g.create_dataset("run", data=np.asarray(track.run, dtype=np.int64))
+        g.attrs["run_names"] = np.array([str(n) for n in track.run_names], dtype=h5py.string_dtype())
+    if track.residual is not None:
+        g.create_dataset("projection_residual", data=np.asarray(track.residual, dtype=np.float64))
+
+
+EIGEN_METRICS = ("eig_max", "eig_min", "eig_ratio")  # the convexity maps of `compute --eigen-map`
 
 
 @dataclass
 class Surface:
-    """A surface file's contents as arrays (values NaN where not computed)."""
+    """A surface as arrays, in memory or read from a file (values NaN where not computed).
 
-    path: Path
+    Value names follow the paper's files: `train_loss`, `train_acc` (or `test_*`; plain `loss`
+    and `acc` for data without a split), and for an eigenvalue map `eig_max`, `eig_min`,
+    `eig_ratio` (|λmin/λmax|), each of the grid's shape.
+    """
+
+    path: Path | None  # None for a surface computed in memory
     x: np.ndarray
     y: np.ndarray | None
     values: dict[str, np.ndarray]  # e.g. {"train_loss": ..., "train_acc": ...}
     computed: np.ndarray  # bool, same shape as the values
     attrs: dict[str, Any] = field(default_factory=dict)
     tracks: dict[str, "Track"] = field(default_factory=dict)  # "trajectory" and/or "models"
+    plan: dict[str, Any] = field(default_factory=dict)  # how the points were evaluated (engine.Plan as a dict)
 
     @property
     def is_2d(self) -> bool:
@@ -106,23 +155,33 @@ class Surface:
     def grid(self) -> Grid:
         return Grid(tuple(self.x.tolist()), None if self.y is None else tuple(self.y.tolist()))
 
+    @property
+    def name(self) -> str:
+        """What to call the surface in messages: its file, or "surface" in memory."""
+        return str(self.path) if self.path is not None else "surface"
+
     def metric(self, kind: str = "loss") -> tuple[str, np.ndarray]:
-        """The (name, array) of the loss or accuracy, preferring the split the file was made on."""
+        """The (name, array) of `kind`: "loss" or "acc" (preferring the split the file was made
+        on), or a value's own name such as "eig_ratio"."""
+        if kind in self.values:
+            return kind, self.values[kind]
         split = self.attrs.get("split")
         names = [f"{split}_{kind}"] if split else []
         names += [n for n in self.values if n.endswith(f"_{kind}") and n not in names]
         for n in names:
             if n in self.values:
                 return n, self.values[n]
-        raise LandscapeError(f"{self.path} holds no {kind} values (it has {', '.join(self.values) or 'none'})")
+        raise LandscapeError(f"{self.name} holds no {kind} values (it has {', '.join(self.values) or 'none'})")
 
 
 def _tmp_path(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
-def _write_direction(group: h5py.Group, d: dict[str, torch.Tensor]) -> None:
-    group.attrs["names"] = json.dumps(list(d))
+def write_direction(group: h5py.Group, d: dict[str, torch.Tensor]) -> None:
+    """One direction as the paper's code stores it: a dataset per tensor named "0", "1", ... in
+    tensor order, with the tensor names in the string-array attribute `names`."""
+    group.attrs["names"] = np.array(list(d), dtype=h5py.string_dtype())
     for i, t in enumerate(d.values()):
         t = t.detach().cpu()
         group.create_dataset(str(i), data=(t if t.dtype == torch.float64 else t.float()).numpy())
@@ -154,9 +213,9 @@ def create(
             for m in metrics:
                 f.create_dataset(m, data=np.full(grid.shape, np.nan, dtype=np.float64))
             f.create_dataset("computed", data=np.zeros(grid.shape, dtype=bool))
-            _write_direction(f.create_group("xdirection"), directions.x)
+            write_direction(f.create_group("xdirection"), directions.x)
             if directions.y is not None:
-                _write_direction(f.create_group("ydirection"), directions.y)
+                write_direction(f.create_group("ydirection"), directions.y)
             f.attrs["dir_kind"] = directions.kind
             f.attrs["dir_type"] = directions.dir_type.value
             f.attrs["xlabel"], f.attrs["ylabel"] = directions.labels
@@ -234,7 +293,7 @@ def read_directions(path: Path) -> Directions:
 
         def load(group: h5py.Group) -> dict[str, torch.Tensor]:
             n = len([k for k in group.keys() if k.isdigit()])
-            names = json.loads(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
+            names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
             return {name: torch.from_numpy(np.asarray(group[str(i)])) for i, name in enumerate(names)}
 
         dx = load(f["xdirection"])

@@ -41,7 +41,7 @@ def test_file_layout_matches_naive_loop(checkpoint, tmp_path, model):
         assert list(f["xcoordinates"]) == list(np.linspace(-1, 1, 7))
         assert f.attrs["norm"] == "filter" and f.attrs["ignore"] == "biasbn" and f.attrs["samples"] == 64
         assert len(f.attrs["checkpoint_sha256"]) == 64 and "torch" in f.attrs["versions"]
-        assert json.loads(f["xdirection"].attrs["names"])[0] == "conv1.weight"
+        assert list(f["xdirection"].attrs["names"])[0] == "conv1.weight"  # a string array, not JSON
         assert not f["xdirection"]["1"][()].any()  # bn1.weight: 1-D, ignored
     dirs = store.read_directions(out)
     from landscape.data import load_data
