@@ -3,25 +3,37 @@
 A notebook user's path through the package:
 
     import landscape as ls
-    data = ls.load_data(ls.DataSpec("digits"))
-    dirs = ls.random_directions(model, ls.DirectionSpec(seed=0))
-    loss, acc = ls.evaluate_grid(model, data, dirs, ls.Grid.parse("-1:1:21", "-1:1:21"))
+    plane = ls.random_directions(model, ls.DirectionSpec(seed=0))
+    surface = ls.evaluate(model, (x, y), plane, ls.Grid.linspace((-1, 1, 21), (-1, 1, 21)))
+    fig = ls.plot.draw(surface, "contour")
 """
 
-__version__ = "0.1.0"
-
-from .checkpoint import ModelSpec, load_model  # noqa: E402
-from .data import DataSpec, Split, TensorData, load_data  # noqa: E402
-from .directions import Directions, DirectionSpec, DirType, Norm, random_directions, target_direction  # noqa: E402
-from .engine import EvalSettings, Evaluator, Launch, Precision  # noqa: E402
-from .errors import LandscapeError  # noqa: E402
-from .grid import Grid  # noqa: E402
-from .metrics import Loss  # noqa: E402
-from .store import Surface, read_surface  # noqa: E402
-from .surface import ComputeJob, compute, evaluate_grid  # noqa: E402
+from ._version import __version__
+from .checkpoint import ModelSpec, load_model
+from .data import BatchData, DataSpec, Split, TensorData, load_data
+from .directions import Directions, DirectionSpec, DirType, Norm, Track, random_directions, target_direction
+from .engine import Compile, EvalSettings, Evaluator, Launch, Plan, Precision
+from .errors import LandscapeError
+from .grid import Grid
+from .interpolation import models_plane
+from .metrics import Loss, Objective
+from .store import Surface, read_surface
+from .surface import AutoRange, ComputeJob, compute, dry_run, evaluate, read_plane
+from .trajectory import trajectory_plane
 
 __all__ = [
-    "ComputeJob", "DataSpec", "DirType", "DirectionSpec", "Directions", "EvalSettings", "Evaluator", "Grid",
-    "LandscapeError", "Launch", "Loss", "ModelSpec", "Norm", "Precision", "Split", "Surface", "TensorData",
-    "compute", "evaluate_grid", "load_data", "load_model", "random_directions", "read_surface", "target_direction",
+    "AutoRange", "BatchData", "Compile", "ComputeJob", "DataSpec", "DirType", "DirectionSpec", "Directions",
+    "EvalSettings", "Evaluator", "Grid", "LandscapeError", "Launch", "Loss", "ModelSpec", "Norm", "Objective", "Plan",
+    "Precision", "Split", "Surface", "TensorData", "Track", "__version__", "compute", "dry_run", "evaluate",
+    "load_data", "load_model", "models_plane", "random_directions", "read_plane", "read_surface",
+    "target_direction", "trajectory_plane",
 ]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """`ls.plot` and `ls.hessian` on first use (matplotlib and the Hessian code load only when needed)."""
+    if name in ("plot", "hessian", "sharpness", "basins", "export"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'landscape' has no attribute {name!r}")

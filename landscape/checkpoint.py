@@ -1,7 +1,9 @@
 """Loading models and weights from checkpoints, safely by default.
 
-Every `torch.load` uses `weights_only=True` unless the user passes `trust=True`
-(`--trust-checkpoint`): an untrusted file can then hold tensors but cannot run code.
+Every `torch.load` uses `weights_only=True`, and TorchScript archives (which carry code that
+runs while they load) are refused, unless the user passes `trust=True` (`--trust-checkpoint`):
+an untrusted file can hold tensors but cannot run code. This holds wherever a checkpoint is
+read: the model, `--x-target`/`--y-target`, the checkpoints of a trajectory or interpolation.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 
 from .errors import LandscapeError
-from .importing import import_object
+from .importing import import_object, user_code_importable
 
 # Containers that training scripts and frameworks wrap a state dict in (Lightning uses "state_dict").
 CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "state", "weights")
@@ -67,7 +70,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
         found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
         if len(found) == 1:
             return found[0]
-        listing = ", ".join(p.name for p in found[:5]) or "none"
+        listing = (", ".join(p.name for p in found[:5]) + (", …" if len(found) > 5 else "")) or "none"
         raise LandscapeError(
             f"directory {str(path)!r} holds {len(found)} checkpoint files ({listing}); name the file to load"
         )
@@ -96,10 +99,20 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     kind = _other_file_kind(path)
     if kind:
         raise LandscapeError(f"{str(path)!r} is {kind}, not a checkpoint")
+    if _is_torchscript(path) and not trust:
+        raise LandscapeError(
+            f"{str(path)!r} is a TorchScript archive, which runs code from the file as it loads; "
+            "pass --trust-checkpoint if you trust the file, or save its state_dict() instead"
+        )
+    if trust:
+        user_code_importable()  # a pickled module's classes may live in the working folder
     try:
-        if _is_torchscript(path):
-            return torch.jit.load(str(path), map_location="cpu")
-        return torch.load(path, map_location="cpu", weights_only=not trust)
+        with warnings.catch_warnings():  # torch's deprecation notes about TorchScript are not the user's concern
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*TorchScript.*")
+            if _is_torchscript(path):
+                return torch.jit.load(str(path), map_location="cpu")
+            return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as e:
         text = str(e)
         if "Weights only load failed" in text and ("GLOBAL" in text or "global" in text):
@@ -113,7 +126,8 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         if isinstance(e, PermissionError):
             raise LandscapeError(f"cannot read checkpoint {str(path)!r}: permission denied") from None
         if isinstance(e, (AttributeError, ModuleNotFoundError)):
-            raise LandscapeError(f"{str(path)!r} pickles a class that cannot be imported here: {first}") from None
+            raise LandscapeError(f"{str(path)!r} pickles a class that cannot be imported here ({first}); run from the "
+                                 "folder that holds its module, or save the state_dict() instead") from None
         raise LandscapeError(f"{str(path)!r} is not a PyTorch checkpoint ({type(e).__name__}: {first})") from None
 
 

@@ -1,5 +1,6 @@
-"""The `landscape` command: each command declares its options, builds settings and calls one
-library function. User errors (`LandscapeError`) are caught once, in `_Group.invoke`."""
+"""The `landscape` command: each command declares its options, turns command-line syntax
+("auto", `min:max:num`, default output files) into values, and calls one library function.
+User errors (`LandscapeError`) are caught once, in `_Group.invoke`."""
 
 from __future__ import annotations
 
@@ -7,37 +8,51 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
-from . import store
+from ._version import __version__
 from .checkpoint import ModelSpec
 from .data import DataSpec, Split
 from .directions import DirectionSpec, DirType, Norm
 from .engine import Compile, EvalSettings, Launch, Precision, tune_cpu_allocator
 from .errors import LandscapeError
-from .grid import Grid
+from .grid import Grid, check_axis
+from .importing import user_code_importable
 from .metrics import Loss
-from .surface import ComputeJob, ComputeResult, compute
+from .surface import AutoRange, ComputeJob, ComputeResult, compute, dry_run
 
 # User text (paths, messages) is printed as it is: no markup, no emoji codes.
 out_console = Console(markup=False, emoji=False, highlight=False)
 err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
-
 # Typer raises click's exceptions (its own vendored copy in recent releases): find the base class.
 CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+PLAIN_WORDS = (  # the coercion library's phrasing of a bad value, in plain words
+    (re.compile(r"Value error, "), ""),
+    (re.compile(r"Input should be a valid integer[^.;]*"), "expected a whole number"),
+    (re.compile(r"Input should be a valid number[^.;]*"), "expected a number"),
+    (re.compile(r"Input should be a valid boolean[^.;]*"), "expected true or false"),
+)
+
+
+def _plain(message: str) -> str:
+    for pattern, words in PLAIN_WORDS:
+        message = pattern.sub(words, message)
+    return message
 
 
 class _Group(typer.core.TyperGroup):
@@ -47,7 +62,7 @@ class _Group(typer.core.TyperGroup):
             code = super().main(*args, standalone_mode=False, **kwargs)
         except CLICK_ERROR as e:
             if e.format_message().strip():  # empty when the help was shown for a bare command
-                err_console.print(Text("error: ", style="bold red") + Text(f"{e.format_message()} (see --help)"),
+                err_console.print(Text("error: ", style="bold red") + Text(f"{_plain(e.format_message())} (see --help)"),
                                   soft_wrap=True)
             code = e.exit_code
         except typer.Abort:
@@ -68,18 +83,91 @@ class _Group(typer.core.TyperGroup):
             raise typer.Exit(130) from None
 
 
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"landscape {__version__}")
+        raise typer.Exit(0)
+
+
 app = typer.Typer(
     cls=_Group,
     help="Loss-landscape surfaces of trained networks (Li et al., arXiv:1712.09913).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: option names and help read whole at 80 columns
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """Loss-landscape surfaces of trained networks (Li et al., arXiv:1712.09913)."""
 
 
 class Ignore(str, Enum):
     biasbn = "biasbn"
     none = "none"
+
+
+class Scale(str, Enum):
+    unit = "unit"
+    weights = "weights"
+
+
+# ---------------------------------------------------------------------------------- syntax → values
+
+
+def parse_axis(text: str, name: str) -> tuple[float, ...]:
+    """'min:max:num' → num evenly spaced coordinates (one point needs min = max)."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise LandscapeError(f"--{name} {text!r} must be min:max:num, for example -1:1:51")
+    try:
+        lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise LandscapeError(f"--{name} {text!r} must be min:max:num with numbers, for example -1:1:51") from None
+    check_axis(lo, hi, num, name)
+    return Grid.linspace((lo, hi, num)).x
+
+
+def _auto_points(text: str, name: str, default: int) -> int | None:
+    """`auto` or `auto:NUM` → NUM (default `default`); None if `text` is not auto."""
+    if not text.startswith("auto"):
+        return None
+    _, _, num = text.partition(":")
+    try:
+        return int(num) if num else default
+    except ValueError:
+        raise LandscapeError(f"--{name} {text!r}: write auto or auto:NUM, for example auto:51") from None
+
+
+def _grid(x: str, y: Optional[str], rise: float) -> Grid | AutoRange:
+    nx = _auto_points(x, "x", 51)
+    ny = _auto_points(y, "y", 51) if y is not None else None
+    if nx is not None or ny is not None:
+        if (nx is None) != (ny is None) and y is not None:
+            raise LandscapeError("--x auto and --y auto go together: give both as auto, or both as min:max:num")
+        return AutoRange(rise, nx or 51, ny)
+    return Grid(parse_axis(x, "x"), parse_axis(y, "y") if y is not None else None)
+
+
+def _maybe_axis(text: Optional[str], name: str) -> tuple[float, ...] | None:
+    """min:max:num, or None for "auto"/absent (fitted by the library)."""
+    return None if text is None or text == "auto" else parse_axis(text, name)
+
+
+def _csv(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _stem(path: Path) -> str:
+    return path.name if path.is_dir() else path.stem
+
+
+# ---------------------------------------------------------------------------------- running
 
 
 @contextmanager
@@ -94,6 +182,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _quiet_warnings(quiet: bool) -> Iterator[None]:
+    """With --quiet, no Python warnings either (PyTorch's deprecation notes, say)."""
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        yield
 
 
 def _progress(quiet: bool) -> Progress:
@@ -111,9 +208,13 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
+def _rank0() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
     """Run `compute`; the progress bar appears once evaluation starts (after every check passed)."""
-    quiet = quiet or os.environ.get("RANK", "0") != "0"
+    quiet = quiet or not _rank0()
     bar = _progress(quiet)
     state: dict[str, float] = {}
 
@@ -128,7 +229,7 @@ def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
 
     def note(message: str) -> None:
         if not quiet:
-            bar.console.print(f"note: {message}", highlight=False)
+            (bar.console if state else err_console).print(f"note: {message}", highlight=False, soft_wrap=True)
 
     tune_cpu_allocator()
     try:
@@ -140,7 +241,7 @@ def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
 
 
 def _print_result(result: ComputeResult, quiet: bool) -> None:
-    if quiet or os.environ.get("RANK", "0") != "0":
+    if quiet or not _rank0():
         return
     rate = result.computed / result.seconds if result.seconds > 0 else 0.0
     out_console.print(
@@ -152,162 +253,283 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
         out_console.print(f"note: {result.nonfinite} computed points have an inf or NaN loss (stored as they are)")
 
 
+def _print_dry_run(job: ComputeJob, quiet: bool) -> None:
+    report = dry_run(job, on_note=None if quiet else (lambda m: err_console.print(f"note: {m}", soft_wrap=True)))
+    what = "resume" if report.resumes else "compute"
+    lines = [f"would {what} {job.out}: {report.points:,} of {report.total:,} points on {report.device}",
+             f"estimated {_duration(report.seconds)} (timed on a few points), file about {_size(report.file_bytes)}",
+             "plan:"] + [f"  {row}" for row in report.plan.describe()] + ["nothing was written (--dry-run)"]
+    out_console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
-def _evaluation_options(
-    model: Annotated[Optional[str], typer.Option("--model", help="Model factory pkg.module:name (class or function).")] = None,
-    model_kwargs: Annotated[str, typer.Option("--model-kwargs", help="JSON keyword arguments for --model.")] = "{}",
-    trust_checkpoint: Annotated[bool, typer.Option("--trust-checkpoint", help="Allow loading pickled Python objects (runs code from the file).")] = False,
-    data: Annotated[str, typer.Option("--data", help="digits | cifar10 | mnist | fashion-mnist | FILE.npz/.pt | pkg.module:factory.")] = "digits",
-    data_root: Annotated[str, typer.Option("--data-root", help="Folder holding torchvision data sets.")] = "data",
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+# ---------------------------------------------------------------------------------- shared options
+
+
+def _model_options(
+    model: Annotated[Optional[str], typer.Option("--model", metavar="PKG.MOD:NAME",
+                     help="Model factory: a class or function, pkg.module:name or path/to/file.py:name.")] = None,
+    model_kwargs: Annotated[str, typer.Option("--model-kwargs", metavar="JSON",
+                            help="Keyword arguments for --model, as a JSON object.")] = "{}",
+    trust_checkpoint: Annotated[bool, typer.Option("--trust-checkpoint",
+                                help="Allow checkpoints that run code as they load (pickled modules, "
+                                     "TorchScript).")] = False,
+    data: Annotated[str, typer.Option("--data", metavar="SOURCE",
+                    help="digits, cifar10, mnist, fashion-mnist, FILE.npz/.pt or pkg.module:factory.")] = "digits",
+    data_root: Annotated[str, typer.Option("--data-root", metavar="DIR",
+                         help="Folder holding torchvision data sets.")] = "data",
     download: Annotated[bool, typer.Option("--download", help="Let torchvision download the data set.")] = False,
-    split: Annotated[Split, typer.Option("--split", help="Which split of the data.")] = Split.train,
-    samples: Annotated[Optional[int], typer.Option("--samples", help="Use a fixed, seeded subset of this many samples.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Evaluation batch size (default: chosen from data and device).")] = None,
-    loss: Annotated[str, typer.Option("--loss", help="cross-entropy | mse | pkg.module:fn (outputs, targets) -> batch mean.")] = "cross-entropy",
-    dir_type: Annotated[DirType, typer.Option("--dir-type", help="weights: parameters; states: BatchNorm running statistics too.")] = DirType.weights,
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = "auto",
-    precision: Annotated[Precision, typer.Option("--precision", help="fp32 (exact) | tf32 | bf16 | fp16.")] = Precision.fp32,
-    launch: Annotated[Launch, typer.Option("--launch", help="Points per pass: auto (measured) | point | vmap.")] = Launch.auto,
-    points_per_launch: Annotated[int, typer.Option("--points-per-launch", help="Points per vmapped pass.")] = 8,
-    compile: Annotated[Compile, typer.Option("--compile", help="torch.compile the forward: auto (when the grid is long enough to repay it) | off | default | max-autotune | reduce-overhead (CUDA graphs).")] = Compile.auto,
-    fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold eval-mode BatchNorm into the preceding convolution (exact).")] = True,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output surface file.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")] = False,
-    plot: Annotated[bool, typer.Option("--plot", help="Render the default figures when done.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or summary.")] = False,
+    split: Annotated[Optional[Split], typer.Option("--split",
+                     help="train or test, where the data has both (default: train).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", metavar="N",
+                       help="A fixed, seeded subset of N samples.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", metavar="N",
+                          help="Evaluation batch size (default: by the plan).")] = None,
+    loss: Annotated[str, typer.Option("--loss", metavar="NAME",
+                    help="cross-entropy, mse, or pkg.module:fn(outputs, targets) -> batch mean.")] = "cross-entropy",
+    eval_fn: Annotated[Optional[str], typer.Option("--eval", metavar="PKG.MOD:FN",
+                       help="fn(model, batch) -> (loss sum, count[, correct]) for models that are not "
+                            "f(x) -> outputs; replaces --loss.")] = None,
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[Precision, typer.Option("--precision",
+                         help="auto (fp32 on a CPU, tf32 on a GPU), fp32 (exact), tf32, bf16, fp16.")] = Precision.auto,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Output file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress, notes or warnings.")] = False,
 ) -> None:
-    """The options of every command that evaluates a model: a signature, never called."""
+    """The options of every command that loads a model and data: a signature, never called."""
 
 
-def evaluates(command: Callable) -> Callable:
-    """Give `command(..., **opts)` the shared evaluation options, so Typer (and --help) lists them
-    after the command's own; `opts` arrives as a dict of their values."""
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    shared = [p for p in inspect.signature(_evaluation_options, eval_str=True).parameters.values()
-              if p.name not in {q.name for q in own}]
+def _surface_options(
+    dir_type: Annotated[Optional[DirType], typer.Option("--dir-type",
+                        help="weights: parameters; states: BatchNorm running statistics too (default: "
+                             "weights; interpolate: states).")] = None,
+    params: Annotated[Optional[str], typer.Option("--params", metavar="REGEX",
+                      help="Move only the tensors whose names match (e.g. 'lora_|layer3').")] = None,
+    trainable_only: Annotated[bool, typer.Option("--trainable-only",
+                              help="Move only parameters that require grad.")] = False,
+    launch: Annotated[Launch, typer.Option("--launch", help="Points per pass: auto (one), point or vmap.")] = Launch.auto,
+    points_per_launch: Annotated[Optional[int], typer.Option("--points-per-launch", metavar="N",
+                                 help="Points per vmapped pass (default 8).")] = None,
+    compile: Annotated[Compile, typer.Option("--compile",
+                       help="torch.compile: auto (when it pays), off, default, max-autotune, reduce-overhead "
+                            "(CUDA graphs).")] = Compile.auto,
+    fold_bn: Annotated[Optional[bool], typer.Option("--fold-bn/--no-fold-bn",
+                       help="Fold eval-mode BatchNorm into the preceding convolution (default: on).")] = None,
+    channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last",
+                             help="NHWC activations (default: by device and precision).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other "
+                                                               "settings.")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Draw the default figures when done.")] = False,
+    dry: Annotated[bool, typer.Option("--dry-run", help="Print the plan, the time and the file size; write "
+                                                        "nothing.")] = False,
+) -> None:
+    """The options of every command that computes a surface: a signature, never called."""
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: object) -> None:
-        command(**kwargs)
 
-    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
-    return wrapper
+def options(*groups: Callable) -> Callable[[Callable], Callable]:
+    """Give `command(..., **opts)` the options of `groups` after its own, so Typer (and --help)
+    lists them; `opts` arrives as a dict of their values."""
+
+    def decorate(command: Callable) -> Callable:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        names = {p.name for p in own}
+        shared = [p for g in groups for p in inspect.signature(g, eval_str=True).parameters.values()
+                  if p.name not in names]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            with _quiet_warnings(bool(kwargs.get("quiet"))):
+                command(**kwargs)
+
+        wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
+        return wrapper
+
+    return decorate
 
 
-def _template(checkpoint: Path, grid: Grid, dir_spec: DirectionSpec, opts: dict) -> ComputeJob:
-    """A job from the shared evaluation options."""
+def _settings(opts: dict) -> EvalSettings:
+    return EvalSettings(opts["device"], opts["precision"], opts["batch_size"], opts.get("launch", Launch.auto),
+                        opts.get("points_per_launch"), opts.get("fold_bn"), opts.get("channels_last"),
+                        opts.get("compile", Compile.auto))
+
+
+def _template(checkpoint: Path, out: Path, dir_spec: DirectionSpec, opts: dict) -> ComputeJob:
+    """A job from the shared options (the grid is set by each command)."""
     return ComputeJob(
         checkpoint=checkpoint,
-        grid=grid,
+        grid=Grid((0.0,)),
+        out=opts["out"] or out,
         model=ModelSpec(opts["model"], opts["model_kwargs"]),
         data=DataSpec(opts["data"], opts["split"], opts["samples"], root=opts["data_root"], download=opts["download"]),
         directions=dir_spec,
-        loss=Loss(opts["loss"]),
-        evaluation=EvalSettings(opts["device"], opts["precision"], opts["batch_size"], opts["launch"],
-                                opts["points_per_launch"], opts["fold_bn"], compile=opts["compile"]),
-        out=opts["out"],
+        loss=Loss(opts["loss"], opts["eval_fn"]),
+        evaluation=_settings(opts),
         trust_checkpoint=opts["trust_checkpoint"],
         overwrite=opts["overwrite"],
     )
 
 
+def _spec(opts: dict, default: DirType, **kw: Any) -> DirectionSpec:
+    return DirectionSpec(opts["dir_type"] or default, params=opts["params"], trainable_only=opts["trainable_only"], **kw)
+
+
 def _finish(job: ComputeJob, opts: dict) -> None:
+    if opts["dry"]:
+        _print_dry_run(job, opts["quiet"])
+        return
     result = _run_with_progress(job, opts["quiet"])
     _print_result(result, opts["quiet"])
-    if opts["plot"]:
+    if opts["plot"] and _rank0():
         _plot_defaults(result.path, opts["quiet"])
 
 
+# ---------------------------------------------------------------------------------- commands
+
+
 @app.command("compute")
-@evaluates
+@options(_model_options, _surface_options)
 def compute_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint: state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, or a folder.")],
-    x: Annotated[str, typer.Option("--x", help="First-direction coordinates min:max:num.")] = "-1:1:51",
-    y: Annotated[Optional[str], typer.Option("--y", help="Second-direction coordinates min:max:num (omit for 1-D).")] = None,
-    norm: Annotated[Norm, typer.Option(help="Direction normalization.")] = Norm.filter,
-    ignore: Annotated[Ignore, typer.Option(help="biasbn: zero direction for 1-D tensors (biases, BatchNorm).")] = Ignore.biasbn,
-    no_ignore: Annotated[bool, typer.Option("--no-ignore", help="Perturb biases and BatchNorm too (the paper's code's --xignore '').")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 0,
-    x_target: Annotated[Optional[Path], typer.Option(help="d1 = θ(X_TARGET) − θ: toward another model.")] = None,
-    y_target: Annotated[Optional[Path], typer.Option(help="d2 = θ(Y_TARGET) − θ.")] = None,
-    directions: Annotated[Optional[Path], typer.Option(help="Reuse the directions of an earlier surface file.")] = None,
-    split_data: Annotated[bool, typer.Option(help="Under torchrun: split each point's data across the ranks instead of the points.")] = False,
-    **opts: object,
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT",
+                          help="A state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, or a folder.")],
+    x: Annotated[str, typer.Option("--x", metavar="MIN:MAX:NUM",
+                 help="First-direction coordinates, or auto[:NUM]: where the loss rises --rise times.")] = "-1:1:51",
+    y: Annotated[Optional[str], typer.Option("--y", metavar="MIN:MAX:NUM",
+                 help="Second-direction coordinates, or auto[:NUM] (omit for 1-D).")] = None,
+    rise: Annotated[float, typer.Option("--rise", metavar="FACTOR",
+                    help="With auto axes: the loss at the edges over the loss at the centre.")] = 10.0,
+    norm: Annotated[Norm, typer.Option("--norm", help="Direction normalization.")] = Norm.filter,
+    ignore: Annotated[Ignore, typer.Option("--ignore", help="biasbn: zero direction for biases and "
+                                                            "BatchNorm.")] = Ignore.biasbn,
+    no_ignore: Annotated[bool, typer.Option("--no-ignore", help="Perturb biases and BatchNorm too.")] = False,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the random directions.")] = 0,
+    x_target: Annotated[Optional[Path], typer.Option("--x-target", metavar="CKPT",
+                        help="d1 = θ(CKPT) − θ: toward another model.")] = None,
+    y_target: Annotated[Optional[Path], typer.Option("--y-target", metavar="CKPT", help="d2 = θ(CKPT) − θ.")] = None,
+    directions: Annotated[Optional[Path], typer.Option("--directions", metavar="FILE",
+                          help="The plane of an earlier surface file or of a Hessian file.")] = None,
+    direction_scale: Annotated[Scale, typer.Option("--direction-scale",
+                               help="Hessian eigenvectors: unit norm, or scaled to the weights' norm.")] = Scale.unit,
+    eigen_map: Annotated[bool, typer.Option("--eigen-map",
+                         help="Also the largest and smallest Hessian eigenvalue at every point.")] = False,
+    split_data: Annotated[bool, typer.Option("--split-data",
+                          help="Under torchrun: split each point's data across the ranks.")] = False,
+    **opts: Any,
 ) -> None:
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
-    spec = DirectionSpec(opts["dir_type"], norm, ignore == Ignore.biasbn and not no_ignore, seed)
-    job = dataclasses.replace(_template(checkpoint, Grid.parse(x, y), spec, opts), x_target=x_target,
-                              y_target=y_target, directions_file=directions, split_data=split_data)
+    spec = _spec(opts, DirType.weights, norm=norm, ignore_biasbn=ignore == Ignore.biasbn and not no_ignore, seed=seed)
+    job = dataclasses.replace(_template(checkpoint, Path("outputs") / f"{_stem(checkpoint)}.surface.h5", spec, opts),
+                              grid=_grid(x, y, rise), x_target=x_target, y_target=y_target, directions_file=directions,
+                              direction_scale=direction_scale.value, split_data=split_data, eigen_map=eigen_map)
     _finish(job, opts)
 
 
 @app.command()
-@evaluates
+@options(_model_options, _surface_options)
 def trajectory(
-    checkpoints: Annotated[list[str], typer.Argument(help="Checkpoints of one run: files, globs or a folder.")],
-    final: Annotated[Optional[Path], typer.Option(help="The model at the center (default: the last checkpoint).")] = None,
-    ignore: Annotated[Ignore, typer.Option(help="biasbn: leave 1-D tensors out of the PCA.")] = Ignore.biasbn,
-    x: Annotated[Optional[str], typer.Option("--x", help="min:max:num, or auto: fitted around the path.")] = "auto",
-    y: Annotated[Optional[str], typer.Option("--y", help="min:max:num, or auto: fitted around the path.")] = "auto",
-    resolution: Annotated[int, typer.Option(help="Points per axis of a fitted grid.")] = 31,
-    **opts: object,
+    checkpoints: Annotated[list[str], typer.Argument(metavar="CHECKPOINTS...",
+                           help="The checkpoints of a run (files or globs), or one folder per run.")],
+    final: Annotated[Optional[Path], typer.Option("--final", metavar="CKPT",
+                     help="The model at the centre (default: the first run's last checkpoint).")] = None,
+    ignore: Annotated[Ignore, typer.Option("--ignore", help="biasbn: leave 1-D tensors out of the PCA.")] = Ignore.biasbn,
+    x: Annotated[Optional[str], typer.Option("--x", metavar="MIN:MAX:NUM",
+                 help="Coordinates, or auto: fitted around the paths.")] = "auto",
+    y: Annotated[Optional[str], typer.Option("--y", metavar="MIN:MAX:NUM",
+                 help="Coordinates, or auto: fitted around the paths.")] = "auto",
+    resolution: Annotated[int, typer.Option("--resolution", metavar="N", help="Points per fitted axis.")] = 31,
+    **opts: Any,
 ) -> None:
-    """Project a training run onto its two principal directions and compute the surface in that plane."""
-    from .trajectory import trajectory_job
+    """Project training runs onto their two principal directions and compute the surface in that plane."""
+    from .trajectory import expand_checkpoints, order_checkpoints, trajectory_job
 
-    template = _template(Path("."), Grid((0.0,)), DirectionSpec(opts["dir_type"]), opts)
-    _finish(trajectory_job(template, checkpoints, final, x, y, resolution, ignore == Ignore.biasbn), opts)
+    folders = [c for c in checkpoints if Path(c).is_dir() and not _is_checkpoint_folder(Path(c))]
+    loose = [c for c in checkpoints if c not in folders]
+    groups = [[f] for f in folders] + ([loose] if loose else [])
+    runs = [order_checkpoints(expand_checkpoints(g))[0] for g in groups]
+    names = [Path(f).name for f in folders] + (["checkpoints"] if loose else [])
+    centre = Path(final) if final is not None else runs[0][-1]
+    template = _template(centre, Path("outputs") / f"{centre.stem}.trajectory.h5", _spec(opts, DirType.weights), opts)
+    job = trajectory_job(template, runs, names, final, _maybe_axis(x, "x"), _maybe_axis(y, "y"), resolution,
+                         ignore == Ignore.biasbn)
+    _finish(job, opts)
+
+
+def _is_checkpoint_folder(p: Path) -> bool:
+    """A folder that is one checkpoint (a Hugging Face checkpoint-N/), not a run."""
+    from .checkpoint import DIRECTORY_FILES
+
+    return any((p / name).is_file() for name in DIRECTORY_FILES) and not any(c.is_dir() for c in p.glob("checkpoint-*"))
 
 
 @app.command()
-@evaluates
+@options(_model_options, _surface_options)
 def interpolate(
-    models: Annotated[list[Path], typer.Argument(help="Two checkpoints A B (1-D line) or three A B C (plane).")],
-    x: Annotated[Optional[str], typer.Option("--x", help="min:max:num (default -0.5:1.5:41, or fitted for three models).")] = None,
-    y: Annotated[Optional[str], typer.Option("--y", help="min:max:num (three models; default fitted).")] = None,
-    resolution: Annotated[int, typer.Option(help="Points per axis of a fitted grid.")] = 31,
-    **opts: object,
+    models: Annotated[list[Path], typer.Argument(metavar="A B [C]",
+                      help="Two checkpoints (the line A→B) or three (the plane through A, B, C).")],
+    x: Annotated[Optional[str], typer.Option("--x", metavar="MIN:MAX:NUM",
+                 help="Coordinates (default -0.5:1.5:41, or fitted for three models).")] = None,
+    y: Annotated[Optional[str], typer.Option("--y", metavar="MIN:MAX:NUM",
+                 help="Coordinates for three models (default: fitted).")] = None,
+    resolution: Annotated[int, typer.Option("--resolution", metavar="N", help="Points per fitted axis.")] = 31,
+    **opts: Any,
 ) -> None:
     """Loss along the line from model A (x=0) to B (x=1), or over the plane through A, B and C."""
     from .interpolation import interpolation_job
 
     if len(models) not in (2, 3):
         raise LandscapeError(f"interpolate takes two or three checkpoints, got {len(models)}")
-    job = interpolation_job(_template(models[0], Grid((0.0,)), DirectionSpec(opts["dir_type"]), opts), models, x, y,
-                            resolution)
-    if job.plane is not None and job.plane.extra.get("note") and not opts["quiet"]:
-        out_console.print(f"note: {job.plane.extra['note']}")
+    out = Path("outputs") / ("_".join(m.stem for m in models) + ".interpolation.h5")
+    job = interpolation_job(_template(models[0], out, _spec(opts, DirType.states), opts), models,
+                            _maybe_axis(x, "x"), _maybe_axis(y, "y"), resolution)
+    note = job.plane.extra.get("note") if job.plane is not None else None
+    if note and not opts["quiet"]:
+        err_console.print(f"note: {note}", soft_wrap=True)
     _finish(job, opts)
-
-
-def _csv(text: Optional[str]) -> Optional[tuple[str, ...]]:
-    return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
 
 
 @app.command()
 def plot(
-    files: Annotated[list[Path], typer.Argument(help="Surface files (several with --compare).")],
-    kind: Annotated[Optional[str], typer.Option(help="contour,filled,heatmap,surface,line,vtk or all (default: by file).")] = None,
-    metric: Annotated[str, typer.Option(help="loss | acc.")] = "loss",
-    log: Annotated[bool, typer.Option(help="Plot log10 of the loss.")] = False,
-    vmin: Annotated[Optional[float], typer.Option(help="Lowest contour level / color.")] = None,
-    vmax: Annotated[Optional[float], typer.Option(help="Highest contour level / color.")] = None,
-    levels: Annotated[Optional[int], typer.Option(help="Number of contour levels.")] = None,
-    vlevel: Annotated[Optional[float], typer.Option(help="Step between contour levels (the paper: 0.5).")] = None,
-    cmap: Annotated[Optional[str], typer.Option(help="Matplotlib colormap.")] = None,
-    format: Annotated[str, typer.Option("--format", help="png,pdf,svg (comma-separated).")] = "png",
-    dpi: Annotated[int, typer.Option(help="Resolution of raster images.")] = 150,
-    size: Annotated[Optional[str], typer.Option(help="Figure size in inches, W,H.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for the figures (default: next to the file).")] = None,
-    title: Annotated[Optional[str], typer.Option(help="Figure title.")] = None,
-    elev: Annotated[Optional[float], typer.Option(help="3-D view elevation (degrees).")] = None,
-    azim: Annotated[Optional[float], typer.Option(help="3-D view azimuth (degrees).")] = None,
-    zmax: Annotated[Optional[float], typer.Option(help="Clip the 3-D surface at this loss.")] = None,
-    epoch_labels: Annotated[bool, typer.Option(help="Label trajectory points with their epoch.")] = False,
-    compare: Annotated[bool, typer.Option(help="Several surfaces side by side on one color scale.")] = False,
+    files: Annotated[list[Path], typer.Argument(metavar="FILES...", help="Surface files (several with --compare).")],
+    kind: Annotated[Optional[str], typer.Option("--kind", metavar="KINDS",
+                    help="Comma-separated: contour, filled, heatmap, surface, line, barcode, vtk, obj, ply, html, "
+                         "or all (default: by file).")] = None,
+    metric: Annotated[str, typer.Option("--metric", metavar="NAME",
+                      help="loss, acc, eig_max, eig_min or eig_ratio.")] = "loss",
+    log: Annotated[bool, typer.Option("--log", help="Log scale for the loss.")] = False,
+    vmin: Annotated[Optional[float], typer.Option("--vmin", metavar="V", help="Lowest contour level / colour.")] = None,
+    vmax: Annotated[Optional[float], typer.Option("--vmax", metavar="V", help="Highest contour level / colour.")] = None,
+    levels: Annotated[Optional[int], typer.Option("--levels", metavar="N", help="Number of contour levels.")] = None,
+    vlevel: Annotated[Optional[float], typer.Option("--vlevel", metavar="STEP",
+                      help="Step between contour levels (the paper: 0.5).")] = None,
+    cmap: Annotated[Optional[str], typer.Option("--cmap", metavar="NAME", help="Matplotlib colormap.")] = None,
+    format: Annotated[str, typer.Option("--format", metavar="FORMATS", help="png, pdf, svg (comma-separated).")] = "png",
+    dpi: Annotated[int, typer.Option("--dpi", metavar="N", help="Resolution of raster images.")] = 150,
+    size: Annotated[Optional[str], typer.Option("--size", metavar="W,H", help="Figure size in inches.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR",
+                   help="Folder for the figures (default: next to the file).")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", metavar="TEXT", help="Figure title.")] = None,
+    elev: Annotated[Optional[float], typer.Option("--elev", metavar="DEG", help="3-D view elevation.")] = None,
+    azim: Annotated[Optional[float], typer.Option("--azim", metavar="DEG", help="3-D view azimuth.")] = None,
+    zmax: Annotated[Optional[float], typer.Option("--zmax", metavar="V", help="Clip the 3-D surface at this "
+                                                                              "value.")] = None,
+    epoch_labels: Annotated[bool, typer.Option("--epoch-labels", help="Label trajectory points with their "
+                                                                      "epoch.")] = False,
+    compare: Annotated[bool, typer.Option("--compare", help="Several surfaces side by side on one colour "
+                                                            "scale.")] = False,
 ) -> None:
-    """Draw figures of surface files: contour lines, filled contours, heatmap, 3-D surface, 1-D line, VTK."""
+    """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports."""
+    from . import store
     from .plot import PlotOptions, describe, render_compare, render_file
 
     try:
@@ -321,25 +543,29 @@ def plot(
     for f in files:
         missing = describe(store.read_surface(f))
         if missing:
-            out_console.print(f"note: {f}: {missing}", highlight=False)
+            out_console.print(f"note: {f}: {missing}", highlight=False, soft_wrap=True)
     written = render_compare(files, options, out) if compare else render_file(files[0], options, out)
     for path in written:
-        out_console.print(f"wrote {path}", highlight=False)
+        out_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
-def info(file: Annotated[Path, typer.Argument(help="A surface file.")]) -> None:
-    """Summarize a surface file: grid, settings, progress, min/max/center loss."""
-    out_console.print(store.summary(file), highlight=False, soft_wrap=True)
+def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface file.")]) -> None:
+    """Summarize a surface file: grid, settings, plan, progress, loss, basins."""
+    from .info import summary
+
+    out_console.print(summary(file), highlight=False, soft_wrap=True)
 
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option(help="Where the demo writes checkpoints, the surface and figures.")] = Path("outputs/demo"),
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
-    quiet: Annotated[bool, typer.Option(help="Less output.")] = False,
+    out_dir: Annotated[Path, typer.Option("--out-dir", metavar="DIR",
+                       help="Where the demo writes checkpoints, surfaces and figures.")] = Path("outputs/demo"),
+    epochs: Annotated[int, typer.Option("--epochs", metavar="N", help="Training epochs.")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Less output.")] = False,
 ) -> None:
     """Train a small CNN on the bundled digits (CPU, seconds), then compute its landscape."""
+    from . import store
     from .demo import DemoSettings, run_demo
 
     if epochs < 3:
@@ -348,7 +574,7 @@ def demo(
     settings = DemoSettings(out_dir=out_dir, epochs=epochs)
 
     tune_cpu_allocator()
-    with _progress(quiet) as bar:
+    with _progress(quiet) as bar, _quiet_warnings(quiet):
         def on_epoch(epoch: int, loss: float, acc: float) -> None:
             if not quiet:
                 bar.console.print(f"epoch {epoch}: train loss {loss:.4f}, test accuracy {acc:.1f}%", highlight=False)
@@ -376,6 +602,7 @@ def _plot_defaults(path: Path, quiet: bool) -> None:
 
 
 def main() -> None:
+    user_code_importable()  # `python -m` put the working folder first; the installed packages go first
     app(prog_name="landscape")
 
 

@@ -1,16 +1,22 @@
-"""The data a landscape is measured on, materialized once as a pair of tensors.
+"""The data a landscape is measured on, materialized once: a pair of tensors (`TensorData`),
+or, for an `--eval` function, the batches as the source gave them (`BatchData`).
 
 Sources: the bundled scikit-learn digits, a `.npz`/`.pt` file, a `pkg.module:factory`
-returning a Dataset, DataLoader or (x, y) pair, or CIFAR-10 / MNIST / Fashion-MNIST
-through torchvision from `--data-root` (downloaded only with `--download`).
+returning a Dataset, a DataLoader, an (x, y) pair or any iterable of batches, or CIFAR-10 /
+MNIST / Fashion-MNIST through torchvision from `--data-root` (downloaded only with
+`--download`). `--split` picks the training or test part where the source has both and is
+refused where it has not; which arrays are inputs is never guessed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -37,14 +43,17 @@ class DataSpec:
     """Where the data comes from and which part of it is used."""
 
     source: str = "digits"
-    split: Split = Split.train
+    split: Split | None = None  # None: the training part, or the only part a source has
     samples: int | None = None  # a fixed, seeded subset of this many samples
     seed: int = 0
     root: str = "data"
     download: bool = False
 
-    def describe(self) -> str:
-        return f"{self.source} ({self.split.value})"
+
+def _digest(tensors: Iterable[torch.Tensor], h: Any) -> None:
+    for t in tensors:
+        h.update(str((t.dtype, tuple(t.shape))).encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
 
 
 @dataclass
@@ -53,23 +62,79 @@ class TensorData:
 
     x: torch.Tensor  # (N, ...)
     y: torch.Tensor  # (N,) integer labels, or (N, ...) regression targets
+    split: str | None = None  # "train" or "test", for the value names; None: unnamed
 
     def __len__(self) -> int:
         return len(self.x)
 
     def sha256(self) -> str:
         """A digest of inputs and targets: a resumed run must see the same data."""
-        import hashlib
-
         h = hashlib.sha256()
-        for t in (self.x, self.y):
-            h.update(str((t.dtype, tuple(t.shape))).encode())
-            h.update(t.contiguous().numpy().tobytes())
+        _digest((self.x, self.y), h)
         return h.hexdigest()
+
+    @property
+    def nbytes(self) -> int:
+        return self.x.nbytes + self.y.nbytes
 
     @property
     def is_classification(self) -> bool:
         return not self.y.is_floating_point() and self.y.dim() == 1
+
+    def subset(self, lo: int, hi: int) -> "TensorData":
+        return TensorData(self.x[lo:hi], self.y[lo:hi], self.split)
+
+
+def tensors_of(batch: Any) -> list[torch.Tensor]:
+    """The tensors inside a batch (a tensor, or dicts, tuples and lists of them), in a fixed order."""
+    if isinstance(batch, torch.Tensor):
+        return [batch]
+    if isinstance(batch, dict):
+        return [t for k in sorted(batch, key=str) for t in tensors_of(batch[k])]
+    if isinstance(batch, (tuple, list)):
+        return [t for item in batch for t in tensors_of(item)]
+    return []
+
+
+def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    """The batch with every tensor inside it on `device`."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
+    if isinstance(batch, tuple):
+        return tuple(to_device(v, device, non_blocking) for v in batch)
+    if isinstance(batch, list):
+        return [to_device(v, device, non_blocking) for v in batch]
+    return batch
+
+
+@dataclass
+class BatchData:
+    """Batches as the source gave them (dicts of tensors, tuples, ...), for an `--eval` function
+    `fn(model, batch)`; evaluated in the order given, each batch whole."""
+
+    batches: list[Any]
+    split: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        for batch in self.batches:
+            _digest(tensors_of(batch), h)
+        return h.hexdigest()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for b in self.batches for t in tensors_of(b))
+
+    def subset(self, lo: int, hi: int) -> "BatchData":
+        return BatchData(self.batches[lo:hi], self.split)
+
+
+Data = Union[TensorData, BatchData]
 
 
 def load_digits_split(split: Split) -> TensorData:
@@ -83,10 +148,10 @@ def load_digits_split(split: Split) -> TensorData:
     n_test = int(round(len(x) * DIGITS_TEST_FRACTION))
     idx = order[n_test:] if split == Split.train else order[:n_test]
     idx, _ = torch.sort(idx)
-    return TensorData(x[idx], y[idx])
+    return TensorData(x[idx], y[idx], split.value)
 
 
-def _from_arrays(a: Any, b: Any, where: str) -> TensorData:
+def _from_arrays(a: Any, b: Any, where: str, split: str | None = None) -> TensorData:
     try:
         x = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
         y = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b)
@@ -104,67 +169,92 @@ def _from_arrays(a: Any, b: Any, where: str) -> TensorData:
         y = y.long()
     else:
         y = y.float()
-    return TensorData(x.contiguous(), y.contiguous())
+    return TensorData(x.contiguous(), y.contiguous(), split)
 
 
-def _from_file(path: Path) -> TensorData:
+SPLIT_KEYS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
+
+
+def _pick_arrays(keys: list[str], get: Any, split: Split | None, where: str) -> TensorData:
+    """Inputs and labels from named arrays: `x`, `y`, or `x_train`, `y_train`, `x_test`, `y_test`."""
+    wanted = (split or Split.train).value
+    if all(k in keys for k in SPLIT_KEYS[wanted]):
+        x, y = SPLIT_KEYS[wanted]
+        return _from_arrays(get(x), get(y), where, wanted)
+    if "x" in keys and "y" in keys:
+        if split is not None:
+            raise LandscapeError(f"--split {split.value}: {where} holds one set of data (x, y); drop --split, "
+                                 f"or store x_{split.value} and y_{split.value} in it")
+        return _from_arrays(get("x"), get("y"), where, "train")
+    if split is not None and any(k in keys for k in (*SPLIT_KEYS["train"], *SPLIT_KEYS["test"])):
+        raise LandscapeError(f"--split {split.value}: {where} has no x_{split.value} and y_{split.value} "
+                             f"(it holds {', '.join(keys)})")
+    raise LandscapeError(f"{where} must hold arrays named x and y (or x_train, y_train, x_test, y_test); "
+                         f"it holds {', '.join(keys) or 'nothing'}")
+
+
+def _from_file(path: Path, split: Split | None) -> TensorData:
     where = f"--data {str(path)!r}"
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
-                keys = list(z.keys())
-                if "x" in keys and "y" in keys:
-                    return _from_arrays(z["x"], z["y"], where)
-                if len(keys) < 2:
-                    raise LandscapeError(f"{where} must hold inputs and labels (keys 'x' and 'y'); found {keys}")
-                return _from_arrays(z[keys[0]], z[keys[1]], where)
-        except (OSError, ValueError) as e:
+                return _pick_arrays(list(z.keys()), lambda k: z[k], split, where)
+        except (OSError, ValueError, EOFError) as e:
             raise LandscapeError(f"{where} is not a readable .npz file ({e})") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise LandscapeError(f"{where} is not a readable tensor file ({type(e).__name__})") from None
     if isinstance(obj, dict):
-        if "x" in obj and "y" in obj:
-            return _from_arrays(obj["x"], obj["y"], where)
-        values = list(obj.values())
-    elif isinstance(obj, (list, tuple)):
-        values = list(obj)
-    else:
-        values = []
-    if len(values) < 2:
-        raise LandscapeError(f"{where} must hold inputs and labels: a dict with 'x' and 'y' or an (x, y) pair")
-    return _from_arrays(values[0], values[1], where)
+        return _pick_arrays([str(k) for k in obj], lambda k: obj[k], split, where)
+    if isinstance(obj, (list, tuple)) and len(obj) == 2:
+        if split is not None:
+            raise LandscapeError(f"--split {split.value}: {where} holds one (x, y) pair; drop --split")
+        return _from_arrays(obj[0], obj[1], where, "train")
+    raise LandscapeError(f"{where} must hold inputs and labels: a dict with x and y (or x_train, y_train, x_test, "
+                         "y_test) or an (x, y) pair")
 
 
-def _materialize(obj: Any, where: str) -> TensorData:
-    """Turn a Dataset, a DataLoader or an (x, y) pair into tensors (iterating once)."""
+def _is_pair(obj: Any) -> bool:
+    """An (inputs, labels) pair of arrays with one entry per sample (not a list of batches)."""
+    if not isinstance(obj, (tuple, list)) or len(obj) != 2:
+        return False
+    a, b = obj
+    arrays = all(isinstance(v, (torch.Tensor, np.ndarray)) for v in (a, b))
+    return arrays and getattr(a, "ndim", 0) > 0 and getattr(b, "ndim", 0) > 0 and len(a) == len(b)
+
+
+def materialize(obj: Any, where: str = "the data", split: str | None = None) -> Data:
+    """Tensors from a Dataset, a DataLoader, an (x, y) pair or any iterable of batches (iterating
+    once): a `TensorData` when every batch is an (input, label) pair of tensors, else the batches
+    as they are (`BatchData`, for an --eval function)."""
     from torch.utils.data import DataLoader, Dataset
 
-    if isinstance(obj, (tuple, list)) and len(obj) == 2 and not isinstance(obj, Dataset):
-        return _from_arrays(obj[0], obj[1], where)
+    if isinstance(obj, (TensorData, BatchData)):
+        return obj
+    if _is_pair(obj):
+        return _from_arrays(obj[0], obj[1], where, split)
     if isinstance(obj, Dataset) and not isinstance(obj, DataLoader):
         obj = DataLoader(obj, batch_size=512, shuffle=False)
-    if not isinstance(obj, DataLoader):
-        raise LandscapeError(f"{where} returned a {type(obj).__name__}; return a Dataset, a DataLoader or an (x, y) pair")
-    xs, ys = [], []
+    if isinstance(obj, (str, bytes, torch.Tensor)) or not isinstance(obj, Iterable):
+        raise LandscapeError(f"{where} is a {type(obj).__name__}; give a Dataset, a DataLoader, an (x, y) pair "
+                             "or an iterable of batches")
     try:
-        for batch in obj:
-            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-                raise LandscapeError(f"{where}: each item must be an (input, label) pair")
-            xs.append(torch.as_tensor(batch[0]))
-            ys.append(torch.as_tensor(batch[1]))
-    except LandscapeError:
-        raise
+        batches = list(obj)
     except Exception as e:
         raise LandscapeError(f"{where}: reading the data failed: {type(e).__name__}: {e}") from None
-    if not xs:
+    if not batches:
         raise LandscapeError(f"{where} is empty")
+    pairs = all(isinstance(b, (tuple, list)) and len(b) >= 2 and all(isinstance(t, torch.Tensor) for t in b[:2])
+                for b in batches)
+    if not pairs:
+        return BatchData(batches, split)
     try:
-        x, y = torch.cat(xs), torch.cat(ys)
+        x = torch.cat([torch.as_tensor(b[0]) if b[0].dim() else b[0].view(1) for b in batches])
+        y = torch.cat([torch.as_tensor(b[1]) if b[1].dim() else b[1].view(1) for b in batches])
     except RuntimeError as e:
         raise LandscapeError(f"{where}: samples of different shapes cannot be stacked ({str(e).splitlines()[0][:100]})") from None
-    return _from_arrays(x, y, where)
+    return _from_arrays(x, y, where, split)
 
 
 def _from_torchvision(name: str, spec: DataSpec) -> TensorData:
@@ -175,7 +265,7 @@ def _from_torchvision(name: str, spec: DataSpec) -> TensorData:
     cls_name, mean, std = TORCHVISION_SETS[name]
     cls = getattr(torchvision.datasets, cls_name)
     try:
-        ds = cls(spec.root, train=spec.split == Split.train, download=spec.download)
+        ds = cls(spec.root, train=spec.split != Split.test, download=spec.download)
     except RuntimeError:
         raise LandscapeError(
             f"{name} is not under --data-root {spec.root!r}; pass --download to fetch it, or --data-root where it is"
@@ -185,27 +275,42 @@ def _from_torchvision(name: str, spec: DataSpec) -> TensorData:
     x = x.permute(0, 3, 1, 2) if x.dim() == 4 else x.unsqueeze(1)  # (N, C, H, W)
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
-    return TensorData(((x - m) / s).contiguous(), torch.as_tensor(np.asarray(ds.targets)).long())
+    return TensorData(((x - m) / s).contiguous(), torch.as_tensor(np.asarray(ds.targets)).long(),
+                      (spec.split or Split.train).value)
 
 
-def load_data(spec: DataSpec) -> TensorData:
+def _from_factory(spec: DataSpec) -> Data:
+    factory = import_object(spec.source, "--data")
+    kwargs: dict[str, Any] = {}
+    try:
+        takes_split = "split" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        takes_split = False
+    if takes_split:
+        kwargs["split"] = (spec.split or Split.train).value
+    elif spec.split is not None:
+        raise LandscapeError(f"--split {spec.split.value}: {spec.source} takes no split argument; give it a "
+                             "`split` parameter (\"train\" or \"test\"), or drop --split")
+    try:
+        obj = factory(**kwargs)
+    except Exception as e:
+        raise LandscapeError(f"--data {spec.source} failed: {type(e).__name__}: {e}") from None
+    return materialize(obj, f"--data {spec.source}", kwargs.get("split", "train"))
+
+
+def load_data(spec: DataSpec) -> Data:
     """Load the data named by `spec`, then take its seeded subset if `samples` is set."""
     source = spec.source
     if source == "digits":
-        data = load_digits_split(spec.split)
+        data = load_digits_split(spec.split or Split.train)
     elif source.lower() in TORCHVISION_SETS:
         data = _from_torchvision(source.lower(), spec)
     elif Path(source).suffix in (".npz", ".pt", ".pth") and Path(source).exists():
-        data = _from_file(Path(source))
+        data = _from_file(Path(source), spec.split)
     elif ":" in source and not Path(source).exists():
-        factory = import_object(source, "--data")
-        try:
-            obj = factory()
-        except Exception as e:
-            raise LandscapeError(f"--data {source} failed: {type(e).__name__}: {e}") from None
-        data = _materialize(obj, f"--data {source}")
+        data = _from_factory(spec)
     elif Path(source).exists():
-        raise LandscapeError(f"--data {source!r}: unsupported file type; use a .npz or .pt file with 'x' and 'y'")
+        raise LandscapeError(f"--data {source!r}: unsupported file type; use a .npz or .pt file with x and y")
     else:
         raise LandscapeError(
             f"unknown --data {source!r}: use digits, cifar10, mnist, fashion-mnist, a .npz/.pt file, or pkg.module:factory"
@@ -215,8 +320,15 @@ def load_data(spec: DataSpec) -> TensorData:
     if spec.samples is not None:
         if spec.samples < 1:
             raise LandscapeError(f"--samples must be at least 1, got {spec.samples}")
+        if isinstance(data, BatchData):
+            raise LandscapeError("--samples needs (input, label) data; with batches of other kinds, give fewer batches")
         if spec.samples < len(data):
             idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(spec.seed))[: spec.samples]
             idx, _ = torch.sort(idx)
-            data = TensorData(data.x[idx], data.y[idx])
+            data = TensorData(data.x[idx], data.y[idx], data.split)
     return data
+
+
+def describe(spec: DataSpec, data: Data) -> str:
+    """"digits (train)": the source and the part of it used."""
+    return f"{spec.source} ({data.split})" if data.split else spec.source

@@ -25,7 +25,8 @@ class DemoSettings:
     out_dir: Path = Path("outputs/demo")
     epochs: int = 8
     seed: int = 0
-    grid: Grid = Grid.parse("-1:1:31", "-1:1:31")
+    grid: Grid = Grid.linspace((-1, 1, 31), (-1, 1, 31))
+    trajectory_resolution: int = 21
 
 
 @dataclass
@@ -86,16 +87,16 @@ def run_demo(
     from .trajectory import trajectory_job
 
     paths, acc = train(settings, on_epoch)
-    template = ComputeJob(checkpoint=paths[-1], grid=settings.grid, model=ModelSpec(DEMO_MODEL),
-                          data=DataSpec("digits"), overwrite=True)
+    template = ComputeJob(checkpoint=paths[-1], grid=settings.grid, out=settings.out_dir / "demo.surface.h5",
+                          model=ModelSpec(DEMO_MODEL), data=DataSpec("digits"), overwrite=True)
     jobs = {
-        "surface": dataclasses.replace(template, out=settings.out_dir / "demo.surface.h5"),
+        "surface": template,
         "trajectory": trajectory_job(dataclasses.replace(template, out=settings.out_dir / "demo.trajectory.h5"),
-                                     [str(p) for p in paths], resolution=21),
+                                     [paths], resolution=settings.trajectory_resolution),
         "interpolation": interpolation_job(
             dataclasses.replace(template, out=settings.out_dir / "demo.interpolation.h5",
                                 directions=DirectionSpec(DirType.states)),
-            [paths[0], paths[-1]], None, None),
+            [paths[0], paths[-1]]),
     }
     results = {name: compute(job, progress=progress(name)) for name, job in jobs.items()}
     figures = [f for r in results.values() for f in render_file(r.path, PlotOptions())]

@@ -1,6 +1,10 @@
 """Directions in weight space: random filter-normalized ones (Li et al. 2018, sec. 4),
 differences to target models, and the helpers over "one tensor per parameter" they use.
 
+Every plane maker (random, toward targets, an earlier file, the PCA of a training run, the
+plane through models, Hessian eigenvectors) returns a `Directions`: d1, d2, what they are,
+and the points (`tracks`) to mark in that plane.
+
 A direction is a dict from tensor name to tensor, in the order of `model.parameters()`
 (dir type "weights") or `model.state_dict()` (dir type "states", BatchNorm running
 statistics included), which is also the order the paper's code stores them in.
@@ -8,10 +12,12 @@ statistics included), which is also the order the paper's code stores them in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -42,22 +48,82 @@ class DirectionSpec:
     norm: Norm = Norm.filter
     ignore_biasbn: bool = True  # 1-D tensors (biases, BatchNorm) get a zero direction
     seed: int = 0
+    params: str | None = None  # a regular expression: only tensors whose name it matches (re.search) move
+    trainable_only: bool = False  # only parameters that require grad move (e.g. LoRA adapters)
+
+    def describe_subset(self) -> str:
+        """How the moving tensors were chosen, for the file and `info` ("" when all move)."""
+        parts = ([f"matching {self.params!r}"] if self.params else []) + (["trainable only"] if self.trainable_only else [])
+        return ", ".join(parts)
+
+
+@dataclass
+class Track:
+    """Named points in the plane: training paths ("trajectory", in training order) or a few models
+    marked on the figure ("models").
+
+    Stored as a group with `proj_xcoord`, `proj_ycoord` (the paper's projection-file names),
+    `projection_residual` and `run` datasets, and string / integer array attributes `names`,
+    `epochs` (-1 where unknown) and `run_names`.
+    """
+
+    x: np.ndarray  # (n,)
+    y: np.ndarray  # (n,), zeros for a 1-D surface
+    names: list[str]
+    epochs: list[int | None]
+    run: np.ndarray | None = None  # (n,) int: index into run_names of each point; None: a single run
+    run_names: list[str] = field(default_factory=list)
+    residual: np.ndarray | None = None  # (n,) share of each point's displacement off the plane, 0..1; None: unknown
+
+    def runs(self) -> list[tuple[str, np.ndarray]]:
+        """(name, point indices) of each run, in order; one unnamed run when `run` is None."""
+        if self.run is None:
+            return [("", np.arange(len(self.x)))]
+        return [(self.run_names[k] if k < len(self.run_names) else f"run {k + 1}", np.flatnonzero(self.run == k))
+                for k in range(int(self.run.max()) + 1 if len(self.run) else 0)]
 
 
 @dataclass
 class Directions:
-    """The plane (or line) of a surface: d1 and optionally d2, over the same tensor names."""
+    """The plane (or line) of a surface: d1 and optionally d2, over the same tensor names, with
+    what they are and the points to mark in the plane."""
 
     x: Direction
     y: Direction | None
     dir_type: DirType
-    kind: str  # "random", "target", "pca", "interpolation", "plane" or "file"
+    kind: str  # "random", "target", "pca", "interpolation", "plane", "file" or "hessian"
     labels: tuple[str, str] = ("direction 1", "direction 2")
-    extra: dict[str, object] = field(default_factory=dict)  # e.g. PCA explained variance
+    extra: dict[str, object] = field(default_factory=dict)  # numbers, arrays or text: explained variance, a note
+    tracks: dict[str, Track] = field(default_factory=dict)  # "trajectory" and/or "models"
 
     @property
     def names(self) -> list[str]:
         return list(self.x)
+
+    def moving(self) -> list[str]:
+        """The tensors some direction moves."""
+        return [n for n in self.x if bool(self.x[n].any()) or (self.y is not None and bool(self.y[n].any()))]
+
+
+def chosen(model: nn.Module, spec: DirectionSpec) -> set[str] | None:
+    """Names of the tensors that may move under `spec` (None: all); a user error if none does."""
+    if not spec.params and not spec.trainable_only:
+        return None
+    base = base_tensors(model, spec.dir_type)
+    names = [n for n in base if base[n].is_floating_point()]
+    if spec.trainable_only:
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        names = [n for n in names if n in trainable]
+    if spec.params:
+        try:
+            pattern = re.compile(spec.params)
+        except re.error as e:
+            raise LandscapeError(f"--params {spec.params!r} is not a regular expression ({e})") from None
+        names = [n for n in names if pattern.search(n)]
+    if not names:
+        sample = ", ".join(list(base)[:6]) + (", …" if len(base) > 6 else "")
+        raise LandscapeError(f"no parameter is {spec.describe_subset()}; the model's tensors are named like: {sample}")
+    return set(names)
 
 
 def base_tensors(model: nn.Module, dir_type: DirType) -> Direction:
@@ -103,11 +169,14 @@ def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm) -> torch.Tenso
     raise ValueError(f"unknown normalization {how!r}")
 
 
-def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, generator: torch.Generator) -> Direction:
+def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, generator: torch.Generator,
+                     only: set[str] | None = None) -> Direction:
     """A Gaussian direction, normalized per tensor as in the paper's code.
 
     Draws on the CPU from `generator` in tensor order, so the same seed gives the same
-    direction on every device; the result has each weight's device and dtype.
+    direction on every device; the result has each weight's device and dtype. Tensors not in
+    `only` (when given) get a zero direction, after their draw, so a subset keeps the values
+    the full direction has there.
     """
     out: Direction = {}
     for name, w in base.items():
@@ -116,7 +185,9 @@ def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, gene
             continue
         d = torch.randn(w.shape, generator=generator, dtype=torch.float32)
         wf = w.detach().float().cpu()
-        if w.dim() <= 1:
+        if only is not None and name not in only:
+            d = torch.zeros_like(wf)
+        elif w.dim() <= 1:
             d = torch.zeros_like(wf) if spec.ignore_biasbn else wf.clone()
         else:
             d = normalize_tensor(d, wf, spec.norm)
@@ -127,17 +198,24 @@ def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, gene
 def random_directions(model: nn.Module, spec: DirectionSpec = DirectionSpec(), two: bool = True) -> Directions:
     """d1 (and d2) drawn with `spec.seed`: the first direction, then the second, from one generator."""
     base = base_tensors(model, spec.dir_type)
+    only = chosen(model, spec)
     gen = torch.Generator().manual_seed(spec.seed)
-    dx = random_direction(base, spec, gen)
-    dy = random_direction(base, spec, gen) if two else None
+    dx = random_direction(base, spec, gen, only)
+    dy = random_direction(base, spec, gen, only) if two else None
     label = f"random direction, {spec.norm.value}-normalized" if spec.norm != Norm.none else "random direction"
-    return Directions(dx, dy, spec.dir_type, "random", (f"{label} (d1)", f"{label} (d2)"))
+    extra = {"subset": spec.describe_subset()} if only is not None else {}
+    return Directions(dx, dy, spec.dir_type, "random", (f"{label} (d1)", f"{label} (d2)"), extra)
 
 
-def target_direction(base: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Direction:
-    """θ_target − θ for every tensor (no normalization, biases and BatchNorm included)."""
+def target_direction(base: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor],
+                     only: set[str] | None = None) -> Direction:
+    """θ_target − θ for every tensor (no normalization, biases and BatchNorm included), zero
+    outside `only` when given."""
     out: Direction = {}
     for name, w in base.items():
+        if only is not None and name not in only:
+            out[name] = torch.zeros_like(w, dtype=w.dtype if w.is_floating_point() else torch.float32)
+            continue
         if name not in target:
             raise LandscapeError(f"target checkpoint has no tensor {name!r}")
         t = target[name]

@@ -8,26 +8,8 @@ import numpy as np
 
 from .errors import LandscapeError
 
-
-def parse_axis(text: str, name: str = "--x") -> np.ndarray:
-    """Parse 'min:max:num' into `num` evenly spaced coordinates (num=1 gives [min])."""
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise LandscapeError(f"{name} {text!r} must be min:max:num, for example -1:1:51")
-    try:
-        lo, hi = float(parts[0]), float(parts[1])
-        num = int(parts[2])
-    except ValueError:
-        raise LandscapeError(f"{name} {text!r} must be min:max:num with numbers, for example -1:1:51") from None
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise LandscapeError(f"{name} {text!r}: min and max must be finite numbers")
-    if num < 1:
-        raise LandscapeError(f"{name} {text!r}: the number of points must be at least 1")
-    if lo > hi:
-        raise LandscapeError(f"{name} {text!r}: min {lo:g} is larger than max {hi:g}")
-    if num > 1 and lo == hi:
-        raise LandscapeError(f"{name} {text!r}: {num} points need min < max")
-    return np.linspace(lo, hi, num)
+MAX_COORDINATE = 1e38  # beyond float32's range (3.4e38) a weight x·d cannot be represented at all
+MAX_POINTS = 25_000_000  # 5000 × 5000; the arrays of the file take 17 bytes a point
 
 
 @dataclass(frozen=True)
@@ -41,9 +23,38 @@ class Grid:
     x: tuple[float, ...]
     y: tuple[float, ...] | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "x", tuple(float(v) for v in self.x))
+        if self.y is not None:
+            object.__setattr__(self, "y", tuple(float(v) for v in self.y))
+        for name, axis in (("x", self.x), ("y", self.y)):
+            if axis is None:
+                continue
+            if len(axis) == 0:
+                raise LandscapeError(f"the {name} axis of the grid has no points")
+            a = np.asarray(axis)
+            if not np.isfinite(a).all() or np.abs(a).max() > MAX_COORDINATE:
+                raise LandscapeError(f"{name} coordinates must be finite numbers within ±{MAX_COORDINATE:g} "
+                                     "(the range of float32 weights)")
+        if self.size > MAX_POINTS:
+            dims = " × ".join(f"{n:,}" for n in reversed(self.shape))
+            raise LandscapeError(
+                f"a {dims} grid has {self.size:,} points; its arrays would take {17 * self.size / 1e9:,.1f} GB and "
+                f"the limit is {MAX_POINTS:,} points: use fewer points per axis (the paper's figures use 51 × 51)"
+            )
+
     @classmethod
-    def parse(cls, x: str, y: str | None = None) -> "Grid":
-        return cls(tuple(parse_axis(x, "--x").tolist()), None if y is None else tuple(parse_axis(y, "--y").tolist()))
+    def linspace(cls, x: tuple[float, float, int], y: tuple[float, float, int] | None = None) -> "Grid":
+        """`Grid.linspace((-1, 1, 51), (-1, 1, 51))`: evenly spaced points from min to max along each axis."""
+        axes = []
+        for name, spec in (("x", x), ("y", y)):
+            if spec is None:
+                axes.append(None)
+                continue
+            lo, hi, num = spec
+            check_axis(float(lo), float(hi), int(num), name)
+            axes.append(tuple(np.linspace(float(lo), float(hi), int(num)).tolist()))
+        return cls(axes[0], axes[1])
 
     @property
     def is_2d(self) -> bool:
@@ -56,7 +67,7 @@ class Grid:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return int(np.prod(self.shape, dtype=np.int64))
 
     def coords(self, flat: np.ndarray) -> np.ndarray:
         """(P, 2) array of (x, y) for flat point indices (y = 0 on a 1-D grid)."""
@@ -66,3 +77,18 @@ class Grid:
         if self.y is None:
             return np.stack([xs[flat], np.zeros(len(flat))], axis=1)
         return np.stack([xs[flat % nx], np.asarray(self.y)[flat // nx]], axis=1)
+
+
+def check_axis(lo: float, hi: float, num: int, name: str = "x") -> None:
+    """A user error unless min ≤ max and the number of points fits them."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise LandscapeError(f"--{name}: min and max must be finite numbers")
+    if num < 1:
+        raise LandscapeError(f"--{name}: the number of points must be at least 1")
+    if lo > hi:
+        raise LandscapeError(f"--{name}: min {lo:g} is larger than max {hi:g}")
+    if num > 1 and lo == hi:
+        raise LandscapeError(f"--{name}: {num} points need min < max")
+    if num == 1 and lo != hi:
+        raise LandscapeError(f"--{name}: one point cannot span {lo:g} to {hi:g}; give min = max (e.g. 0:0:1) "
+                             "or more points")

@@ -1,26 +1,86 @@
-"""Resolve `pkg.module:name` specs given on the command line (model factories, data, losses)."""
+"""Importing the user's own code named on the command line (`--model`, `--data`, `--loss`,
+`--eval`): `pkg.module:name`, or a file, `path/to/nets.py:name`.
+
+The working folder is searched after the installed packages, never before them, so a folder
+there named like one of landscape's own dependencies (a `sklearn/` checkout, say) cannot
+shadow it. `python -m` and torchrun put the working folder first; that entry is moved to the
+end once, before any user code is imported.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from .errors import LandscapeError
 
 
-def import_object(spec: str, what: str) -> Any:
-    """Import `pkg.module:name` (dots after the colon walk attributes); `what` names it in errors."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise LandscapeError(f"{what} {spec!r} is not of the form 'pkg.module:name'")
-    if os.getcwd() not in sys.path:  # the installed command does not put the working folder on the path
-        sys.path.insert(0, os.getcwd())
+def user_code_importable() -> None:
+    """Make the working folder importable, behind the installed packages (idempotent)."""
+    cwd = os.path.abspath(os.getcwd())
+    ahead = [p for p in sys.path if p in ("", ".", cwd) or os.path.abspath(p or ".") == cwd]
+    if ahead == [cwd] and sys.path[-1] == cwd:
+        return
+    sys.path[:] = [p for p in sys.path if p not in ahead] + [cwd]
+    importlib.invalidate_caches()
+
+
+def _module_from_file(path: Path, what: str, spec: str) -> Any:
+    """Import a .py file as a module (its folder searched for its own imports, after the installed packages)."""
+    if not path.is_file():
+        raise LandscapeError(f"{what} {spec!r}: file {str(path)!r} does not exist")
+    path = path.resolve()
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) and Path(module.__file__).resolve() == path:
+            return module
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    name = path.stem if path.stem not in sys.modules else f"{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise LandscapeError(f"{what} {spec!r}: {str(path)!r} is not a Python file")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
     try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:  # an import error or an error raised while importing the user's module
+        module_spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise LandscapeError(f"{what} {spec!r}: importing {str(path)!r} failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def _import_module(module_name: str, what: str, spec: str) -> Any:
+    user_code_importable()
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.split(".")[0] == e.name.split(".")[0] and module_name.startswith(e.name):
+            raise LandscapeError(
+                f"{what} {spec!r}: no module named {e.name!r} in the working folder ({os.getcwd()}) or the installed "
+                f"packages; run from the folder that holds it, or name the file: path/to/{module_name.split('.')[-1]}.py:"
+                f"{spec.partition(':')[2]}"
+            ) from None
         raise LandscapeError(f"cannot import {what} module {module_name!r}: {type(e).__name__}: {e}") from e
+    except Exception as e:  # an error raised while importing the user's module
+        raise LandscapeError(f"cannot import {what} module {module_name!r}: {type(e).__name__}: {e}") from e
+
+
+def import_object(spec: str, what: str) -> Any:
+    """Import `pkg.module:name` or `path/to/file.py:name` (dots after the colon walk attributes);
+    `what` names the option in errors."""
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise LandscapeError(f"{what} {spec!r} is not of the form 'pkg.module:name' or 'path/to/file.py:name'")
+    if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
+        obj: Any = _module_from_file(Path(module_name), what, spec)
+    else:
+        obj = _import_module(module_name, what, spec)
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise LandscapeError(f"{what} {spec!r}: module {module_name!r} has no attribute {attr!r}")

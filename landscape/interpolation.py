@@ -1,5 +1,10 @@
 """Model-to-model views: the 1-D interpolation between two checkpoints (Goodfellow et al. 2015)
-and the plane through three (A, B, C)."""
+and the plane through three (A, B, C).
+
+By default the whole state moves (`dir_type` states: BatchNorm running statistics too), so
+the points labelled A, B and C are exactly those models; the paper's README runs its
+interpolation with `--dir_type states` for this reason. Weights only is an explicit choice.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +12,60 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .checkpoint import load_model, load_state_for
-from .directions import Directions, DirType, base_tensors, plane_of_models
+from .directions import Directions, DirType, Track, base_tensors, plane_of_models
 from .errors import LandscapeError
 from .grid import Grid
-from .store import Track
 from .surface import ComputeJob
 from .trajectory import fitted_axis
 
-BN_NOTE = ("BatchNorm running statistics are model A's all along (--dir-type weights); a BatchNorm network "
-           "looks worse between and at B than it is. --dir-type states interpolates them too")
+BN_NOTE = ("weights only (--dir-type weights): BatchNorm running statistics stay model A's all along, so the "
+           "loss between the models and at B is not the models' own")
+LINE = (-0.5, 1.5, 41)  # Goodfellow et al.'s usual span: A at 0, B at 1
 
 
-def interpolation_job(template: ComputeJob, models: list[Path], x: str | None, y: str | None,
-                      resolution: int = 31) -> ComputeJob:
+def models_plane(model_a: torch.nn.Module, b: dict[str, torch.Tensor], c: dict[str, torch.Tensor] | None = None,
+                 names: tuple[str, ...] = ("A", "B", "C"), dir_type: DirType = DirType.states) -> Directions:
+    """The line A→B (d1 = θ_B − θ_A) or the plane through A, B and C (d2 = θ_C − θ_A made
+    orthogonal to d1), with the models as a `models` track at (0, 0), (1, 0) and (α, 1)."""
+    base = base_tensors(model_a, dir_type)
+    d1, d2, points = plane_of_models(base, b, c)
+    extra: dict[str, object] = {"note": BN_NOTE} if dir_type == DirType.weights and _has_batchnorm(model_a) else {}
+    labels = (f"{names[0]} → {names[1]}", f"toward {names[2]} (orthogonalized)" if c is not None else "")
+    xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    track = Track(xs, ys, list(names[: len(points)]), [None] * len(points))
+    return Directions(d1, d2, dir_type, "interpolation" if c is None else "plane", labels, extra, {"models": track})
+
+
+def interpolation_job(template: ComputeJob, models: list[Path], x: tuple[float, ...] | None = None,
+                      y: tuple[float, ...] | None = None, resolution: int = 31) -> ComputeJob:
     """A job over the line A→B (two models) or the plane through A, B, C (three models).
 
-    `template` carries the model spec, data, loss, evaluation and output settings.
+    `template` carries the model spec, data, loss, evaluation and output settings, and the
+    dir type (states, the default of the CLI, makes the endpoints exact). Axes: `x`/`y`
+    coordinates, else x from -0.5 to 1.5 for a line, or fitted around the models for a plane.
     """
+    if len(models) not in (2, 3):
+        raise LandscapeError(f"interpolate takes two or three checkpoints, got {len(models)}")
     a, b, c = models[0], models[1], (models[2] if len(models) > 2 else None)
-    x, y = (None if v == "auto" else v for v in (x, y))  # "auto": fitted around the points
     if c is None and y is not None:
         raise LandscapeError("--y needs a third model: the line between two models is 1-D")
     if c is not None and resolution < 2:
         raise LandscapeError(f"--resolution must be at least 2, got {resolution}")
-    dir_type = template.directions.dir_type
     model = load_model(a, template.model, template.trust_checkpoint)
-    base = base_tensors(model, dir_type)
     state = lambda p: load_state_for(model, p, template.trust_checkpoint)  # noqa: E731
-    d1, d2, points = plane_of_models(base, state(b), state(c) if c is not None else None)
-    names = [p.name for p in models]
-    labels = (f"{a.name} → {b.name}", f"toward {c.name} (orthogonalized)" if c is not None else "")
-    extra: dict[str, object] = {"note": BN_NOTE} if dir_type == DirType.weights and _has_batchnorm(base) else {}
-    plane = Directions(d1, d2, dir_type, "interpolation" if c is None else "plane", labels, extra)
-    xs = np.array([p[0] for p in points])
-    ys = np.array([p[1] for p in points])
+    plane = models_plane(model, state(b), state(c) if c is not None else None, tuple(p.name for p in models),
+                         template.directions.dir_type)
+    track = plane.tracks["models"]
     if c is None:
-        grid = Grid.parse(x or "-0.5:1.5:41")
+        grid = Grid(x) if x is not None else Grid.linspace(LINE)
     else:
-        grid = Grid(Grid.parse(x).x if x else fitted_axis(xs, resolution),
-                    Grid.parse("0:1:2", y).y if y else fitted_axis(ys, resolution))
-    out = template.out or Path("outputs") / f"{a.stem}_{b.stem}{'_' + c.stem if c else ''}.interpolation.h5"
-    return dataclasses.replace(template, checkpoint=a, grid=grid, plane=plane, out=out,
-                               tracks={"models": Track(xs, ys, names, [None] * len(names))})
+        grid = Grid(x if x is not None else fitted_axis(track.x, resolution),
+                    y if y is not None else fitted_axis(track.y, resolution))
+    return dataclasses.replace(template, checkpoint=a, grid=grid, plane=plane)
 
 
-def _has_batchnorm(base: dict) -> bool:
-    return any(n.endswith("running_mean") for n in base) or any("bn" in n for n in base)
+def _has_batchnorm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())

@@ -9,7 +9,8 @@ that then replaces it atomically (`merge`), and the journal is removed. Readers 
 journal that is still there, so a running or killed computation can be inspected.
 
 A lock file (`FILE.lock`, `flock`) keeps a second writer out; the kernel releases it when
-the process dies, however it dies.
+the process dies, however it dies. The lock and the journal are opened without following
+symbolic links (files.py): a link planted at either name is refused, never written through.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 
 from .errors import LandscapeError
+from .files import open_private, refuse_link, replacing, same_file
 
 try:
     import fcntl
@@ -46,6 +47,12 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def _absolute(path: Path) -> Path:
+    """`path` with its folder resolved but not its last part (which may be a planted link)."""
+    path = Path(path)
+    return path.parent.resolve() / path.name
+
+
 _held: dict[Path, int] = {}  # locks this process holds, with their nesting depth
 
 
@@ -54,7 +61,7 @@ class Lock:
     within a process)."""
 
     def __init__(self, path: Path):
-        self.path = lock_path(path).resolve()
+        self.path = _absolute(lock_path(path))
         self.fd: int | None = None
 
     def __enter__(self) -> "Lock":
@@ -66,7 +73,7 @@ class Lock:
             return self
         while True:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = open_private(self.path, "the lock of a surface file")
             except OSError as e:
                 raise LandscapeError(f"cannot create {self.path}: {e.strerror or e}; choose another --out") from None
             try:
@@ -78,11 +85,8 @@ class Lock:
                 raise LandscapeError(
                     f"{surface} is being written by {holder}; wait for it to finish, or use another --out"
                 ) from None
-            try:
-                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
+            if same_file(self.path, fd):
+                break
             os.close(fd)  # the holder removed the file as we locked it: lock the new one
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()}".encode(), 0)
@@ -95,7 +99,8 @@ class Lock:
         if _held[self.path] == 0:
             del _held[self.path]
             if self.fd is not None:
-                self.path.unlink(missing_ok=True)  # before unlocking, so no one locks a removed file
+                if same_file(self.path, self.fd):  # never remove a name that is no longer our lock
+                    self.path.unlink(missing_ok=True)  # before unlocking, so no one locks a removed file
                 os.close(self.fd)  # releases the flock
                 self.fd = None
 
@@ -122,13 +127,18 @@ class Contents:
     end: int = 0
 
 
-def read_journal(path: Path, run_id: str, n_metrics: int) -> Contents:
-    """The intact records of `path`'s journal, if it belongs to `run_id` (else empty)."""
+def read_journal(path: Path, run_id: str, n_metrics: int, size: int | None = None) -> Contents:
+    """The intact records of `path`'s journal, if it belongs to `run_id` (else empty). Reading
+    stops at the first torn or invalid record (a point index outside [0, size), a bad
+    attribute record), as at the end of the journal."""
     out = Contents()
+    jp = journal_path(path)
     try:
-        data = journal_path(path).read_bytes()
+        fd = open_private(jp, "the journal of a surface file", create=False, write=False)
     except FileNotFoundError:
         return out
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
     if len(data) < HEADER.size or data[:4] != MAGIC:
         return out
     (_, hlen) = HEADER.unpack_from(data)
@@ -136,44 +146,55 @@ def read_journal(path: Path, run_id: str, n_metrics: int) -> Contents:
         header = json.loads(data[HEADER.size : HEADER.size + hlen])
     except ValueError:
         return out
-    if header.get("run_id") != run_id:
+    if not isinstance(header, dict) or header.get("run_id") != run_id:
         return out  # left over from an earlier file of the same name
     pos = out.end = HEADER.size + hlen
     while pos + 12 <= len(data) and data[pos : pos + 4] in (RECORD, ATTRS):
         n, crc = struct.unpack_from("<II", data, pos + 4)
-        size = n * 8 * (1 + n_metrics) if data[pos : pos + 4] == RECORD else n
-        payload = data[pos + 12 : pos + 12 + size]
-        if len(payload) != size or zlib.crc32(payload) != crc:
+        length = n * 8 * (1 + n_metrics) if data[pos : pos + 4] == RECORD else n
+        payload = data[pos + 12 : pos + 12 + length]
+        if len(payload) != length or zlib.crc32(payload) != crc:
             break  # a torn last record: the points in flight when the process died
         if data[pos : pos + 4] == RECORD:
             flat = np.frombuffer(payload[: n * 8], dtype="<i8")
+            if size is not None and len(flat) and (flat.min() < 0 or flat.max() >= size):
+                break
             out.records.append((flat, np.frombuffer(payload[n * 8 :], dtype="<f8").reshape(n_metrics, n)))
         else:
-            out.attrs.update(json.loads(payload))
-        pos = out.end = pos + 12 + size
+            try:
+                attrs = json.loads(payload)
+            except ValueError:
+                break
+            if not isinstance(attrs, dict):
+                break
+            out.attrs.update(attrs)
+        pos = out.end = pos + 12 + length
     return out
 
 
 class JournalWriter:
     """Appends records for one surface file; truncates a torn tail left by a killed run first."""
 
-    def __init__(self, path: Path, run_id: str, metrics: list[str]):
-        self.path, self.run_id, self.metrics = path, run_id, metrics
+    def __init__(self, path: Path, run_id: str, metrics: list[str], size: int | None = None):
+        self.path, self.run_id, self.metrics, self.size = path, run_id, metrics, size
         self.file = None
 
     def open(self) -> None:
         jp = journal_path(self.path)
-        end = read_journal(self.path, self.run_id, len(self.metrics)).end
+        refuse_link(jp, "the journal of a surface file")
+        end = read_journal(self.path, self.run_id, len(self.metrics), self.size).end
         try:
-            if end == 0:  # no journal of this run yet
+            if end == 0:  # no journal of this run yet: a new file, created exclusively
+                jp.unlink(missing_ok=True)
                 header = json.dumps({"run_id": self.run_id, "metrics": self.metrics}).encode()
-                with open(jp, "wb") as f:
-                    f.write(HEADER.pack(MAGIC, len(header)) + header)
-                    f.flush()
-                    os.fsync(f.fileno())
+                fd = open_private(jp, "the journal of a surface file", exclusive=True)
+                os.write(fd, HEADER.pack(MAGIC, len(header)) + header)
+                os.fsync(fd)
             else:
-                os.truncate(jp, end)
-            self.file = open(jp, "ab")
+                fd = open_private(jp, "the journal of a surface file", create=False)
+                os.ftruncate(fd, end)
+            os.lseek(fd, 0, os.SEEK_END)
+            self.file = os.fdopen(fd, "ab")
         except OSError as e:
             raise _io_error(e, jp, "start") from None
 
@@ -209,14 +230,6 @@ def _io_error(e: OSError, where: Path, verb: str) -> LandscapeError:
     )
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def apply(f: h5py.File, records: list[tuple[np.ndarray, np.ndarray]], metrics: list[str]) -> None:
     """Write journal records into an open HDF5 surface file (values and `computed`)."""
     if not records:
@@ -234,20 +247,23 @@ def apply(f: h5py.File, records: list[tuple[np.ndarray, np.ndarray]], metrics: l
             f[name][...] = v.reshape(shape)
 
 
+def set_attrs(f: h5py.File, attrs: dict[str, object]) -> None:
+    """Journaled attributes into the file; "group/name" keys go to a group's attributes."""
+    for key, value in attrs.items():
+        group, _, name = key.rpartition("/")
+        target = f.require_group(group) if group else f
+        target.attrs[name] = value
+
+
 def merge(path: Path, run_id: str, metrics: list[str]) -> None:
     """Fold the journal into the HDF5 file: a copy is updated, then replaces it."""
-    contents = read_journal(path, run_id, len(metrics))
-    tmp = path.with_name(path.name + ".merge.tmp")
+    with h5py.File(path, "r") as f:
+        size = int(np.prod(f["computed"].shape))
+    contents = read_journal(path, run_id, len(metrics), size)
     try:
-        shutil.copyfile(path, tmp)
-        with h5py.File(tmp, "r+") as f:
+        with replacing(path, copy_from=path) as tmp, h5py.File(tmp, "r+") as f:
             apply(f, contents.records, metrics)
-            for k, v in contents.attrs.items():
-                f.attrs[k] = v
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent)  # the rename is on disk before the journal goes
+            set_attrs(f, contents.attrs)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise _io_error(e, path, "update") from None
     journal_path(path).unlink(missing_ok=True)

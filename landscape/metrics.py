@@ -38,11 +38,27 @@ BUILTIN = {"cross-entropy": cross_entropy, "mse": mse}
 
 
 @dataclass(frozen=True)
+class Objective:
+    """What is measured at a point: a loss of (outputs, targets), the batch mean, with accuracy
+    for classification; or an --eval function `fn(model, batch)` returning sums itself."""
+
+    loss: LossFn | None = None
+    eval_fn: EvalFn | None = None
+    classification: bool = False  # accuracy: arg-max outputs against integer labels
+
+    def __post_init__(self) -> None:
+        if (self.loss is None) == (self.eval_fn is None):
+            raise ValueError("an Objective has either a loss or an eval function")
+
+
+@dataclass(frozen=True)
 class Loss:
     """A named loss: 'cross-entropy', 'mse', or 'pkg.module:fn' taking (outputs, targets) and
-    returning the batch mean."""
+    returning the batch mean; or, with `eval`, 'pkg.module:fn' taking (model, batch) and
+    returning (loss sum, count[, correct])."""
 
     name: str = "cross-entropy"
+    eval: str | None = None  # --eval pkg.module:fn
 
     def function(self) -> LossFn:
         if self.name in BUILTIN:
@@ -50,6 +66,16 @@ class Loss:
         if ":" in self.name:
             return import_object(self.name, "--loss")
         raise LandscapeError(f"unknown --loss {self.name!r}: use cross-entropy, mse or pkg.module:fn")
+
+    def objective(self) -> Objective:
+        if self.eval is not None:
+            return Objective(eval_fn=import_object(self.eval, "--eval"))
+        return Objective(loss=self.function())
+
+    @property
+    def label(self) -> str:
+        """What the file records as the loss."""
+        return f"--eval {self.eval}" if self.eval else self.name
 
 
 def correct_count(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

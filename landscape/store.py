@@ -5,23 +5,29 @@ Layout (compatible with the paper's code, tomgoldstein/loss-landscape):
 - `{split}_loss`, `{split}_acc` (split is "train" or "test"): a 2-D array has shape
   (ny, nx) and is indexed [row = y, column = x]: value [j, i] belongs to the point
   (x[i], y[j]), exactly what `np.meshgrid(x, y)` and `contour(x, y, Z)` expect. A 1-D
-  surface has shape (nx,). Points not yet computed hold NaN.
+  surface has shape (nx,). Points not yet computed hold NaN. An eigenvalue map adds
+  `eig_max`, `eig_min` and `eig_ratio` (|λmin/λmax|) of the same shape.
 - `computed`: bool mask of the same shape; it, not the value, says which points are done
   (a diverged model can have a NaN loss at a computed point).
 - `xdirection`, `ydirection`: groups with one dataset per tensor named "0", "1", ... in
   the order of `model.parameters()` (dir type weights) or `model.state_dict()` (states);
-  the attribute `names` lists the tensor names.
-- Root attributes: every setting needed to reproduce the run; `settings` holds, as JSON,
-  those a resumed run must match.
+  the string-array attribute `names` lists the tensor names.
+- `trajectory`, `models`: tracks of points in the plane (`proj_xcoord`, `proj_ycoord`, ...);
+  a trajectory file also has the paper's projection layout at the root: `proj_xcoord`,
+  `proj_ycoord` (the first run) and the datasets `explained_variance_ratio_`,
+  `explained_variance_`, `singular_values_`, so the paper's `plot_contour_trajectory` reads it.
+- `plan`: a group whose attributes record how the points were evaluated (engine.Plan).
+- Root attributes: every setting needed to reproduce the run, numbers as numbers; `settings`
+  holds, as JSON, those a resumed run must match.
 
-Files written by the paper's code (no `computed`, -1 for missing points) are read too.
+Files written by the paper's code (no `computed`, -1 for missing points) are read too. Every
+reader checks sizes and types before it reads data, so a damaged or hostile file is a user
+error, never a crash or a huge allocation.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,52 +38,30 @@ import numpy as np
 import torch
 
 from . import journal
-from .directions import Directions, DirType
+from .directions import Directions, DirType, Track
 from .errors import LandscapeError
-from .grid import Grid
+from .files import replacing
+from .grid import MAX_POINTS, Grid
 
-FORMAT_VERSION = 1
+__all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_directions", "read_surface", "write_track"]
 
-
+FORMAT_VERSION = 2
 TRACK_GROUPS = ("trajectory", "models")
-
-
-@dataclass
-class Track:
-    """Named points in the plane: training paths ("trajectory", in training order) or a few models
-    marked on the figure ("models").
-
-    Stored as a group with `proj_xcoord`, `proj_ycoord` (the paper's projection-file names),
-    `projection_residual` and `run` datasets, and string / integer array attributes `names`,
-    `epochs` (-1 where unknown) and `run_names`.
-    """
-
-    x: np.ndarray  # (n,)
-    y: np.ndarray  # (n,), zeros for a 1-D surface
-    names: list[str]
-    epochs: list[int | None]
-    run: np.ndarray | None = None  # (n,) int: index into run_names of each point; None: a single run
-    run_names: list[str] = field(default_factory=list)
-    residual: np.ndarray | None = None  # (n,) share of each point's displacement off the plane, 0..1; None: unknown
-
-    def runs(self) -> list[tuple[str, np.ndarray]]:
-        """(name, point indices) of each run, in order; one unnamed run when `run` is None."""
-        if self.run is None:
-            return [("", np.arange(len(self.x)))]
-        return [(self.run_names[k] if k < len(self.run_names) else f"run {k + 1}", np.flatnonzero(self.run == k))
-                for k in range(int(self.run.max()) + 1 if len(self.run) else 0)]
+EIGEN_METRICS = ("eig_max", "eig_min", "eig_ratio")  # the convexity maps of `compute --eigen-map`
+PAPER_PCA = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
+MAX_AXIS = 1_000_000  # points along one axis, and points of a track
 
 
 def _strings(value: Any) -> list[str]:
     """A string-array attribute (or, in files of version 1, JSON text) as a list of str."""
     if isinstance(value, (str, bytes)):
-        text = value.decode() if isinstance(value, bytes) else value
+        text = value.decode(errors="replace") if isinstance(value, bytes) else value
         try:
             parsed = json.loads(text)
         except ValueError:
             return [text]
         return [str(v) for v in parsed] if isinstance(parsed, list) else [text]
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(value).ravel()]
+    return [v.decode(errors="replace") if isinstance(v, bytes) else str(v) for v in np.asarray(value).ravel()]
 
 
 def _epochs(value: Any) -> list[int | None]:
@@ -86,27 +70,28 @@ def _epochs(value: Any) -> list[int | None]:
     return [None if int(e) < 0 else int(e) for e in np.asarray(value).ravel()]
 
 
-def _read_track(group: h5py.Group) -> Track:
-    x = np.asarray(group["proj_xcoord"], dtype=np.float64)
-    y = np.asarray(group["proj_ycoord"], dtype=np.float64) if "proj_ycoord" in group else np.zeros_like(x)
+def _vector(node: Any, what: str, path: Path, length: int | None = None) -> np.ndarray:
+    """A 1-D numeric dataset, checked before it is read."""
+    if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "iuf" or len(node.shape) != 1:
+        raise LandscapeError(f"{str(path)!r}: {what} is not a 1-D array of numbers; the file is damaged")
+    if not 0 < node.shape[0] <= MAX_AXIS or (length is not None and node.shape[0] != length):
+        raise LandscapeError(f"{str(path)!r}: {what} has {node.shape[0]} entries"
+                             + (f", expected {length}" if length is not None else "") + "; the file is damaged")
+    return np.asarray(node[()], dtype=np.float64)
+
+
+def _read_track(group: h5py.Group, path: Path) -> Track:
+    x = _vector(group.get("proj_xcoord"), f"{group.name}/proj_xcoord", path)
+    y = _vector(group["proj_ycoord"], f"{group.name}/proj_ycoord", path, len(x)) if "proj_ycoord" in group else np.zeros_like(x)
     names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(len(x))]
     epochs = _epochs(group.attrs["epochs"]) if "epochs" in group.attrs else [None] * len(x)
-    run = np.asarray(group["run"], dtype=np.int64) if "run" in group else None
+    run = _vector(group["run"], f"{group.name}/run", path, len(x)).astype(np.int64) if "run" in group else None
     run_names = _strings(group.attrs["run_names"]) if "run_names" in group.attrs else []
-    residual = np.asarray(group["projection_residual"], dtype=np.float64) if "projection_residual" in group else None
+    residual = (_vector(group["projection_residual"], f"{group.name}/projection_residual", path, len(x))
+                if "projection_residual" in group else None)
+    if len(names) != len(x) or len(epochs) != len(x) or (run is not None and (run.min() < 0 or run.max() > len(x))):
+        raise LandscapeError(f"{str(path)!r}: the track {group.name} is inconsistent; the file is damaged")
     return Track(x, y, names, epochs, run, run_names, residual)
-
-
-def write_track(path: Path, name: str, track: Track) -> None:
-    """Add (or replace) a track group in a surface file that no run is writing; the file is
-    replaced whole, like every other change to it."""
-    path = Path(path)
-    with journal.Lock(path):
-        tmp = path.with_name(path.name + ".tmp")
-        shutil.copyfile(path, tmp)
-        with open_file(tmp, "r+") as f:
-            _write_track(f, name, track)
-        os.replace(tmp, path)
 
 
 def _write_track(f: h5py.File, name: str, track: Track) -> None:
@@ -124,9 +109,24 @@ def _write_track(f: h5py.File, name: str, track: Track) -> None:
         g.attrs["run_names"] = np.array([str(n) for n in track.run_names], dtype=h5py.string_dtype())
     if track.residual is not None:
         g.create_dataset("projection_residual", data=np.asarray(track.residual, dtype=np.float64))
+    if name == "trajectory":  # the paper's projection file, at the root: its first run
+        first = track.runs()[0][1]
+        for key, values in (("proj_xcoord", track.x), ("proj_ycoord", track.y)):
+            if key in f:
+                del f[key]
+            f.create_dataset(key, data=np.asarray(values, dtype=np.float64)[first])
 
 
-EIGEN_METRICS = ("eig_max", "eig_min", "eig_ratio")  # the convexity maps of `compute --eigen-map`
+def write_track(path: Path, name: str, track: Track) -> None:
+    """Add (or replace) a track group in a surface file that no run is writing; the file is
+    replaced whole, like every other change to it."""
+    path = Path(path)
+    with journal.Lock(path):
+        try:
+            with replacing(path, copy_from=path) as tmp, h5py.File(tmp, "r+") as f:
+                _write_track(f, name, track)
+        except OSError as e:
+            raise LandscapeError(f"cannot write {str(path)!r}: {e.strerror or e}") from None
 
 
 @dataclass
@@ -144,7 +144,7 @@ class Surface:
     values: dict[str, np.ndarray]  # e.g. {"train_loss": ..., "train_acc": ...}
     computed: np.ndarray  # bool, same shape as the values
     attrs: dict[str, Any] = field(default_factory=dict)
-    tracks: dict[str, "Track"] = field(default_factory=dict)  # "trajectory" and/or "models"
+    tracks: dict[str, Track] = field(default_factory=dict)  # "trajectory" and/or "models"
     plan: dict[str, Any] = field(default_factory=dict)  # how the points were evaluated (engine.Plan as a dict)
 
     @property
@@ -174,10 +174,6 @@ class Surface:
         raise LandscapeError(f"{self.name} holds no {kind} values (it has {', '.join(self.values) or 'none'})")
 
 
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(path.name + ".tmp")
-
-
 def write_direction(group: h5py.Group, d: dict[str, torch.Tensor]) -> None:
     """One direction as the paper's code stores it: a dataset per tensor named "0", "1", ... in
     tensor order, with the tensor names in the string-array attribute `names`."""
@@ -187,6 +183,20 @@ def write_direction(group: h5py.Group, d: dict[str, torch.Tensor]) -> None:
         group.create_dataset(str(i), data=(t if t.dtype == torch.float64 else t.float()).numpy())
 
 
+def attribute(value: Any) -> Any:
+    """A value as an HDF5 attribute: numbers and lists of numbers as numbers, text as text,
+    anything else (a dict) as JSON text."""
+    if isinstance(value, (bool, int, float, str, np.generic)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        a = np.asarray(value)
+        if a.dtype.kind in "biuf":
+            return a
+        if a.dtype.kind in "UO" and all(isinstance(v, str) for v in a.ravel()):
+            return np.array([str(v) for v in a.ravel()], dtype=h5py.string_dtype())
+    return json.dumps(value)
+
+
 def create(
     path: Path,
     grid: Grid,
@@ -194,40 +204,45 @@ def create(
     directions: Directions,
     attrs: dict[str, Any],
     settings: dict[str, Any],
-    tracks: dict[str, Track] | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> None:
     """Write a new surface file with every point missing; atomic (a temp file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = "landscape-surface"
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["settings"] = json.dumps(settings, sort_keys=True)
-            f.attrs["run_id"] = uuid.uuid4().hex
-            for k, v in attrs.items():
-                f.attrs[k] = v if isinstance(v, (int, float, str, bool, np.generic)) else json.dumps(v)
-            f.create_dataset("xcoordinates", data=np.asarray(grid.x, dtype=np.float64))
-            if grid.y is not None:
-                f.create_dataset("ycoordinates", data=np.asarray(grid.y, dtype=np.float64))
-            for m in metrics:
-                f.create_dataset(m, data=np.full(grid.shape, np.nan, dtype=np.float64))
-            f.create_dataset("computed", data=np.zeros(grid.shape, dtype=bool))
-            write_direction(f.create_group("xdirection"), directions.x)
-            if directions.y is not None:
-                write_direction(f.create_group("ydirection"), directions.y)
-            f.attrs["dir_kind"] = directions.kind
-            f.attrs["dir_type"] = directions.dir_type.value
-            f.attrs["xlabel"], f.attrs["ylabel"] = directions.labels
-            for k, v in directions.extra.items():
-                f.attrs[k] = json.dumps(v) if isinstance(v, (list, dict, tuple)) else v
-            for name, track in (tracks or {}).items():
-                _write_track(f, name, track)
-        journal.journal_path(path).unlink(missing_ok=True)  # a journal of the file this one replaces
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["format"] = "landscape-surface"
+                f.attrs["format_version"] = FORMAT_VERSION
+                f.attrs["settings"] = json.dumps(settings, sort_keys=True)
+                f.attrs["run_id"] = uuid.uuid4().hex
+                for k, v in attrs.items():
+                    if v is not None:
+                        f.attrs[k] = attribute(v)
+                f.create_dataset("xcoordinates", data=np.asarray(grid.x, dtype=np.float64))
+                if grid.y is not None:
+                    f.create_dataset("ycoordinates", data=np.asarray(grid.y, dtype=np.float64))
+                for m in metrics:
+                    f.create_dataset(m, data=np.full(grid.shape, np.nan, dtype=np.float64))
+                f.create_dataset("computed", data=np.zeros(grid.shape, dtype=bool))
+                write_direction(f.create_group("xdirection"), directions.x)
+                if directions.y is not None:
+                    write_direction(f.create_group("ydirection"), directions.y)
+                f.attrs["dir_kind"] = directions.kind
+                f.attrs["dir_type"] = directions.dir_type.value
+                f.attrs["xlabel"], f.attrs["ylabel"] = directions.labels
+                for k, v in directions.extra.items():
+                    if k in PAPER_PCA:  # datasets, where the paper's plotting code reads them
+                        f.create_dataset(k, data=np.asarray(v, dtype=np.float64))
+                    else:
+                        f.attrs[k] = attribute(v)
+                for name, track in directions.tracks.items():
+                    _write_track(f, name, track)
+                g = f.create_group("plan")
+                for k, v in (plan or {}).items():
+                    g.attrs[k] = attribute(v)
+            journal.journal_path(path).unlink(missing_ok=True)  # a journal of the file this one replaces
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise LandscapeError(f"cannot write {str(path)!r}: {e.strerror or e}; choose another --out") from None
+        raise LandscapeError(f"cannot write {str(path)!r}: {e.strerror or e}; free space or choose another --out") from None
 
 
 def check_writable(path: Path) -> None:
@@ -237,14 +252,14 @@ def check_writable(path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LandscapeError(f"cannot create output folder {str(folder)!r}: {e.strerror or e}; choose another --out") from None
-    if not os.access(folder, os.W_OK):
+    if not folder.is_dir() or not __import__("os").access(folder, __import__("os").W_OK):
         raise LandscapeError(f"output folder {str(folder)!r} is not writable; choose another --out")
     if path.exists() and path.is_dir():
         raise LandscapeError(f"--out {str(path)!r} is a directory; give a file name such as {str(path / 'surface.h5')!r}")
 
 
 def open_file(path: Path, mode: str = "r") -> h5py.File:
-    """Open a surface file, turning unreadable or damaged files into a user error."""
+    """Open a surface file for reading, turning unreadable or damaged files into a user error."""
     path = Path(path)
     if path.is_dir():
         raise LandscapeError(f"{str(path)!r} is a folder, not a surface file")
@@ -253,7 +268,7 @@ def open_file(path: Path, mode: str = "r") -> h5py.File:
     except FileNotFoundError:
         raise LandscapeError(f"surface file {str(path)!r} does not exist") from None
     except OSError as e:
-        reason = (str(e).splitlines() or [""])[0][:120]
+        reason = (str(e).splitlines() or [""])[0][:160]
         try:
             with open(path, "rb") as f:
                 is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
@@ -261,20 +276,45 @@ def open_file(path: Path, mode: str = "r") -> h5py.File:
             raise LandscapeError(f"cannot read {str(path)!r}: {read_error.strerror or read_error}") from None
         if not is_hdf5:
             raise LandscapeError(f"{str(path)!r} is not an HDF5 surface file") from None
-        if "lock" in reason.lower():
+        if "unable to lock file" in reason.lower() and "truncated" not in reason.lower():
             raise LandscapeError(f"{str(path)!r} is open in another program that locks it ({reason}); close it first") from None
         raise LandscapeError(
-            f"{str(path)!r} cannot be read as HDF5 ({reason}); if a killed run damaged it, compute it again "
+            f"{str(path)!r} is damaged ({reason}); if a killed run damaged it, compute it again "
             "(landscape compute ... --overwrite)"
         ) from None
 
 
+def _guarded(path: Path, read: Any) -> Any:
+    """Run a reader of `path`; whatever a damaged file makes h5py or NumPy raise becomes a user error."""
+    try:
+        return read()
+    except LandscapeError:
+        raise
+    except MemoryError:
+        raise LandscapeError(f"{str(path)!r} claims more data than fits in memory; the file is damaged") from None
+    except Exception as e:  # h5py raises many types on corrupt internals
+        first = (str(e).splitlines() or [""])[0][:160]
+        raise LandscapeError(f"{str(path)!r} is damaged or not a surface file ({type(e).__name__}: {first}); "
+                             "compute it again (landscape compute ... --overwrite)") from None
+
+
 def read_settings(path: Path) -> dict[str, Any]:
-    with open_file(path) as f:
-        text = f.attrs.get("settings")
+    """The settings a resumed run must match (JSON in the `settings` attribute)."""
+
+    def read() -> dict[str, Any]:
+        with open_file(path) as f:
+            text = f.attrs.get("settings")
         if text is None:
             raise LandscapeError(f"{str(path)!r} was not written by landscape compute")
-        return json.loads(text)
+        try:
+            value = json.loads(text)
+        except (ValueError, TypeError):
+            value = None
+        if not isinstance(value, dict):
+            raise LandscapeError(f"{str(path)!r}: its settings are not readable; the file is damaged")
+        return value
+
+    return _guarded(path, read)
 
 
 def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str | None:
@@ -285,22 +325,48 @@ def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str |
     return None
 
 
-def read_directions(path: Path) -> Directions:
-    """The directions stored in a surface file (ours, or a direction file of the paper's code)."""
-    with open_file(path) as f:
-        if "xdirection" not in f:
-            raise LandscapeError(f"{str(path)!r} holds no directions (no 'xdirection' group)")
+def read_directions(path: Path, shapes: dict[str, tuple[int, ...]] | None = None) -> Directions:
+    """The directions stored in a surface, direction or Hessian file (ours or the paper's code's).
 
-        def load(group: h5py.Group) -> dict[str, torch.Tensor]:
-            n = len([k for k in group.keys() if k.isdigit()])
-            names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
-            return {name: torch.from_numpy(np.asarray(group[str(i)])) for i, name in enumerate(names)}
+    With `shapes` (a model's tensor shapes, in order), every dataset's shape is checked
+    against them before any is read."""
+    path = Path(path)
 
-        dx = load(f["xdirection"])
-        dy = load(f["ydirection"]) if "ydirection" in f else None
-        dir_type = DirType(str(f.attrs.get("dir_type", "weights")))
-        labels = (str(f.attrs.get("xlabel", "direction 1")), str(f.attrs.get("ylabel", "direction 2")))
-    return Directions(dx, dy, dir_type, "file", labels)
+    def load(group: Any) -> dict[str, torch.Tensor]:
+        if not isinstance(group, h5py.Group):
+            raise LandscapeError(f"{str(path)!r}: a direction is not a group of datasets; the file is damaged")
+        n = len([k for k in group.keys() if k.isdigit()])
+        names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
+        if len(names) != n or len(set(names)) != n:
+            raise LandscapeError(f"{str(path)!r}: {group.name} names {len(names)} tensors but holds {n}")
+        datasets = [group.get(str(i)) for i in range(n)]
+        if any(not isinstance(d, h5py.Dataset) or d.dtype.kind not in "iuf" for d in datasets):
+            raise LandscapeError(f"{str(path)!r}: {group.name} holds something other than numeric arrays")
+        if shapes is not None:
+            wanted = list(shapes.values())
+            got = [tuple(d.shape) for d in datasets]
+            if names == [str(i) for i in range(n)] and got != wanted or (names != [str(i) for i in range(n)] and (
+                    list(names) != list(shapes) or got != wanted)):
+                raise LandscapeError(f"--directions {str(path)!r}: its tensors do not match the model's in names and "
+                                     "shapes; use directions made for this architecture and --dir-type")
+        return {name: torch.from_numpy(np.asarray(d[()])) for name, d in zip(names, datasets)}
+
+    def read() -> Directions:
+        with open_file(path) as f:
+            if "xdirection" not in f:
+                raise LandscapeError(f"{str(path)!r} holds no directions (no 'xdirection' group)")
+            dx = load(f["xdirection"])
+            dy = load(f["ydirection"]) if "ydirection" in f else None
+            try:
+                dir_type = DirType(str(_attr(f.attrs.get("dir_type", "weights"))))
+            except ValueError:
+                raise LandscapeError(f"{str(path)!r}: unknown dir_type; the file is damaged") from None
+            labels = (str(_attr(f.attrs.get("xlabel", "direction 1"))), str(_attr(f.attrs.get("ylabel", "direction 2"))))
+            kind = str(_attr(f.attrs.get("dir_kind", "file")))
+            extra = {k: _attr(f.attrs[k]) for k in ("scale", "eigenvalues") if k in f.attrs}
+        return Directions(dx, dy, dir_type, "hessian" if kind == "hessian" else "file", labels, extra)
+
+    return _guarded(path, read)
 
 
 class Writer:
@@ -318,10 +384,11 @@ class Writer:
         self._lock.__enter__()
         try:
             with open_file(self.path) as f:
-                self.run_id = str(f.attrs.get("run_id", ""))
+                self.run_id = str(_attr(f.attrs.get("run_id", "")))
                 self.metrics = _metric_names(f)
                 self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
-            self._journal = journal.JournalWriter(self.path, self.run_id, self.metrics)
+                size = int(np.prod(f["computed"].shape))
+            self._journal = journal.JournalWriter(self.path, self.run_id, self.metrics, size)
             self._journal.open()
         except BaseException:
             self._lock.__exit__()
@@ -338,50 +405,80 @@ class Writer:
 
     def write(self, flat: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """Record values at flat point indices (row-major over [y, x]); flushed when this returns."""
-        assert self._journal is not None, "Writer used outside its with-block"
+        if self._journal is None:
+            raise RuntimeError("Writer used outside its with-block")
         self._journal.append(np.asarray(flat, dtype=np.int64), values)
 
     def set_attrs(self, **attrs: Any) -> None:
-        """Attributes of the file, journaled now and merged into it when the run ends."""
-        assert self._journal is not None, "Writer used outside its with-block"
-        self._journal.append_attrs(attrs)
+        """Root attributes of the file, journaled now and merged into it when the run ends."""
+        self._set({k: attribute(v) for k, v in attrs.items()})
         self.attrs.update(attrs)
+
+    def set_plan(self, plan: dict[str, Any]) -> None:
+        """The plan's attributes (after an out-of-memory back-off changed the batch size, say)."""
+        self._set({f"plan/{k}": attribute(v) for k, v in plan.items()})
+
+    def _set(self, attrs: dict[str, Any]) -> None:
+        if self._journal is None:
+            raise RuntimeError("Writer used outside its with-block")
+        self._journal.append_attrs({k: (v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v)
+                                    for k, v in attrs.items()})
+
+
+VALUE_SUFFIXES = ("_loss", "_acc")
 
 
 def _metric_names(f: h5py.File) -> list[str]:
-    return sorted(k for k in f.keys() if k.endswith(("_loss", "_acc")) and isinstance(f[k], h5py.Dataset))
+    return sorted(k for k in f.keys() if (k.endswith(VALUE_SUFFIXES) or k in ("loss", "acc", *EIGEN_METRICS))
+                  and isinstance(f[k], h5py.Dataset))
 
 
 def _attr(v: Any) -> Any:
-    return v.decode() if isinstance(v, bytes) else v
+    if isinstance(v, bytes):
+        return v.decode(errors="replace")
+    if isinstance(v, np.ndarray) and v.dtype.kind == "O":
+        return [_attr(e) for e in v.ravel()]
+    return v
 
 
 def read_surface(path: str | Path) -> Surface:
     """Read a surface file (ours or the paper's code's) into arrays; missing points are NaN."""
     path = Path(path)
+    return _guarded(path, lambda: _read_surface(path))
+
+
+def _read_surface(path: Path) -> Surface:
     with open_file(path) as f:
         if "xcoordinates" not in f:
             raise LandscapeError(f"{str(path)!r} is not a surface file (no 'xcoordinates')")
-        x = np.asarray(f["xcoordinates"], dtype=np.float64)
-        y = np.asarray(f["ycoordinates"], dtype=np.float64) if "ycoordinates" in f else None
+        x = _vector(f["xcoordinates"], "xcoordinates", path)
+        y = _vector(f["ycoordinates"], "ycoordinates", path) if "ycoordinates" in f else None
         shape = (len(y), len(x)) if y is not None else (len(x),)
+        size = int(np.prod(shape, dtype=np.int64))
+        if size > MAX_POINTS:
+            raise LandscapeError(f"{str(path)!r} claims a grid of {size:,} points; the file is damaged")
         names = _metric_names(f)
         values = {}
         for n in names:
-            v = np.asarray(f[n], dtype=np.float64)
-            if v.shape != shape:
-                if v.size == np.prod(shape):  # the paper's code allocates (nx, ny) but fills it in [y, x] order
-                    v = v.reshape(shape)
-                else:
-                    raise LandscapeError(f"{str(path)!r}: {n} has shape {v.shape}, expected {shape}")
-            values[n] = v
+            node = f[n]
+            if node.dtype.kind not in "iuf" or int(np.prod(node.shape, dtype=np.int64)) != size:
+                raise LandscapeError(f"{str(path)!r}: {n} has shape {node.shape}, expected {shape}; the file is damaged")
+            # the paper's code allocates (nx, ny) but fills it in [y, x] order: a reshape is right
+            values[n] = np.asarray(node[()], dtype=np.float64).reshape(shape)
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
-        tracks = {name: _read_track(f[name]) for name in TRACK_GROUPS if name in f}
+        tracks = {name: _read_track(f[name], path) for name in TRACK_GROUPS if isinstance(f.get(name), h5py.Group)}
+        plan = {k: _attr(v) for k, v in f["plan"].attrs.items()} if isinstance(f.get("plan"), h5py.Group) else {}
         if "computed" in f:
-            computed = np.asarray(f["computed"], dtype=bool).copy()
+            node = f["computed"]
+            if not isinstance(node, h5py.Dataset) or tuple(node.shape) != shape or node.dtype.kind not in "biu":
+                raise LandscapeError(f"{str(path)!r}: computed has shape {getattr(node, 'shape', '?')}, expected "
+                                     f"{shape}; the file is damaged")
+            computed = np.asarray(node[()], dtype=bool).copy()
             # points of a running or killed computation that are not merged yet
-            pending = journal.read_journal(path, str(attrs.get("run_id", "")), len(names))
-            attrs.update(pending.attrs)
+            pending = journal.read_journal(path, str(attrs.get("run_id", "")), len(names), size)
+            for key, value in pending.attrs.items():
+                group, _, name = key.rpartition("/")
+                (plan if group == "plan" else attrs)[name] = value
             for flat, cols in pending.records:
                 computed.ravel()[flat] = True
                 for k, n in enumerate(names):
@@ -393,38 +490,7 @@ def read_surface(path: str | Path) -> Surface:
             computed = ~np.isnan(values[losses[0]]) if losses else np.ones(shape, dtype=bool)
     for v in values.values():
         v[~computed] = np.nan
-    return Surface(path, x, y, values, computed, attrs, tracks)
-
-
-def summary(path: str | Path) -> str:
-    """Lines for `landscape info`: grid, settings, progress, min/max/center loss."""
-    s = read_surface(path)
-    a = s.attrs
-    nx = len(s.x)
-    lines = [f"surface   {s.path}"]
-    if s.y is not None:
-        lines.append(f"grid      x {s.x[0]:g}:{s.x[-1]:g}:{nx}  y {s.y[0]:g}:{s.y[-1]:g}:{len(s.y)}  ({s.computed.size} points)")
-    else:
-        lines.append(f"grid      x {s.x[0]:g}:{s.x[-1]:g}:{nx}  (1-D, {nx} points)")
-    for key in ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "ignore", "seed", "precision", "device", "started", "finished"):
-        if key in a:
-            lines.append(f"{key:<9} {a[key]}")
-    done = int(s.computed.sum())
-    lines.append(f"progress  {done}/{s.computed.size} points computed ({100.0 * done / s.computed.size:.1f}%)")
-    try:
-        name, loss = s.metric("loss")
-    except LandscapeError:
-        return "\n".join(lines)
-    vals = loss[s.computed]
-    finite = vals[np.isfinite(vals)]
-    if len(vals) and len(finite) < len(vals):
-        lines.append(f"non-finite {len(vals) - len(finite)} computed points have inf or NaN {name}")
-    if len(finite):
-        lines.append(f"{name:<9} min {finite.min():.6g}  max {finite.max():.6g}")
-        center = center_value(s, loss)
-        if center is not None:
-            lines.append(f"center    {name} {center:.6g} at the trained model (0, 0)")
-    return "\n".join(lines)
+    return Surface(path, x, y, values, computed, attrs, tracks, plan)
 
 
 def center_value(s: Surface, values: np.ndarray) -> float | None:

@@ -1,74 +1,85 @@
-"""Computing a surface: checkpoint + data → directions → grid evaluation → surface file.
+"""Computing a surface: checkpoint + data → directions → plan → grid evaluation → surface file.
 
-`evaluate_grid` is the in-memory version for notebooks; `compute` is what
-`landscape compute` runs: it writes the file as it goes and resumes an interrupted run.
+`evaluate` is the in-memory version for notebooks (model, data, plane, grid in; a `Surface`
+out); `compute` is what `landscape compute` runs: it writes the file as it goes and resumes an
+interrupted run, in one process or under torchrun (one fill loop for both); `dry_run` says
+what `compute` would do without writing anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import datetime
+import hashlib
+import math
 import platform
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from . import __version__, distributed, journal, store
+from . import distributed, journal, store
+from ._version import __version__
 from .checkpoint import ModelSpec, load_model, load_state_for, resolve_checkpoint, sha256
-from .data import DataSpec, TensorData, load_data
-from .directions import (
-    Directions,
-    DirectionSpec,
-    DirType,
-    base_tensors,
-    check_compatible,
-    random_direction,
-    random_directions,
-    target_direction,
-)
-from .engine import Compile, EvalSettings, Evaluator, Launch, Toggle, resolve_device
+from .data import Data, DataSpec, describe, load_data, materialize
+from .directions import Directions, DirectionSpec, DirType, base_tensors, check_compatible, chosen, random_direction
+from .directions import random_directions, target_direction
+from .engine import Compile, EvalSettings, Evaluator, Plan, plan_for, profile_of, resolve_device
+from .engine.probe import check_objective
 from .errors import LandscapeError
 from .grid import Grid
-from .store import Track
-from .metrics import Loss
+from .metrics import EvalFn, LossFn, Loss, Objective
 
 Progress = Callable[[int, int], None]  # (points done, points in total)
+Note = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AutoRange:
+    """`--x auto`: the range along each direction where the loss rises by `rise`× from the
+    centre, found by a short 1-D search before the grid (recorded in the file)."""
+
+    rise: float = 10.0
+    nx: int = 51
+    ny: int | None = 51  # None: a 1-D surface
+    max_radius: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not self.rise > 1.0:
+            raise LandscapeError(f"--rise must be larger than 1 (a factor over the centre's loss), got {self.rise}")
+        if self.nx < 2 or (self.ny is not None and self.ny < 2):
+            raise LandscapeError("an automatic range needs at least 2 points per axis")
 
 
 @dataclass(frozen=True)
 class ComputeJob:
-    """Everything `landscape compute` needs; built once from the command line or a notebook."""
+    """Everything `landscape compute` needs, as values; built once by the CLI or a notebook."""
 
     checkpoint: Path
-    grid: Grid
+    grid: Grid | AutoRange
+    out: Path
     model: ModelSpec = ModelSpec()
     data: DataSpec = DataSpec()
     directions: DirectionSpec = DirectionSpec()
     loss: Loss = Loss()
     evaluation: EvalSettings = EvalSettings()
-    out: Path | None = None
     x_target: Path | None = None
     y_target: Path | None = None
-    directions_file: Path | None = None
+    directions_file: Path | None = None  # an earlier surface file, a direction file or a Hessian file
+    direction_scale: str = "unit"  # Hessian eigenvectors: "unit", or "weights" (scaled to |θ|)
     plane: Directions | None = None  # precomputed directions (trajectory PCA, model-to-model planes)
-    tracks: dict[str, Track] = field(default_factory=dict)  # points drawn on the figures
     trust_checkpoint: bool = False
     overwrite: bool = False
     split_data: bool = False  # under torchrun: every rank evaluates every point on its shard of the data
-
-    def out_path(self) -> Path:
-        """The output file: --out, else outputs/<checkpoint stem>.surface.h5."""
-        if self.out is not None:
-            return self.out
-        stem = self.checkpoint.name if self.checkpoint.is_dir() else self.checkpoint.stem
-        return Path("outputs") / f"{stem}.surface.h5"
+    eigen_map: bool = False  # the largest and smallest Hessian eigenvalue at every point
 
 
 @dataclass
@@ -78,119 +89,202 @@ class ComputeResult:
     total: int
     nonfinite: int  # computed points (in the whole file) whose loss is inf or NaN
     seconds: float
+    plan: Plan | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def evaluate_grid(
+# ---------------------------------------------------------------------------------- in memory
+
+
+def evaluate(
     model: nn.Module,
-    data: TensorData,
-    directions: Directions,
+    data: Any,
+    plane: Directions,
     grid: Grid,
-    loss: Loss = Loss(),
+    loss: LossFn = F.cross_entropy,
+    eval: EvalFn | None = None,  # noqa: A002 (the --eval form: fn(model, batch) -> (loss sum, count[, correct]))
     settings: EvalSettings = EvalSettings(),
-) -> tuple[np.ndarray, np.ndarray]:
-    """Loss and accuracy over a grid, in memory: arrays of shape (ny, nx) ([row = y, column = x])
-    or (nx,) for a 1-D grid. The model is left as it was."""
-    ev = Evaluator(model, data, directions, loss.function(), settings)
+    on_note: Note | None = None,
+) -> store.Surface:
+    """The loss (and accuracy) of `model` over `grid` in the plane of `plane`, in memory.
+
+    `data`: an (x, y) pair of tensors, a Dataset, a DataLoader, or (with `eval`) any iterable of
+    batches. `loss(outputs, targets)` returns the batch mean; `eval(model, batch)` returns (loss
+    sum, count[, correct]) for models that are not f(x) -> outputs. The model is left as it was.
+    Returns the same `Surface` that `read_surface` gives for a file, ready for `plot.draw`.
+    """
+    data = materialize(data)
+    objective = Objective(eval_fn=eval) if eval is not None else Objective(loss=loss)
+    device = resolve_device(settings.device)
+    plan, objective = plan_for(model, data, objective, settings, device, grid.size)
+    ev = Evaluator(model, data, plane, objective, plan, device, on_note or (lambda m: None))
     loss_v, acc_v = ev.evaluate(grid.coords(np.arange(grid.size)))
-    return loss_v.reshape(grid.shape), acc_v.reshape(grid.shape)
+    prefix = f"{data.split}_" if data.split else ""
+    values = {f"{prefix}loss": loss_v.reshape(grid.shape)}
+    if objective.classification:
+        values[f"{prefix}acc"] = acc_v.reshape(grid.shape)
+    attrs = {"dir_kind": plane.kind, "dir_type": plane.dir_type.value, "xlabel": plane.labels[0],
+             "ylabel": plane.labels[1], **({"split": data.split} if data.split else {}),
+             **{k: v for k, v in plane.extra.items() if isinstance(v, (str, int, float))}}
+    return store.Surface(None, np.asarray(grid.x), None if grid.y is None else np.asarray(grid.y), values,
+                         np.ones(grid.shape, dtype=bool), attrs, dict(plane.tracks), plan.to_dict())
 
 
-def make_directions(job: ComputeJob, model: nn.Module) -> Directions:
-    """The plane of the job: from an earlier file, toward target models, or random."""
+# ---------------------------------------------------------------------------------- planes
+
+
+def make_directions(job: ComputeJob, model: nn.Module, two: bool) -> Directions:
+    """The plane of the job: precomputed, from an earlier file, toward target models, or random."""
     if job.plane is not None:
         return job.plane
     base = base_tensors(model, job.directions.dir_type)
     if job.directions_file is not None:
-        dirs = store.read_directions(job.directions_file)
-        if dirs.names == [str(i) for i in range(len(dirs.names))]:
-            dirs = _by_position(dirs, model, job.directions_file)
-        check_compatible(dirs, base_tensors(model, dirs.dir_type), f"--directions {job.directions_file}")
-        if not job.grid.is_2d:
-            dirs.y = None
-        elif dirs.y is None:
-            raise LandscapeError(f"--directions {job.directions_file} holds one direction; omit --y for a 1-D run")
-        return dirs
+        return read_plane(job.directions_file, model, two, job.direction_scale)
     if job.y_target is not None and job.x_target is None:
         raise LandscapeError("--y-target needs --x-target")
     if job.x_target is not None:
-        dx = target_direction(base, load_state_for(model, job.x_target, job.trust_checkpoint))
+        only = chosen(model, job.directions)
+        dx = target_direction(base, load_state_for(model, job.x_target, job.trust_checkpoint), only)
         labels = [f"toward {job.x_target.name} (θ₂ − θ)", "direction 2"]
         dy = None
-        if job.grid.is_2d:
+        if two:
             if job.y_target is not None:
-                dy = target_direction(base, load_state_for(model, job.y_target, job.trust_checkpoint))
+                dy = target_direction(base, load_state_for(model, job.y_target, job.trust_checkpoint), only)
                 labels[1] = f"toward {job.y_target.name} (θ₃ − θ)"
             else:
                 gen = torch.Generator().manual_seed(job.directions.seed)
-                dy = random_direction(base, job.directions, gen)
+                dy = random_direction(base, job.directions, gen, only)
                 labels[1] = f"random direction, {job.directions.norm.value}-normalized"
         elif job.y_target is not None:
             raise LandscapeError("--y-target needs a 2-D grid: add --y")
-        return Directions(dx, dy, job.directions.dir_type, "target", (labels[0], labels[1]))
-    return random_directions(model, job.directions, two=job.grid.is_2d)
+        extra = {"subset": job.directions.describe_subset()} if only is not None else {}
+        return Directions(dx, dy, job.directions.dir_type, "target", (labels[0], labels[1]), extra)
+    return random_directions(model, job.directions, two=two)
+
+
+def read_plane(path: Path, model: nn.Module, two: bool = True, scale: str = "unit") -> Directions:
+    """The plane of an earlier surface file, a direction file of the paper's code (unnamed
+    tensors, matched by position to `model.parameters()` or `model.state_dict()`) or a Hessian
+    file (top eigenvectors; `scale` "weights" rescales each to the norm of the weights)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LandscapeError(f"--directions {str(path)!r} is not a file; give an earlier surface file or a Hessian file")
+    dirs = store.read_directions(path)
+    if dirs.names == [str(i) for i in range(len(dirs.names))]:
+        dirs = _by_position(dirs, model, path)
+    check_compatible(dirs, base_tensors(model, dirs.dir_type), f"--directions {path}")
+    if not two:
+        dirs.y = None
+    elif dirs.y is None:
+        raise LandscapeError(f"--directions {path} holds one direction; omit --y for a 1-D run")
+    if scale not in ("unit", "weights"):
+        raise LandscapeError(f"--direction-scale {scale!r}: use unit or weights")
+    if dirs.kind == "hessian":
+        base = base_tensors(model, dirs.dir_type)
+        theta = math.sqrt(sum(float((t.double() ** 2).sum()) for t in base.values() if t.is_floating_point()))
+        factor = theta if scale == "weights" else 1.0
+        if factor != 1.0:
+            dirs.x = {n: t * factor for n, t in dirs.x.items()}
+            dirs.y = {n: t * factor for n, t in dirs.y.items()} if dirs.y is not None else None
+        dirs.extra = {**dirs.extra, "scale": "to the norm of the weights" if scale == "weights" else "unit norm"}
+        note = ("Hessian eigenvectors, " + ("each scaled to |θ|" if scale == "weights" else "unit norm")
+                + ", not filter-normalized")
+        dirs.extra["note"] = note
+    elif scale != "unit":
+        raise LandscapeError("--direction-scale applies to a Hessian file's eigenvectors only")
+    return dirs
 
 
 def _by_position(dirs: Directions, model: nn.Module, where: Path) -> Directions:
-    """A direction file of the paper's code names its tensors "0", "1", ...: match them by
-    position to `model.parameters()` (dir type weights) or `model.state_dict()` (states)."""
     for dir_type in (DirType.weights, DirType.states):
         base = base_tensors(model, dir_type)
         shapes = [tuple(t.shape) for t in base.values()]
         if shapes == [tuple(t.shape) for t in dirs.x.values()]:
             rename = lambda d: dict(zip(base, d.values())) if d is not None else None  # noqa: E731
-            return Directions(rename(dirs.x), rename(dirs.y), dir_type, "file", dirs.labels)
+            return Directions(rename(dirs.x), rename(dirs.y), dir_type, dirs.kind, dirs.labels, dirs.extra)
     raise LandscapeError(f"--directions {where}: its {len(dirs.x)} unnamed tensors match neither the model's "
                          "parameters nor its state dict in order and shape; use directions made for this architecture")
 
 
-def _fingerprint(job: ComputeJob, checkpoint_sha: str, n_samples: int, data_sha: str) -> dict:
-    """The settings a resumed run must share with the file (device and batch size may differ)."""
+# ---------------------------------------------------------------------------------- the file's record
+
+
+def model_sha256(model: nn.Module, spec: ModelSpec) -> str:
+    """A digest of the model's structure (tensor names, shapes, dtypes) and of the source files
+    of its own classes and factory: a resumed run must evaluate the same network."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+    files = set()
+    for m in model.modules():
+        module = sys.modules.get(type(m).__module__)
+        if module is not None and not type(m).__module__.startswith("torch") and getattr(module, "__file__", None):
+            files.add(module.__file__)
+    if spec.factory:
+        module = sys.modules.get(spec.factory.rpartition(":")[0])
+        if module is not None and getattr(module, "__file__", None):
+            files.add(module.__file__)
+    for f in sorted(files):
+        try:
+            h.update(Path(f).read_bytes())
+        except OSError:
+            h.update(f.encode())
+    return h.hexdigest()
+
+
+def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Data) -> dict:
+    """The settings a resumed run must share with the file (the plan is compared on its own)."""
 
     def file_sha(p: Path | None) -> str | None:
         return sha256(resolve_checkpoint(p)) if p is not None else None
 
+    grid = job.grid
     return {
         "checkpoint_sha256": checkpoint_sha,
         "model": job.model.factory,
         "model_kwargs": job.model.kwargs_dict(),
+        "model_sha256": model_sha,
         "data": job.data.source,
-        "data_sha256": data_sha,
-        "split": job.data.split.value,
-        "samples": n_samples,
+        "data_sha256": data.sha256(),
+        "split": data.split,
+        "samples": len(data),
         "data_seed": job.data.seed,
-        "loss": job.loss.name,
+        "loss": job.loss.label,
         "dir_type": job.directions.dir_type.value,
         "norm": job.directions.norm.value,
         "ignore": "biasbn" if job.directions.ignore_biasbn else "none",
+        "params": job.directions.params,
+        "trainable_only": job.directions.trainable_only,
         "seed": job.directions.seed,
         "x_target_sha256": file_sha(job.x_target),
         "y_target_sha256": file_sha(job.y_target),
         "directions_sha256": sha256(job.directions_file) if job.directions_file else None,
+        "direction_scale": job.direction_scale,
         "plane_sha256": _tensors_sha(job.plane) if job.plane is not None else None,
-        "precision": job.evaluation.precision.value,
-        "xcoordinates": list(job.grid.x),
-        "ycoordinates": list(job.grid.y) if job.grid.y is not None else None,
+        "eigen_map": job.eigen_map,
+        "xcoordinates": list(grid.x) if isinstance(grid, Grid) else f"auto: rise {grid.rise:g}, {grid.nx} points",
+        "ycoordinates": (list(grid.y) if grid.y is not None else None) if isinstance(grid, Grid)
+        else (f"auto: rise {grid.rise:g}, {grid.ny} points" if grid.ny else None),
     }
 
 
-def _attributes(job: ComputeJob, settings: dict, directions: Directions, n_samples: int) -> dict:
+def _attributes(job: ComputeJob, settings: dict, directions: Directions, data: Data) -> dict:
     """Root attributes of a new file: everything needed to reproduce the run."""
-    attrs = {
+    attrs: dict[str, Any] = {
         "checkpoint": str(job.checkpoint),
         "checkpoint_sha256": settings["checkpoint_sha256"],
         "model": job.model.factory or "(from checkpoint)",
         "model_kwargs": job.model.kwargs,
-        "data": job.data.describe(),
+        "model_sha256": settings["model_sha256"],
+        "data": describe(job.data, data),
         "data_source": job.data.source,
-        "split": job.data.split.value,
-        "samples": n_samples,
-        "loss": job.loss.name,
+        "split": data.split or "train",
+        "samples": len(data),
+        "loss": job.loss.label,
         "norm": settings["norm"] if directions.kind == "random" else "none",
         "ignore": settings["ignore"],
         "dir_type": directions.dir_type.value,
         "seed": job.directions.seed,
-        "precision": job.evaluation.precision.value,
         "versions": _versions(),
         "command": " ".join(sys.argv),
         "started": _now(),
@@ -221,11 +315,129 @@ def _now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def compute(
-    job: ComputeJob,
-    progress: Progress | None = None,
-    on_note: Callable[[str], None] | None = None,
-) -> ComputeResult:
+# ---------------------------------------------------------------------------------- to the file
+
+
+def output_path(out: Path, note: Note) -> Path:
+    """The file to write: `out`, or the file a symbolic link at `out` points to (written through,
+    so the points it holds are resumed, not lost)."""
+    out = Path(out)
+    if out.is_symlink():
+        target = out.resolve()
+        note(f"{out} is a symbolic link: writing through it to {target}")
+        return target
+    return out
+
+
+@dataclass
+class _Prepared:
+    """What a rank needs to evaluate: the job as the file has it, the plan, its evaluator."""
+
+    job: ComputeJob
+    grid: Grid
+    plan: Plan
+    evaluator: Evaluator
+    eigen: Any = None
+
+
+def _load(job: ComputeJob) -> tuple[Path, nn.Module, Data, Objective]:
+    checkpoint = resolve_checkpoint(job.checkpoint)
+    model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
+    data = load_data(job.data)
+    return checkpoint, model, data, job.loss.objective()
+
+
+def _shard(data: Data, world: distributed.World, split_data: bool) -> Data:
+    if not split_data:
+        return data
+    n = len(data)
+    if n < world.size:
+        raise LandscapeError(f"--split-data needs at least one sample per rank: {n} samples, {world.size} ranks")
+    return data.subset(world.rank * n // world.size, (world.rank + 1) * n // world.size)
+
+
+def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: Note) -> _Prepared:
+    """Rank 0: check everything, then create the file with its plan (or check that the file
+    matches, to resume, and take its plan); returns a ready evaluator."""
+    device = resolve_device(job.evaluation.device, world.local_rank if world.size > 1 else None)
+    if world.size > 1:
+        device = torch.device(world.device)
+    checkpoint, model, data, objective = _load(job)
+    if job.directions_file is not None and not Path(job.directions_file).is_file():
+        raise LandscapeError(f"--directions {str(job.directions_file)!r} is not a file; give an earlier surface file")
+    settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data)
+    part = _shard(data, world, job.split_data)
+    if out.exists() and not job.overwrite:
+        try:
+            stored_settings = store.read_settings(out)
+        except LandscapeError as e:
+            raise LandscapeError(f"--out: {e}; pass --overwrite to replace it, or choose another --out") from None
+        diff = store.settings_difference(stored_settings, settings)
+        if diff is not None:
+            raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
+        before = store.read_surface(out)
+        plan = Plan.from_dict(before.plan)
+        conflict = plan.conflict(job.evaluation)
+        if conflict is not None:
+            raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); resume without that "
+                                 "option, or pass --overwrite to start again")
+        if plan.device == "cuda" and device.type != "cuda":
+            raise LandscapeError(f"{out} is being computed on a GPU (its plan says cuda) and none is visible here; "
+                                 "resume where one is, or pass --overwrite to start again on this device")
+        if plan.device == "cpu":
+            device = torch.device("cpu")
+        grid = before.grid
+        directions = store.read_directions(out)
+        if not grid.is_2d:
+            directions.y = None
+        objective = check_objective(model, part, objective)
+        prepared = _Prepared(job, grid, plan, Evaluator(model, part, directions, objective, plan, device, note))
+        prepared.evaluator.prepare()
+        return prepared
+    directions = make_directions(job, model, two=_two(job.grid))
+    grid = job.grid
+    if isinstance(grid, AutoRange):
+        grid = _auto_grid(grid, model, part, directions, objective, job.evaluation, device, note)
+    plan, objective = plan_for(model, part, objective, job.evaluation, device, grid.size, world.size)
+    evaluator = Evaluator(model, part, directions, objective, plan, device, note)
+    evaluator.prepare()  # fast paths checked before any file is written
+    split = data.split or "train"
+    metrics = [f"{split}_loss"] + ([f"{split}_acc"] if objective.classification else [])
+    if job.eigen_map:
+        metrics += list(store.EIGEN_METRICS)
+    attrs = _attributes(job, settings, directions, data)
+    if isinstance(job.grid, AutoRange):
+        attrs.update(auto_rise=job.grid.rise, auto_radius_x=max(abs(grid.x[0]), abs(grid.x[-1])),
+                     **({"auto_radius_y": max(abs(grid.y[0]), abs(grid.y[-1]))} if grid.y else {}))
+    subset = job.directions.describe_subset()
+    if subset:
+        attrs["subset"] = subset
+    store.create(out, grid, metrics, directions, attrs, settings, plan.to_dict())
+    return _Prepared(job, grid, plan, evaluator)
+
+
+def _two(grid: Grid | AutoRange) -> bool:
+    return grid.is_2d if isinstance(grid, Grid) else grid.ny is not None
+
+
+def _attach(job: ComputeJob, out: Path, world: distributed.World, plan: Plan, note: Note) -> _Prepared:
+    """Ranks other than 0: the model, the data and the plane of the file rank 0 made, and the plan it sent."""
+    if not out.exists():
+        raise LandscapeError(f"{out} is not visible to every rank: put --out on a filesystem that all nodes share")
+    _, model, data, objective = _load(job)
+    part = _shard(data, world, job.split_data)
+    surface = store.read_surface(out)
+    directions = store.read_directions(out)
+    if not surface.is_2d:
+        directions.y = None
+    objective = check_objective(model, part, objective)
+    device = torch.device(world.device if plan.device == "cuda" else "cpu")
+    ev = Evaluator(model, part, directions, objective, plan, device, note)
+    ev.prepare()
+    return _Prepared(job, surface.grid, plan, ev)
+
+
+def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | None = None) -> ComputeResult:
     """Compute (or finish) the surface file of `job`; returns what was done.
 
     The file is created atomically and every chunk of points is flushed as it finishes;
@@ -240,200 +452,239 @@ def compute(
         if on_note is not None:
             on_note(message)
 
-    world = distributed.world_from_env()
-    if world is not None:
-        result = _compute_distributed(job, world, progress, note)
-    else:
-        out = job.out_path()
-        store.check_writable(out)
-        with journal.Lock(out):  # one writer per file, from the first check to the last write
-            job, evaluator = _open_surface(job, out, note)
-            result = fill(out, evaluator, job.grid, progress)
-    result.seconds = time.perf_counter() - t0
-    result.notes = notes
-    return result
-
-
-def _open_surface(job: ComputeJob, out: Path, note: Callable[[str], None],
-                  shard: tuple[int, int] | None = None, must_exist: bool = False) -> tuple[ComputeJob, Evaluator]:
-    """Check everything, then create the file (or check it matches, to resume); returns the
-    job with the evaluation settings the file was started with, and a ready evaluator
-    (over the samples [lo, hi) of `shard`, if given)."""
-    checkpoint = resolve_checkpoint(job.checkpoint)
-    resolve_device(job.evaluation.device)  # a bad --device fails before any loading
-    model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
-    data = load_data(job.data)
-    loss_fn = job.loss.function()
-    if job.directions_file is not None and not job.directions_file.is_file():
-        raise LandscapeError(f"--directions {str(job.directions_file)!r} is not a file; give an earlier surface file")
-    settings = _fingerprint(job, sha256(checkpoint), len(data), data.sha256())
-
-    if out.exists() and not job.overwrite:
-        try:
-            stored_settings = store.read_settings(out)
-        except LandscapeError as e:
-            raise LandscapeError(f"--out: {e}; pass --overwrite to replace it, or choose another --out") from None
-        diff = store.settings_difference(stored_settings, settings)
-        if diff is not None:
-            raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
-        directions = store.read_directions(out)  # the stored directions, bit for bit
-        if not job.grid.is_2d:
-            directions.y = None
-        new_file = False
-        stored = store.read_surface(out).attrs  # evaluating as before gives identical values
-        ev = job.evaluation
-        if ev.launch == Launch.auto and stored.get("launch") in (Launch.point.value, Launch.vmap.value):
-            ev = dataclasses.replace(ev, launch=Launch(stored["launch"]))
-        if ev.compile == Compile.auto and stored.get("compile") in {c.value for c in Compile} - {"auto"}:
-            ev = dataclasses.replace(ev, compile=Compile(stored["compile"]))
-        if ev.batch_size is None and int(stored.get("batch_size", 0)) > 0:
-            ev = dataclasses.replace(ev, batch_size=int(stored["batch_size"]))
-        if ev.first_layer == Toggle.auto and stored.get("first_layer") in ("on", "off"):
-            ev = dataclasses.replace(ev, first_layer=Toggle(stored["first_layer"]))
-        job = dataclasses.replace(job, evaluation=ev)
-    elif must_exist:
-        raise LandscapeError(f"{out} is not visible to every rank: put --out on a filesystem that all nodes share")
-    else:
-        directions = make_directions(job, model)
-        new_file = True
-    part = data if shard is None else TensorData(data.x[shard[0] : shard[1]], data.y[shard[0] : shard[1]])
-    evaluator = Evaluator(model, part, directions, loss_fn, job.evaluation, note)
-    evaluator.prepare()  # checks the model accepts the data before any file is written
-    if new_file:
-        split = job.data.split.value
-        metrics = [f"{split}_loss"] + ([f"{split}_acc"] if evaluator.classification else [])
-        attrs = _attributes(job, settings, directions, len(data))
-        store.create(out, job.grid, metrics, directions, attrs, settings, job.tracks)
-    return job, evaluator
-
-
-def _compute_distributed(job: ComputeJob, world: distributed.World, progress: Progress | None,
-                         note: Callable[[str], None]) -> ComputeResult:
-    """One rank's part of a torchrun computation; rank 0 holds the lock and writes."""
-    device = distributed.init(world, job.evaluation.device)
-    ev = job.evaluation
-    # Every rank must evaluate a point the same way: no timing-based choices.
-    ev = dataclasses.replace(ev, device=device, launch=Launch.point if ev.launch == Launch.auto else ev.launch,
-                             compile=Compile.off if ev.compile == Compile.auto else ev.compile)
-    job = dataclasses.replace(job, evaluation=ev)
-    out = job.out_path()
-    lock = journal.Lock(out)
-    error = None
-    if world.is_writer:  # checks, directions and the file, once
-        try:
-            store.check_writable(out)
-            lock.__enter__()
-            job, _ = _open_surface(job, out, note)
-        except LandscapeError as e:
-            error = str(e)
-    error = distributed.share(error)
+    world = distributed.join(job.evaluation.device)
     try:
-        if error is not None:
-            raise LandscapeError(error)
-        job = distributed.share(job)  # the settings the file was started with
-        job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, device=device))
-        evaluator, error = None, None
-        try:
-            n = len(load_data(job.data))
-            if job.split_data and n < world.size:
-                raise LandscapeError(f"--split-data needs at least one sample per rank: {n} samples, {world.size} ranks")
-            shard = (world.rank * n // world.size, (world.rank + 1) * n // world.size) if job.split_data else None
-            job, evaluator = _open_surface(dataclasses.replace(job, overwrite=False), out, lambda m: None, shard,
-                                           must_exist=not world.is_writer)
-        except LandscapeError as e:
-            error = f"rank {world.rank}: {e}"
-        errors = [e for e in distributed.all_gather(error) if e is not None]
-        if errors:  # every rank stops, and rank 0 says why
-            raise LandscapeError(errors[0])
-        before = store.read_surface(out)
-        distributed.barrier()
-        return _fill_distributed(out, evaluator, job, before, world, n, progress)
+        with ExitStack() as stack:
+            out, error, plan = None, None, None
+            prepared: _Prepared | None = None
+            if world.is_writer:  # checks, plan, directions and the file, once
+                try:
+                    out = output_path(job.out, note)
+                    store.check_writable(out)
+                    stack.enter_context(journal.Lock(out))
+                    prepared = _open_surface(job, out, world, note)
+                    plan = prepared.plan
+                except LandscapeError as e:
+                    error = str(e)
+            error, out, plan = world.share((error, out, plan))  # type: ignore[misc]
+            if error is not None:
+                raise LandscapeError(error)
+            if not world.is_writer:
+                try:
+                    prepared = _attach(job, out, world, plan, lambda m: None)
+                except LandscapeError as e:
+                    error = f"rank {world.rank}: {e}"
+            errors = [e for e in world.all_gather(error) if e is not None]
+            if errors:  # every rank stops, and rank 0 says why
+                raise LandscapeError(errors[0])
+            assert prepared is not None
+            computed, total = _fill(out, prepared, world, progress, note)
     finally:
-        if world.is_writer and lock.fd is not None:
-            lock.__exit__()
-        distributed.finish()
+        distributed.leave(world)
+    nonfinite = 0
+    if world.is_writer:
+        s = store.read_surface(out)
+        nonfinite = int((~np.isfinite(s.metric("loss")[1][s.computed])).sum())
+    return ComputeResult(out, computed, total, nonfinite, time.perf_counter() - t0, prepared.plan, notes)
 
 
-def _fill_distributed(out: Path, evaluator: Evaluator, job: ComputeJob, before: store.Surface,
-                      world: distributed.World, n: int, progress: Progress | None) -> ComputeResult:
-    grid = job.grid
-    split = str(before.attrs.get("split", "train"))
-    missing = np.flatnonzero(~before.computed.ravel())
-    total_points, done = grid.size, grid.size - len(missing)
-    mine = missing if job.split_data else missing[world.rank :: world.size]
+def _fill(out: Path, p: _Prepared, world: distributed.World, progress: Progress | None, note: Note) -> tuple[int, int]:
+    """Evaluate the points of `out` not computed yet, every rank its share, rank 0 writing each
+    chunk as it finishes. Returns (points computed now, points in the grid)."""
+    ev, grid = p.evaluator, p.grid
+    before = store.read_surface(out) if world.is_writer else None
+    missing = world.share(np.flatnonzero(~before.computed.ravel()) if before is not None else None)
+    split = str(before.attrs.get("split", "train")) if before is not None else "train"
+    total_points = grid.size
+    done = total_points - len(missing)
+    mine = missing if p.job.split_data else missing[world.rank :: world.size]
     coords = grid.coords(mine)
-    chunks = ((s, s + 1, None, None) for s in range(len(mine))) if job.split_data else evaluator.stream(coords)
-    writer = store.Writer(out) if world.is_writer else None
-    if writer is not None:
-        writer.__enter__()
-        writer.set_attrs(finished="", device=f"{world.size} x {evaluator.device}", launch=evaluator.launch.value,
-                         batch_size=evaluator.batch_size, first_layer="on" if evaluator.first is not None else "off")
-        if progress:
-            progress(done, total_points)
-    try:
+    if p.job.split_data:  # every rank the same point, each on its shard: sum the shards' sums
+        chunks = ((s, s + 1, *ev.means(world.sum_arrays(ev.sums(coords[s : s + 1])))) for s in range(len(mine)))
+    else:
+        chunks = ev.stream(coords)
+    eigen = _eigen_map(p) if p.job.eigen_map else None
+    with ExitStack() as stack:
+        writer = stack.enter_context(store.Writer(out)) if world.is_writer else None
+        if writer is not None:
+            if len(missing):
+                writer.set_attrs(finished="", device=f"{world.size} x {ev.device}" if world.size > 1 else str(ev.device))
+            if progress:
+                progress(done, total_points)
+        timer = _Estimate(len(mine), world, note)
         while True:
             item = next(chunks, None)
             payload = None
             if item is not None:
                 start, stop, loss, acc = item
-                if job.split_data:  # every rank has the same point; sum the shards' sums
-                    loss, acc = evaluator.means(distributed.sum_arrays(evaluator.sums(coords[start:stop])), n)
-                payload = (mine[start:stop], loss, acc)
-            gathered = [payload] if job.split_data else distributed.gather(payload)
+                values = {f"{split}_loss": loss, f"{split}_acc": acc}
+                if eigen is not None:
+                    values.update(eigen(coords[start:stop]))
+                payload = (mine[start:stop], values)
+                timer.chunk(stop)
+            gathered = [payload] if p.job.split_data else world.gather(payload)
             if writer is not None:
                 for part in gathered or []:
-                    if part is None:
-                        continue
-                    values = {f"{split}_loss": part[1]}
-                    if f"{split}_acc" in writer.metrics:
-                        values[f"{split}_acc"] = part[2]
-                    writer.write(part[0], values)
-                    done += len(part[0])
+                    if part is not None:
+                        writer.write(part[0], {k: v for k, v in part[1].items() if k in writer.metrics})
+                        done += len(part[0])
                 if progress:
                     progress(done, total_points)
-            if distributed.total(0 if item is None else 1) == 0:
+            if world.total(0 if item is None else 1) == 0:
                 break
         if writer is not None:
-            writer.set_attrs(finished=_now())
-    finally:
-        if writer is not None:
-            writer.__exit__(None, None, None)
-    computed = len(missing)
-    nonfinite = 0
-    if world.is_writer:
-        s = store.read_surface(out)
-        nonfinite = int((~np.isfinite(s.metric("loss")[1][s.computed])).sum())
-    return ComputeResult(out, computed, total_points, nonfinite, 0.0)
+            now = ev.plan_now()
+            if now != p.plan:
+                writer.set_plan(now.to_dict())
+                p.plan = now
+            if len(missing):
+                writer.set_attrs(finished=_now())
+    return len(missing), total_points
 
 
-def fill(path: Path, evaluator: Evaluator, grid: Grid, progress: Progress | None = None) -> ComputeResult:
-    """Evaluate the points of `path` that are not computed yet, writing each chunk as it finishes."""
-    before = store.read_surface(path)  # the journal of a killed run counts as computed
-    split = str(before.attrs.get("split", "train"))
-    missing = np.flatnonzero(~before.computed.ravel())
-    total = grid.size
-    done = total - len(missing)
-    if progress:
-        progress(done, total)
-    with store.Writer(path) as w:
-        has_acc = f"{split}_acc" in w.metrics
-        if len(missing):
-            w.set_attrs(finished="", device=str(evaluator.device), batch_size=evaluator.batch_size,
-                        first_layer="on" if evaluator.first is not None else "off",
-                        launch=evaluator.choose_launch(grid.coords(missing)).value)
-        for start, stop, loss, acc in evaluator.stream(grid.coords(missing)):
-            values = {f"{split}_loss": loss}
-            if has_acc:
-                values[f"{split}_acc"] = acc
-            w.write(missing[start:stop], values)
-            if w.attrs.get("compile") != evaluator.compiled_as.value:
-                w.set_attrs(compile=evaluator.compiled_as.value)
-            done += stop - start
-            if progress:
-                progress(done, total)
-        if len(missing):
-            w.set_attrs(finished=_now())
-    s = store.read_surface(path)
-    _, loss_all = s.metric("loss")
-    nonfinite = int((~np.isfinite(loss_all[s.computed])).sum())
-    return ComputeResult(path, len(missing), total, nonfinite, 0.0)
+class _Estimate:
+    """After the first points: "about N min for the M points left" (timing here never changes a value)."""
+
+    def __init__(self, points: int, world: distributed.World, note: Note):
+        self.points, self.world, self.note = points, world, note
+        self.t0 = time.perf_counter()
+        self.first: tuple[int, float] | None = None
+        self.said = points < 4 or not world.is_writer
+
+    def chunk(self, done: int) -> None:
+        if self.said:
+            return
+        now = time.perf_counter()
+        if self.first is None:  # the first point pays for warm-up (and a compile): time from after it
+            self.first = (done, now)
+            return
+        n, seconds = done - self.first[0], now - self.first[1]
+        if n >= 2 and (seconds >= 0.2 or n >= 20):
+            left = (self.points - done) * seconds / n
+            if left >= 10:  # a run of seconds needs no forecast
+                self.note(f"{1e3 * seconds / n:.0f} ms a point: about {_duration(left)} for the "
+                          f"{self.points - done:,} points left" + (" on this rank" if self.world.size > 1 else ""))
+            self.said = True
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _eigen_map(p: _Prepared) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    from .hessian import eigen_map_values
+
+    return eigen_map_values(p.evaluator)
+
+
+# ---------------------------------------------------------------------------------- before a run
+
+
+def _auto_grid(auto: AutoRange, model: nn.Module, data: Data, directions: Directions, objective: Objective,
+               settings: EvalSettings, device: torch.device, note: Note) -> Grid:
+    """The grid of `--x auto`: along each direction the smallest symmetric range whose ends
+    (both of them) reach `rise` times the loss at the centre, by doubling then bisection."""
+    plan, objective = plan_for(model, data, objective, settings, device, 64)
+    ev = Evaluator(model, data, directions, objective, plan, device, note)
+    centre = float(ev.evaluate(np.zeros((1, 2)))[0][0])
+    target = auto.rise * centre
+
+    def radius(axis: int) -> float:
+        worst = 0.0
+        for sign in (1.0, -1.0):
+            def rises(r: float) -> bool:
+                point = np.zeros((1, 2))
+                point[0, axis] = sign * r
+                value = float(ev.evaluate(point)[0][0])
+                return not np.isfinite(value) or value >= target
+            lo, hi = 0.0, 0.05
+            while not rises(hi):
+                lo, hi = hi, 2 * hi
+                if hi > auto.max_radius:
+                    note(f"the loss does not rise {auto.rise:g}× within ±{auto.max_radius:g} along direction "
+                         f"{axis + 1}; using ±{auto.max_radius:g}")
+                    return auto.max_radius
+            for _ in range(8):
+                mid = (lo + hi) / 2
+                lo, hi = (lo, mid) if rises(mid) else (mid, hi)
+            worst = max(worst, hi)
+        return float(f"{worst:.3g}")
+
+    rx = radius(0)
+    ry = radius(1) if auto.ny is not None else None
+    note(f"--x auto: the loss rises {auto.rise:g}× from {centre:.4g} within ±{rx:g}"
+         + (f"; --y auto: within ±{ry:g}" if ry is not None else ""))
+    return Grid.linspace((-rx, rx, auto.nx), (-ry, ry, auto.ny) if ry is not None else None)
+
+
+@dataclass
+class DryRun:
+    """What `compute` would do: the plan, the points it would compute, how long, how big a file."""
+
+    plan: Plan
+    device: str
+    points: int  # to compute
+    total: int
+    seconds: float  # estimated, from a few timed points
+    file_bytes: int
+    resumes: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def dry_run(job: ComputeJob, on_note: Note | None = None) -> DryRun:
+    """Check the job and time a few points as `compute` would evaluate them; writes nothing."""
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        if on_note is not None:
+            on_note(message)
+
+    device = resolve_device(job.evaluation.device)
+    checkpoint, model, data, objective = _load(job)
+    out = Path(job.out)
+    missing, resumes = None, False
+    if out.exists() and not job.overwrite:
+        settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data)
+        diff = store.settings_difference(store.read_settings(out), settings)
+        if diff is not None:
+            raise LandscapeError(f"{out} was computed with other settings ({diff}); the run would refuse it: "
+                                 "pass --overwrite, or --out")
+        before = store.read_surface(out)
+        plan = Plan.from_dict(before.plan)
+        conflict = plan.conflict(job.evaluation)
+        if conflict is not None:
+            raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); the run would refuse")
+        directions = store.read_directions(out)
+        grid = before.grid
+        if not grid.is_2d:
+            directions.y = None
+        objective = check_objective(model, data, objective)
+        missing, resumes = int((~before.computed).sum()), True
+    else:
+        directions = make_directions(job, model, two=_two(job.grid))
+        grid = job.grid if isinstance(job.grid, Grid) else Grid.linspace((-1, 1, job.grid.nx),
+                                                                          (-1, 1, job.grid.ny) if job.grid.ny else None)
+        plan, objective = plan_for(model, data, objective, job.evaluation, device, grid.size)
+    timed = dataclasses.replace(plan, compile=Compile.off)  # time eagerly; a compile is estimated
+    ev = Evaluator(model, data, directions, objective, timed, device if plan.device == device.type else
+                   torch.device(plan.device), note)
+    sample = grid.coords(np.arange(min(3, grid.size)))
+    ev.evaluate(sample[:1])  # warm-up
+    t0 = time.perf_counter()
+    ev.evaluate(sample)
+    per_point = (time.perf_counter() - t0) / len(sample)
+    points = grid.size if missing is None else missing
+    seconds = per_point * points
+    if plan.compile != Compile.off:
+        profile = profile_of(ev.device)
+        seconds = seconds * (1 - profile.compile_saving) + profile.compile_seconds
+    if job.eigen_map:
+        note("the eigenvalue map's Hessian work is not in the estimate")
+    tensors = sum(t.numel() for d in (directions.x, directions.y) if d is not None for t in d.values())
+    file_bytes = 4 * tensors + grid.size * (8 * 2 + 1) + 16_384
+    return DryRun(plan, str(ev.device), points, grid.size, seconds, file_bytes, resumes, notes)

@@ -19,10 +19,9 @@ import torch
 from torch import nn
 
 from .checkpoint import CHECKPOINT_SUFFIXES, DIRECTORY_FILES, load_model, load_state_for, read_checkpoint, resolve_checkpoint
-from .directions import Direction, Directions, DirType, base_tensors
+from .directions import Direction, Directions, DirectionSpec, DirType, Track, base_tensors, chosen
 from .errors import LandscapeError
 from .grid import Grid
-from .store import Track
 from .surface import ComputeJob
 
 STEP_PATTERN = re.compile(r"(?<![a-z])(?:epoch|ep|step|iter|it|checkpoint)[_\-=]?(\d+)", re.IGNORECASE)
@@ -152,21 +151,34 @@ def _flat_names(base: Direction, ignore_biasbn: bool) -> list[str]:
 
 def trajectory_plane(
     model: nn.Module,
-    checkpoints: list[Path],
-    epochs: list[int | None],
+    runs: list[list[Path]],
+    epochs: list[list[int | None]] | None = None,
+    run_names: list[str] | None = None,
     dir_type: DirType = DirType.weights,
     ignore_biasbn: bool = True,
     trust: bool = False,
-) -> tuple[Directions, Track]:
-    """PCA directions of the checkpoints around `model` (the final weights) and the projected path."""
+    params: DirectionSpec | None = None,
+) -> Directions:
+    """The PCA plane of one or several training runs around `model` (the final weights): the
+    top two principal components of θ_i − θ_final over every checkpoint of every run, each
+    checkpoint's projection (a `trajectory` track, one run per path) and its projection
+    residual — the share of |θ_i − θ_final| that lies off the plane (Li et al. 2018, sec. 7)."""
+    epochs = epochs or [[None] * len(r) for r in runs]
     base = base_tensors(model, dir_type)
-    names = _flat_names(base, ignore_biasbn)
+    only = chosen(model, params) if params is not None else None
+    names = [n for n in _flat_names(base, ignore_biasbn) if only is None or n in only]
     sizes = [base[n].numel() for n in names]
-    rows = np.zeros((len(checkpoints), sum(sizes)), dtype=np.float32)  # (n_checkpoints, P)
-    for i, path in enumerate(checkpoints):
+    paths = [p for run in runs for p in run]
+    rows = np.zeros((len(paths), sum(sizes)), dtype=np.float32)  # (n_checkpoints, P)
+    for i, path in enumerate(paths):
         state = load_state_for(model, path, trust)  # one checkpoint in memory at a time
         rows[i] = torch.cat([(state[n].float() - base[n].float()).flatten() for n in names]).numpy()
     pca = pca_of_rows(rows)
+    norms = np.zeros(len(paths))
+    for c in range(0, rows.shape[1], 1 << 20):
+        norms += (rows[:, c : c + (1 << 20)].astype(np.float64) ** 2).sum(axis=1)
+    on_plane = (pca.projections**2).sum(axis=1)
+    residual = np.where(norms > 0, np.sqrt(np.clip(norms - on_plane, 0.0, None) / np.where(norms > 0, norms, 1.0)), 0.0)
     dirs = []
     for k in range(2):
         d = {}
@@ -176,18 +188,22 @@ def trajectory_plane(
                     else torch.zeros_like(t, dtype=torch.float32))
         dirs.append(d)
     ratio = pca.explained_variance_ratio
-    directions = Directions(
+    several = len(runs) > 1
+    track = Track(pca.projections[:, 0], pca.projections[:, 1], [p.name for p in paths],
+                  [e for run in epochs for e in run],
+                  np.repeat(np.arange(len(runs)), [len(r) for r in runs]) if several else None,
+                  list(run_names or [f"run {k + 1}" for k in range(len(runs))]) if several else [], residual)
+    return Directions(
         dirs[0], dirs[1], dir_type, "pca",
         (f"PC1 ({100 * ratio[0]:.1f}%)", f"PC2 ({100 * ratio[1]:.1f}%)"),
         {
-            "explained_variance_": pca.explained_variance.tolist(),
-            "explained_variance_ratio_": ratio.tolist(),
-            "singular_values_": pca.singular_values.tolist(),
-            "note": "PCA directions of the training path, not filter-normalized",
+            "explained_variance_": pca.explained_variance,
+            "explained_variance_ratio_": ratio,
+            "singular_values_": pca.singular_values,
+            "note": "PCA directions of the training path" + ("s" if several else "") + ", not filter-normalized",
         },
+        {"trajectory": track},
     )
-    track = Track(pca.projections[:, 0], pca.projections[:, 1], [p.name for p in checkpoints], list(epochs))
-    return directions, track
 
 
 def fitted_axis(values: np.ndarray, num: int, margin: float = 0.25) -> tuple[float, ...]:
@@ -206,26 +222,29 @@ def fitted_grid(track: Track, num: int = 31, margin: float = 0.25) -> Grid:
 
 def trajectory_job(
     template: ComputeJob,
-    checkpoints: list[str | Path],
+    runs: list[list[Path]],
+    run_names: list[str] | None = None,
     final: Path | None = None,
-    x: str | None = None,
-    y: str | None = None,
+    x: tuple[float, ...] | None = None,
+    y: tuple[float, ...] | None = None,
     resolution: int = 31,
     ignore_biasbn: bool = True,
 ) -> ComputeJob:
-    """A job over the PCA plane of a training run, centered on the final model.
+    """A job over the PCA plane of one or several training runs (each a list of checkpoints in
+    training order), centred on `final` (default: the first run's last checkpoint).
 
-    `template` carries the model spec, data, loss, evaluation and output settings; the
-    grid is fitted around the projected path unless `x`/`y` give it.
+    `template` carries the model spec, data, loss, evaluation and output settings; each axis
+    is fitted around the projected paths unless `x`/`y` give its coordinates.
     """
-    paths, epochs = order_checkpoints(expand_checkpoints(checkpoints))
-    x, y = (None if v == "auto" else v for v in (x, y))  # "auto": fitted around the points
-    final = Path(final) if final is not None else paths[-1]
+    if not runs or not all(runs):
+        raise LandscapeError("a trajectory needs checkpoints")
+    ordered = [order_checkpoints(run) for run in runs]
+    final = Path(final) if final is not None else ordered[0][0][-1]
     model = load_model(final, template.model, template.trust_checkpoint)
-    plane, track = trajectory_plane(model, paths, epochs, template.directions.dir_type, ignore_biasbn,
-                                    template.trust_checkpoint)
-    fitted = fitted_grid(track, resolution)
-    grid = Grid(Grid.parse(x).x if x else fitted.x, Grid.parse("0:1:2", y).y if y else fitted.y)
-    out = template.out or Path("outputs") / f"{final.stem}.trajectory.h5"
-    return dataclasses.replace(template, checkpoint=final, grid=grid, plane=plane, out=out,
-                               tracks={"trajectory": track})
+    plane = trajectory_plane(model, [p for p, _ in ordered], [e for _, e in ordered], run_names,
+                             template.directions.dir_type, ignore_biasbn, template.trust_checkpoint,
+                             template.directions if (template.directions.params or template.directions.trainable_only)
+                             else None)
+    fitted = fitted_grid(plane.tracks["trajectory"], resolution)
+    grid = Grid(x if x is not None else fitted.x, y if y is not None else fitted.y)
+    return dataclasses.replace(template, checkpoint=final, grid=grid, plane=plane)

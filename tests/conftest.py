@@ -11,7 +11,10 @@ import torch.nn.functional as F
 
 from landscape.data import TensorData
 from landscape.directions import DirType
+from landscape.engine import EvalSettings, Evaluator, plan_for, resolve_device
+from landscape.metrics import Objective
 from landscape.models import DigitsCNN
+from landscape.surface import evaluate
 
 
 def tiny_model(seed: int = 0) -> DigitsCNN:
@@ -57,6 +60,21 @@ def naive_loop(model, data, directions, coords, batch: int = 32, loss=F.cross_en
             losses.append(total / len(data))
             accs.append(100.0 * correct / len(data))
     return np.array(losses), np.array(accs)
+
+
+def make_evaluator(model, data, directions, loss=F.cross_entropy, notes=None, points=16, **settings):
+    """An evaluator as `landscape compute` builds it (probe, plan), on the CPU unless told."""
+    settings = EvalSettings(**{"device": "cpu", **settings})
+    device = resolve_device(settings.device)
+    plan, objective = plan_for(model, data, Objective(loss=loss), settings, device, points)
+    return Evaluator(model, data, directions, objective, plan, device, (notes.append if notes is not None else print))
+
+
+def evaluate_grid(model, data, directions, grid, loss=F.cross_entropy, **settings):
+    """(loss, accuracy) arrays of `landscape.evaluate` over the grid, on the CPU unless told."""
+    s = evaluate(model, data, directions, grid, loss=loss, settings=EvalSettings(**{"device": "cpu", **settings}))
+    acc = next((v for k, v in s.values.items() if k.endswith("acc")), np.full(grid.shape, np.nan))
+    return s.metric("loss")[1], acc
 
 
 @pytest.fixture

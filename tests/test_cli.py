@@ -77,7 +77,11 @@ def test_trajectory_and_interpolate_commands(tmp_path):
     line = tmp_path / "line.h5"
     out = ok(["interpolate", str(tmp_path / "epoch_1.pt"), str(tmp_path / "epoch_4.pt"), *MODEL, "--samples", "40",
               "--x", "0:1:3", "--out", str(line)])
-    assert "BatchNorm" in out and store.read_surface(line).values["train_loss"].shape == (3,)
+    s = store.read_surface(line)
+    assert "BatchNorm" not in out and s.values["train_loss"].shape == (3,) and s.attrs["dir_type"] == "states"
+    out = ok(["interpolate", str(tmp_path / "epoch_1.pt"), str(tmp_path / "epoch_4.pt"), *MODEL, "--samples", "40",
+              "--x", "0:1:3", "--out", str(tmp_path / "w.h5"), "--dir-type", "weights"])
+    assert "BatchNorm" in out  # weights only, chosen: the endpoints are not the models' own losses
     r = runner.invoke(app, ["interpolate", str(tmp_path / "epoch_1.pt"), *MODEL])
     assert r.exit_code == 2 and "two or three" in r.output
 

@@ -6,19 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import naive_loop, tiny_model
+from conftest import evaluate_grid, make_evaluator, naive_loop, tiny_model
 from landscape.directions import DirectionSpec, DirType, random_directions, target_direction, base_tensors
-from landscape.engine import EvalSettings, Evaluator, Launch
+from landscape.engine import Launch
 from landscape.data import TensorData
 from landscape.grid import Grid
-from landscape.metrics import Loss, mse
-from landscape.surface import evaluate_grid
+from landscape.metrics import mse
 
 RTOL = 1e-5
 
 
 def _check(model, data, dirs, grid, **settings):
-    loss, acc = evaluate_grid(model, data, dirs, grid, settings=EvalSettings(device="cpu", **settings))
+    loss, acc = evaluate_grid(model, data, dirs, grid, **settings)
     ref_loss, ref_acc = naive_loop(model, data, dirs, grid.coords(np.arange(grid.size)))
     assert loss.shape == grid.shape
     np.testing.assert_allclose(loss.ravel(), ref_loss, rtol=RTOL)
@@ -28,14 +27,13 @@ def _check(model, data, dirs, grid, **settings):
 
 @pytest.mark.parametrize("launch", [Launch.point, Launch.vmap])
 def test_non_square_grid_matches_naive_loop(model, data, launch):
-    grid = Grid.parse("-1:1:7", "-0.5:1:5")  # 7 x 5: a transposed layout cannot pass
+    grid = Grid.linspace((-1, 1, 7), (-0.5, 1, 5))  # 7 x 5: a transposed layout cannot pass
     dirs = random_directions(model, DirectionSpec(seed=1))
     loss = _check(model, data, dirs, grid, launch=launch, batch_size=40, points_per_launch=3)
     assert loss.shape == (5, 7)
     # value [j, i] is the point (x[i], y[j]): check one off-diagonal point directly
-    one, _ = evaluate_grid(model, data, dirs, Grid((grid.x[5],), None), settings=EvalSettings(device="cpu"))
     dirs1 = random_directions(model, DirectionSpec(seed=1))
-    ev = Evaluator(model, data, dirs1, Loss().function(), EvalSettings(device="cpu"))
+    ev = make_evaluator(model, data, dirs1)
     l, _ = ev.evaluate(np.array([[grid.x[5], grid.y[1]]]))
     np.testing.assert_allclose(loss[1, 5], l[0], rtol=RTOL)
 
@@ -43,37 +41,35 @@ def test_non_square_grid_matches_naive_loop(model, data, launch):
 def test_states_direction_moves_running_statistics(model, data):
     dirs = random_directions(model, DirectionSpec(dir_type=DirType.states, ignore_biasbn=False, seed=2))
     assert dirs.x["bn1.running_mean"].abs().sum() > 0
-    loss = _check(model, data, dirs, Grid.parse("-0.5:0.5:3", "-0.5:0.5:4"), launch=Launch.point)
+    loss = _check(model, data, dirs, Grid.linspace((-0.5, 0.5, 3), (-0.5, 0.5, 4)), launch=Launch.point)
     weights_only = random_directions(model, DirectionSpec(dir_type=DirType.weights, ignore_biasbn=False, seed=2))
-    other, _ = evaluate_grid(model, data, weights_only, Grid.parse("-0.5:0.5:3", "-0.5:0.5:4"),
-                             settings=EvalSettings(device="cpu"))
+    other, _ = evaluate_grid(model, data, weights_only, Grid.linspace((-0.5, 0.5, 3), (-0.5, 0.5, 4)))
     assert not np.allclose(loss, other)
 
 
 def test_one_dimensional_run(model, data):
     dirs = random_directions(model, DirectionSpec(seed=3), two=False)
-    loss = _check(model, data, dirs, Grid.parse("-1:1:9"), launch=Launch.point, batch_size=17)
+    loss = _check(model, data, dirs, Grid.linspace((-1, 1, 9)), launch=Launch.point, batch_size=17)
     assert loss.shape == (9,)
 
 
-def test_vmap_states_and_auto_selection(model, data):
+def test_vmap_states_and_launch_rule(model, data):
     dirs = random_directions(model, DirectionSpec(dir_type=DirType.states, ignore_biasbn=False, seed=4))
-    grid = Grid.parse("-1:1:6", "-1:1:7")
+    grid = Grid.linspace((-1, 1, 6), (-1, 1, 7))
     _check(model, data, dirs, grid, launch=Launch.vmap, points_per_launch=4)
-    notes = []
-    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", points_per_launch=2), notes.append)
+    ev = make_evaluator(model, data, dirs, points=grid.size)
+    assert ev.plan.launch == Launch.point  # a rule, never a race between two timings
     coords = grid.coords(np.arange(grid.size))
     got = np.concatenate([loss for _, _, loss, _ in ev.stream(coords)])
     ref, _ = naive_loop(model, data, dirs, coords)
     np.testing.assert_allclose(got, ref, rtol=RTOL)
-    assert ev.launch in (Launch.point, Launch.vmap) and any("ms/point" in n for n in notes)
 
 
 def test_model_and_directions_left_untouched(model, data):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     dirs = random_directions(model, DirectionSpec(seed=5))
     d_before = {k: v.clone() for k, v in dirs.x.items()}
-    evaluate_grid(model, data, dirs, Grid.parse("-1:1:3", "-1:1:3"), settings=EvalSettings(device="cpu"))
+    evaluate_grid(model, data, dirs, Grid.linspace((-1, 1, 3), (-1, 1, 3)))
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
     for k, v in dirs.x.items():
@@ -86,7 +82,7 @@ def test_target_direction_reaches_other_model(model, data):
     dx = target_direction(base_tensors(model, DirType.states), other.state_dict())
     from landscape.directions import Directions
     dirs = Directions(dx, None, DirType.states, "target")
-    loss, _ = evaluate_grid(model, data, dirs, Grid.parse("0:1:2"), settings=EvalSettings(device="cpu"))
+    loss, _ = evaluate_grid(model, data, dirs, Grid.linspace((0, 1, 2)))
     own = naive_loop(other, data, random_directions(other, DirectionSpec(), two=False), [(0.0, 0.0)])[0]
     start = naive_loop(model, data, dirs, [(0.0, 0.0)])[0]
     np.testing.assert_allclose(loss, [start[0], own[0]], rtol=RTOL)
@@ -94,13 +90,13 @@ def test_target_direction_reaches_other_model(model, data):
 
 def test_mse_and_torchscript(model, data):
     dirs = random_directions(model, DirectionSpec(seed=6))
-    grid = Grid.parse("-1:1:3", "-1:1:2")
+    grid = Grid.linspace((-1, 1, 3), (-1, 1, 2))
     coords = grid.coords(np.arange(grid.size))
-    got, _ = evaluate_grid(model, data, dirs, grid, loss=Loss("mse"), settings=EvalSettings(device="cpu"))
+    got, _ = evaluate_grid(model, data, dirs, grid, loss=mse)
     ref, _ = naive_loop(model, data, dirs, coords, loss=mse)
     np.testing.assert_allclose(got.ravel(), ref, rtol=RTOL)
     scripted = torch.jit.script(model)
-    got_s, _ = evaluate_grid(scripted, data, dirs, grid, settings=EvalSettings(device="cpu"))
+    got_s, _ = evaluate_grid(scripted, data, dirs, grid)
     ref_s, _ = naive_loop(model, data, dirs, coords)
     np.testing.assert_allclose(got_s.ravel(), ref_s, rtol=RTOL)
 
@@ -108,26 +104,28 @@ def test_mse_and_torchscript(model, data):
 def test_out_of_memory_backs_off(model, data, monkeypatch):
     dirs = random_directions(model, DirectionSpec(seed=8))
     notes = []
-    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", batch_size=96, launch=Launch.point), notes.append)
-    real = ev._forward
+    ev = make_evaluator(model, data, dirs, notes=notes, batch_size=96, launch=Launch.point)
+    ev.prepare()
+    real = ev.pm.forward
 
-    def forward(tensors, xb):
+    def forward(tensors, xb, *args):
         if len(xb) > 30:
             raise torch.OutOfMemoryError("injected")
-        return real(tensors, xb)
+        return real(tensors, xb, *args)
 
-    monkeypatch.setattr(ev, "_forward", forward)
+    monkeypatch.setattr(ev.pm, "forward", forward)
     coords = np.array([[0.1, 0.2], [-0.3, 0.4]])
     got, _ = ev.evaluate(coords)
     assert ev.batch_size == 24 and any("batch size 48" in n for n in notes)
+    assert ev.plan_now().batch_size == 24 and ev.plan.batch_size == 96  # the caller records the change
     np.testing.assert_allclose(got, naive_loop(model, data, dirs, coords)[0], rtol=RTOL)
 
 
 def test_chunking_gives_identical_values(model, data):
     dirs = random_directions(model, DirectionSpec(seed=9))
-    grid = Grid.parse("-1:1:5", "-1:1:4")
+    grid = Grid.linspace((-1, 1, 5), (-1, 1, 4))
     coords = grid.coords(np.arange(grid.size))
-    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", launch=Launch.point))
+    ev = make_evaluator(model, data, dirs, launch=Launch.point)
     whole, _ = ev.evaluate(coords)
     for seconds in (0.0, 1e9):
         parts = np.concatenate([l for _, _, l, _ in ev.stream(coords, seconds=seconds, max_chunk=7)])
@@ -141,7 +139,7 @@ def test_integer_targets_of_a_custom_loss_are_not_class_labels():
     data = TensorData(torch.randn(40, 1, 8, 8), torch.arange(40) % 20)
     poisson = lambda out, y: torch.nn.functional.poisson_nll_loss(out.squeeze(1), y.float())  # noqa: E731
     dirs = random_directions(model, DirectionSpec(seed=1))
-    ev = Evaluator(model, data, dirs, poisson, EvalSettings(device="cpu"))
+    ev = make_evaluator(model, data, dirs, loss=poisson)
     loss, acc = ev.evaluate(np.array([[0.0, 0.0], [0.5, -0.5]]))
     ref, _ = naive_loop(model, data, dirs, [(0.0, 0.0), (0.5, -0.5)], loss=poisson)
     np.testing.assert_allclose(loss, ref, rtol=1e-5)

@@ -8,15 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import naive_loop, tiny_data, tiny_model
+from conftest import make_evaluator, naive_loop, tiny_data, tiny_model
 from landscape.directions import DirectionSpec, DirType, Norm, random_directions
-from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Toggle
-from landscape.fold import find_pairs, folded_model
+from landscape.engine import Compile, Launch
+from landscape.engine.fold import find_pairs, folded_model
 from landscape.grid import Grid
-from landscape.metrics import Loss
 from landscape.models import resnet20, resnet20_noshort, vgg9
 
-GRID = Grid.parse("-1:1:4", "-0.5:1:3")
+GRID = Grid.linspace((-1, 1, 4), (-0.5, 1, 3))
 COORDS = GRID.coords(np.arange(GRID.size))
 
 
@@ -43,9 +42,9 @@ def test_folded_model_equals_unfolded(factory, pairs):
 
 
 def _engine(model, data, dirs, **kw):
-    settings = dict(device="cpu", launch=Launch.point, compile=Compile.off)
+    settings = dict(launch=Launch.point, compile=Compile.off)
     settings.update(kw)
-    return Evaluator(model, data, dirs, Loss().function(), EvalSettings(**settings)).evaluate(COORDS)[0]
+    return make_evaluator(model, data, dirs, **settings).evaluate(COORDS)[0]
 
 
 @pytest.mark.parametrize("spec", [
@@ -86,23 +85,20 @@ class SkipFromInput(nn.Module):
 @pytest.mark.parametrize("launch", [Launch.point, Launch.vmap])
 def test_first_layer_maps_equal_plain_forward(data, launch):
     mlp = _randomize_bn(MLP())
-    for model, first in ((mlp, Toggle.auto), (tiny_model(), Toggle.on)):
+    for model, first in ((mlp, None), (tiny_model(), True)):
         for spec in (DirectionSpec(seed=2), DirectionSpec(seed=2, norm=Norm.layer)):
             dirs = random_directions(model, spec)
             ref, _ = naive_loop(model, data, dirs, COORDS)
-            ev = Evaluator(model, data, dirs, Loss().function(),
-                           EvalSettings(device="cpu", launch=launch, compile=Compile.off, first_layer=first, batch_size=40))
+            ev = make_evaluator(model, data, dirs, launch=launch, compile=Compile.off, first_layer=first, batch_size=40)
             np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)
-            assert ev.first is not None  # the trick was really used
-    notes = []
-    ev = Evaluator(SkipFromInput().eval(), data, random_directions(SkipFromInput()), Loss().function(),
-                   EvalSettings(device="cpu", first_layer=Toggle.on), notes.append)
+            assert ev.pm.first is not None  # the trick was really used
+    ev = make_evaluator(SkipFromInput().eval(), data, random_directions(SkipFromInput()), first_layer=True)
     ev.prepare()
-    assert ev.first is None and any("not applicable" in n for n in notes)
-    # auto leaves the digits CNN's 1-channel conv alone: the maps would cost more than the layer
-    ev = Evaluator(tiny_model(), data, random_directions(tiny_model()), Loss().function(), EvalSettings(device="cpu"))
+    assert ev.pm.first is None  # no single input layer: nothing to precompute
+    # the rule leaves the digits CNN's 1-channel conv alone: the maps would cost more than the layer
+    ev = make_evaluator(tiny_model(), data, random_directions(tiny_model()))
     ev.prepare()
-    assert ev.first is None
+    assert ev.pm.first is None and not ev.plan.first_layer
 
 
 def test_untraceable_model_is_not_folded(data):
@@ -118,10 +114,10 @@ def test_untraceable_model_is_not_folded(data):
 
     model = Branchy().eval()
     dirs = random_directions(model, DirectionSpec(seed=3))
-    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", compile=Compile.off))
+    ev = make_evaluator(model, data, dirs, compile=Compile.off)
     ref, _ = naive_loop(model, data, dirs, COORDS)
     np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)
-    assert ev.pairs == []
+    assert "BatchNorm folding" not in ev.pm.applied
 
 
 def test_compiled_path_equals_eager_and_compiles_once():
@@ -188,8 +184,8 @@ def test_fast_paths_fall_back_where_a_model_defeats_them(factory, data):
     dirs = random_directions(model, DirectionSpec(seed=5, ignore_biasbn=False))
     ref, _ = naive_loop(model, data, dirs, COORDS)
     notes = []
-    ev = Evaluator(model, data, dirs, Loss().function(), EvalSettings(device="cpu", launch=Launch.point,
-                                                                   compile=Compile.off, first_layer=Toggle.on), notes.append)
+    ev = make_evaluator(model, data, dirs, notes=notes, launch=Launch.point, compile=Compile.off, first_layer=True,
+                        fold_bn=True)
     np.testing.assert_allclose(ev.evaluate(COORDS)[0], ref, rtol=1e-5)
 
 
@@ -197,16 +193,8 @@ def test_streamed_data_equals_resident(model, data):
     """The GPU's streaming path (data too big for the device), run on the CPU."""
     dirs = random_directions(model, DirectionSpec(seed=6))
     resident = _engine(model, data, dirs, batch_size=40)
-    ev = Evaluator(model, data, dirs, Loss().function(),
-                   EvalSettings(device="cpu", batch_size=40, launch=Launch.point, compile=Compile.off,
-                                stream_data=Toggle.on))
+    ev = make_evaluator(model, data, dirs, batch_size=40, launch=Launch.point, compile=Compile.off, stream_data=True)
     np.testing.assert_array_equal(ev.evaluate(COORDS)[0], resident)
     assert ev.streaming
 
 
-def test_batch_for_memory():
-    from landscape.engine import batch_for_memory
-
-    assert batch_for_memory(80e9, 4e6, 50_000) == 10_000  # half of 80 GB at 4 MB a sample
-    assert batch_for_memory(80e9, 1e3, 50_000) == 50_000  # never more than the data
-    assert batch_for_memory(1e6, 4e6, 50_000) == 1  # never less than one

@@ -19,7 +19,7 @@ from conftest import tiny_model
 from landscape import journal, store
 from landscape.checkpoint import ModelSpec
 from landscape.data import DataSpec
-from landscape.engine import Compile, EvalSettings, Launch
+from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
 from landscape.grid import Grid
 from landscape.surface import ComputeJob, compute
@@ -27,11 +27,11 @@ from landscape.surface import ComputeJob, compute
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
-FIXED = ["--launch", "point", "--compile", "off"]  # no timing-based choices: runs are comparable bit for bit
+DEVICE = ["--device", "cpu"]  # also on a machine with a GPU: two ranks cannot share one GPU
 
 
 def args(ckpt: Path, out: Path, grid: str = "-1:1:9", samples: int = 300) -> list[str]:
-    return ["compute", str(ckpt), *MODEL, "--x", grid, "--y", grid, "--samples", str(samples), "--out", str(out), *FIXED]
+    return ["compute", str(ckpt), *MODEL, "--x", grid, "--y", grid, "--samples", str(samples), "--out", str(out), *DEVICE]
 
 
 def run(cli: list[str], **kw) -> subprocess.CompletedProcess:
@@ -145,8 +145,8 @@ def test_kill_9_at_random_moments_never_loses_flushed_points(tmp_path, ckpt, ref
 
 def test_torn_journal_record_is_skipped(tmp_path, ckpt):
     out = tmp_path / "s.h5"
-    job = ComputeJob(ckpt, Grid.parse("-1:1:5", "-1:1:3"), ModelSpec(*MODEL[1::2]), DataSpec("digits", samples=64),
-                     out=out, evaluation=EvalSettings(device="cpu", launch=Launch.point, compile=Compile.off))
+    job = ComputeJob(ckpt, Grid.linspace((-1, 1, 5), (-1, 1, 3)), out, ModelSpec(*MODEL[1::2]),
+                     DataSpec("digits", samples=64), evaluation=EvalSettings(device="cpu"))
     compute(job)
     full = values(out)[0].copy()
     # a journal as a killed run leaves it: two good records, then half of a third
@@ -171,8 +171,8 @@ def test_torn_journal_record_is_skipped(tmp_path, ckpt):
 
 def test_disk_full_keeps_written_points(tmp_path, ckpt, monkeypatch):
     out = tmp_path / "s.h5"
-    job = ComputeJob(ckpt, Grid.parse("-1:1:7", "-1:1:5"), ModelSpec(*MODEL[1::2]), DataSpec("digits", samples=64),
-                     out=out, evaluation=EvalSettings(device="cpu", launch=Launch.point, compile=Compile.off))
+    job = ComputeJob(ckpt, Grid.linspace((-1, 1, 7), (-1, 1, 5)), out, ModelSpec(*MODEL[1::2]),
+                     DataSpec("digits", samples=64), evaluation=EvalSettings(device="cpu"))
     real_open = journal.JournalWriter.open
 
     class FullDisk:  # the journal file on a disk that fills up after two point records
@@ -240,16 +240,16 @@ def test_torchrun_error_on_another_rank_is_reported_once(tmp_path, ckpt):
     y[30] = 10  # only the second rank's shard holds the bad label
     np.savez(tmp_path / "d.npz", x=np.zeros((40, 1, 8, 8), np.float32), y=y)
     proc = _torchrun(["compute", str(ckpt), *MODEL, "--data", str(tmp_path / "d.npz"), "--x", "-1:1:2",
-                      "--out", str(tmp_path / "s.h5"), "--split-data", *FIXED])
+                      "--out", str(tmp_path / "s.h5"), "--split-data", *DEVICE])
     _, err = proc.communicate(timeout=300)
     assert proc.returncode != 0
     assert err.count("error:") == 1 and "labels run from 0 to 10" in err, err
-    # an error every rank finds after the file exists: gathered, said once, by rank 0
+    # an error rank 0 finds while it checks: said once, before any file exists
     proc = _torchrun(["compute", str(ckpt), *MODEL, "--samples", "1", "--x", "-1:1:2",
-                      "--out", str(tmp_path / "t.h5"), "--split-data", *FIXED])
+                      "--out", str(tmp_path / "t.h5"), "--split-data", *DEVICE])
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode != 0
-    assert err.count("error:") == 1 and "rank 0: --split-data needs at least one sample per rank" in err, err
+    assert proc.returncode != 0 and not (tmp_path / "t.h5").exists()
+    assert err.count("error:") == 1 and "--split-data needs at least one sample per rank" in err, err
 
 
 def test_torchrun_rank_killed_midway_then_rerun_completes(tmp_path, ckpt, reference):

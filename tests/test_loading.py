@@ -13,7 +13,8 @@ from conftest import tiny_model
 from landscape.checkpoint import ModelSpec, load_model, load_state_for, read_checkpoint
 from landscape.data import DataSpec, Split, load_data
 from landscape.errors import LandscapeError
-from landscape.grid import Grid, parse_axis
+from landscape.cli import parse_axis
+from landscape.grid import Grid
 
 SPEC = ModelSpec("landscape.models:digits_cnn", '{"width": 4}')
 
@@ -46,7 +47,9 @@ def test_safetensors_directory_and_torchscript(tmp_path, model):
     assert _same(load_model(folder / "model.safetensors", SPEC), model)
     ts = tmp_path / "m.ts"
     torch.jit.save(torch.jit.script(model), ts)
-    assert isinstance(load_model(ts), torch.jit.ScriptModule)  # no --model needed
+    with pytest.raises(LandscapeError, match="TorchScript archive.*--trust-checkpoint"):
+        load_model(ts)  # TorchScript is code: refused unless trusted
+    assert isinstance(load_model(ts, trust=True), torch.jit.ScriptModule)  # no --model needed
 
 
 def test_pickled_module_needs_trust(tmp_path, model):
@@ -86,7 +89,7 @@ def test_key_mismatch_lists_keys(tmp_path, model):
 
 @pytest.mark.parametrize("spec,match", [
     (ModelSpec(None), "pass --model"),
-    (ModelSpec("no_such_module_xyz:f"), "cannot import"),
+    (ModelSpec("no_such_module_xyz:f"), "no module named 'no_such_module_xyz'.*path/to/no_such_module_xyz.py:f"),
     (ModelSpec("landscape.models"), "pkg.module:name"),
     (ModelSpec("landscape.models:nothing"), "no attribute"),
     (ModelSpec("landscape.models:__doc__"), "not callable"),
@@ -114,9 +117,11 @@ def test_data_sources(tmp_path, monkeypatch):
     np.savez(tmp_path / "d.npz", x=x, y=y)
     np.savez(tmp_path / "anon.npz", x, y)
     torch.save({"x": torch.from_numpy(x), "y": torch.from_numpy(y)}, tmp_path / "d.pt")
-    for name in ("d.npz", "anon.npz", "d.pt"):
+    for name in ("d.npz", "d.pt"):
         d = load_data(DataSpec(str(tmp_path / name)))
         assert d.x.shape == (10, 1, 8, 8) and d.y.dtype == torch.int64 and d.is_classification
+    with pytest.raises(LandscapeError, match="must hold arrays named x and y.*arr_0, arr_1"):
+        load_data(DataSpec(str(tmp_path / "anon.npz")))  # which array is the input is never guessed
     (tmp_path / "loadingdata.py").write_text(
         "import torch\nfrom torch.utils.data import TensorDataset, DataLoader\n"
         "def ds(): return TensorDataset(torch.zeros(5, 2), torch.arange(5))\n"
@@ -152,15 +157,15 @@ def test_bad_data(source, match):
 
 @pytest.mark.parametrize("text,match", [
     ("-1:1", "min:max:num"), ("a:b:c", "numbers"), ("-1:1:0", "at least 1"), ("1:-1:5", "larger than max"),
-    ("0:0:3", "min < max"),
+    ("0:0:3", "min < max"), ("-1:1:1", "one point cannot span"), ("1e308:1.7e308:3", "within"),
 ])
 def test_bad_grid(text, match):
     with pytest.raises(LandscapeError, match=match):
-        parse_axis(text)
+        parse_axis(text, "x")
 
 
 def test_grid_order_is_rows_of_y():
-    g = Grid.parse("0:2:3", "10:11:2")
+    g = Grid.linspace((0, 2, 3), (10, 11, 2))
     assert g.shape == (2, 3)
     np.testing.assert_array_equal(g.coords(np.arange(6)), [[0, 10], [1, 10], [2, 10], [0, 11], [1, 11], [2, 11]])
     X, Y = np.meshgrid(g.x, g.y)

@@ -63,8 +63,9 @@ def test_checkpoints_in_known_plane_project_to_known_coordinates(tmp_path):
     # zero mean, no covariance between a and b, var(a) > var(b): the PCs are u and v
     coords = [(-2.0, 0.0), (0.0, -1.0), (0.0, 1.0), (2.0, 0.0)]
     paths, final = _plane_checkpoints(tmp_path, coords)
-    job = trajectory_job(template(tmp_path), [str(tmp_path / "epoch_*.pt")], final=final, resolution=5)
-    track = job.tracks["trajectory"]
+    job = trajectory_job(template(tmp_path), [expand_checkpoints([str(tmp_path / "epoch_*.pt")])], final=final,
+                         resolution=5)
+    track = job.plane.tracks["trajectory"]
     np.testing.assert_allclose(np.abs(track.x), [2, 0, 0, 2], atol=1e-5)
     np.testing.assert_allclose(np.abs(track.y), [0, 1, 1, 0], atol=1e-5)
     assert track.x[0] < 0  # training starts on the negative side
@@ -123,14 +124,14 @@ def test_interpolation_endpoints_equal_each_models_loss(tmp_path):
     pa, pb = tmp_path / "a.pt", tmp_path / "b.pt"
     torch.save(a.state_dict(), pa)
     torch.save(b.state_dict(), pb)
-    job = interpolation_job(template(tmp_path, directions=DirectionSpec(DirType.states)), [pa, pb], "-0.5:1.5:5", None)
+    job = interpolation_job(template(tmp_path, directions=DirectionSpec(DirType.states)), [pa, pb], (-0.5, 0, 0.5, 1, 1.5))
     s = store.read_surface(compute(job).path)
     data = __import__("landscape").load_data(DataSpec("digits", samples=48))
     own = lambda m: naive_loop(m, data, random_directions(m, two=False), [(0.0, 0.0)])[0][0]  # noqa: E731
     np.testing.assert_allclose(s.values["train_loss"][[1, 3]], [own(a), own(b)], rtol=1e-5)
     np.testing.assert_array_equal(s.tracks["models"].x, [0, 1])
     # with weights only, BatchNorm statistics stay A's: the note says so
-    job_w = interpolation_job(template(tmp_path, "w.h5"), [pa, pb], "0:1:2", None)
+    job_w = interpolation_job(template(tmp_path, "w.h5", directions=DirectionSpec(DirType.weights)), [pa, pb], (0, 1))
     assert "BatchNorm" in job_w.plane.extra["note"]
 
 
@@ -145,8 +146,8 @@ def test_plane_through_three_models(tmp_path):
     torch.save({k: v + d1[k] if k in params else v for k, v in sd_a.items()}, pb)
     torch.save({k: v + 0.3 * d1[k] + d2[k] if k in params else v for k, v in sd_a.items()}, pc)
     torch.save(sd_a, pa)
-    job = interpolation_job(template(tmp_path), [pa, pb, pc], None, None, resolution=5)
-    t = job.tracks["models"]
+    job = interpolation_job(template(tmp_path, directions=DirectionSpec(DirType.weights)), [pa, pb, pc], resolution=5)
+    t = job.plane.tracks["models"]
     flat = lambda d: torch.cat([d[n].flatten() for n in sorted(params)]).double()  # noqa: E731
     alpha = float(flat(d2) @ flat(d1) / (flat(d1) @ flat(d1))) + 0.3
     np.testing.assert_allclose(t.x, [0, 1, alpha], atol=1e-5)
@@ -154,10 +155,9 @@ def test_plane_through_three_models(tmp_path):
     s = store.read_surface(compute(job).path)
     assert s.x.min() < 0 and s.x.max() > max(1, alpha) and s.y.max() > 1  # fitted around A, B, C
     # the point (alpha, 1) of the plane is model C itself
-    from landscape.engine import EvalSettings, Evaluator
-    from landscape.metrics import Loss
+    from conftest import make_evaluator
     data = tiny_data()
-    ev = Evaluator(a, data, job.plane, Loss().function(), EvalSettings(device="cpu"))
+    ev = make_evaluator(a, data, job.plane)
     c = tiny_model(seed=1)
     c.load_state_dict(torch.load(pc, weights_only=True))
     want = naive_loop(c, data, random_directions(c, two=False), [(0.0, 0.0)])[0]
@@ -169,6 +169,6 @@ def test_interpolation_argument_checks(tmp_path):
     torch.save(tiny_model(seed=1).state_dict(), pa)
     torch.save(tiny_model(seed=2).state_dict(), pb)
     with pytest.raises(LandscapeError, match="--y needs a third model"):
-        interpolation_job(template(tmp_path), [pa, pb], None, "-1:1:3")
+        interpolation_job(template(tmp_path), [pa, pb], None, (-1, 0, 1))
     with pytest.raises(LandscapeError, match="--resolution"):
-        interpolation_job(template(tmp_path), [pa, pb, pa], None, None, resolution=1)
+        interpolation_job(template(tmp_path), [pa, pb, pa], resolution=1)

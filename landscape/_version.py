@@ -1,0 +1,3 @@
+"""The package version, in its own module so that nothing imports the package root for it."""
+
+__version__ = "0.2.0"

@@ -1,0 +1,271 @@
+"""The evaluation plan: every choice of how points are evaluated, made once, by stated rules,
+before the first point — then recorded in the surface file, reused by a resume, and sent
+from rank 0 to every torchrun process. No other place decides.
+
+A choice that can change the values (precision, batch size, points per pass, BatchNorm
+folding, memory layout, first-layer maps, compile) never depends on timing, load or free
+memory: the rules read only the user's settings, facts measured deterministically about the
+model and data (`Probe`) and what the device is (`DeviceProfile`). So the same command on
+the same machine writes the same bits, and a single process and a torchrun world agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from ..errors import LandscapeError
+from .device import DeviceProfile, Precision
+
+
+class Launch(str, Enum):
+    """How many grid points one forward pass evaluates."""
+
+    auto = "auto"  # the rule: one point per pass (vmap over points was slower everywhere we measured)
+    point = "point"  # one point per pass (the data is the batch)
+    vmap = "vmap"  # several points per pass with torch.func.vmap
+
+
+class Compile(str, Enum):
+    """torch.compile of the per-point forward; point weights are graph inputs (one compile per grid)."""
+
+    auto = "auto"  # compile when the estimated saving exceeds the device's compile cost
+    off = "off"
+    default = "default"
+    max_autotune = "max-autotune"
+    cudagraphs = "reduce-overhead"  # CUDA graphs on a GPU
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What the user asked for; `auto` or None leaves the choice to the plan's rules."""
+
+    device: str = "auto"
+    precision: Precision = Precision.auto
+    batch_size: int | None = None
+    launch: Launch = Launch.auto
+    points_per_launch: int | None = None
+    fold_bn: bool | None = None  # fold eval-mode BatchNorm into the preceding conv (exact)
+    channels_last: bool | None = None  # NHWC activations for 4-D inputs
+    compile: Compile = Compile.auto
+    first_layer: bool | None = None  # precompute the input layer's three linear maps
+    stream_data: bool | None = None  # copy batches from host memory per pass
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise LandscapeError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.points_per_launch is not None and self.points_per_launch < 1:
+            raise LandscapeError(f"--points-per-launch must be at least 1, got {self.points_per_launch}")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Facts about the model and data that the rules read, measured deterministically once."""
+
+    samples: int  # samples each process evaluates per point (0: unknown, custom batches)
+    input_dims: int  # dimensions of a batch of inputs (4 for images; 0 for custom batches)
+    data_bytes: int
+    model_bytes: int
+    flops_per_sample: float  # of one forward pass (0: unknown)
+    activation_bytes: float = 0.0  # peak GPU memory of a forward pass per sample (0: not measured)
+    foldable: bool = False  # Conv/Linear → BatchNorm pairs were found
+    first_layer_macs: int = 0  # multiply-adds per output value of the single input layer (0: none)
+    first_layer_map_bytes: int = 0  # memory its three precomputed maps would take
+    scripted: bool = False  # a TorchScript module: no functional call, no fast paths
+    custom_eval: bool = False  # an --eval function: the model is not f(x) -> outputs
+    batches: int = 0  # custom batches: how many
+
+
+FIRST_LAYER_PAYS_FROM = 64  # multiply-adds per output value above which the maps are cheaper than the layer
+CPU_BATCH_VALUES = 1 << 22  # input values per batch on a CPU (a few MB: the caches' scale)
+GPU_MEMORY_SHARE = 0.4  # of the GPU's total memory, for activations of one batch
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How every point of a surface is evaluated. `reasons` says why, for `info` and `--dry-run`."""
+
+    device: str  # "cpu" or "cuda" (each process uses its own GPU)
+    precision: Precision
+    batch_size: int  # 0: the data's own batches (custom batches)
+    launch: Launch
+    points_per_launch: int
+    fold_bn: bool
+    channels_last: bool
+    compile: Compile
+    first_layer: bool
+    cast_weights: bool  # conv/linear weights of a point cast to the autocast dtype once per point
+    stream_data: bool
+    reasons: tuple[tuple[str, str], ...] = ()
+
+    CHOICES = ("device", "precision", "batch_size", "launch", "points_per_launch", "fold_bn", "channels_last",
+               "compile", "first_layer", "cast_weights", "stream_data")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, as the file's `plan` group stores them."""
+        out = {k: (v.value if isinstance(v, Enum) else v) for k, v in dataclasses.asdict(self).items()
+               if k != "reasons"}
+        out["reasons"] = [f"{k}: {why}" for k, why in self.reasons]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Plan":
+        missing = [k for k in cls.CHOICES if k not in d]
+        if missing:
+            raise LandscapeError(f"the file's evaluation plan lacks {', '.join(missing)}; it is damaged or older "
+                                 "than this version: pass --overwrite to compute it again")
+        try:
+            reasons = tuple(tuple(str(r).split(": ", 1)) for r in (d.get("reasons") or []))
+            return cls(str(d["device"]), Precision(str(d["precision"])), int(d["batch_size"]), Launch(str(d["launch"])),
+                       int(d["points_per_launch"]), bool(d["fold_bn"]), bool(d["channels_last"]),
+                       Compile(str(d["compile"])), bool(d["first_layer"]), bool(d["cast_weights"]),
+                       bool(d["stream_data"]), tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
+        except (ValueError, TypeError) as e:
+            raise LandscapeError(f"the file's evaluation plan is not readable ({e}); pass --overwrite") from None
+
+    def conflict(self, settings: EvalSettings) -> str | None:
+        """The first explicit setting that differs from this plan, as a sentence (None: none)."""
+        asked: dict[str, Any] = {
+            "device": None if settings.device == "auto" else settings.device.split(":")[0],
+            "precision": None if settings.precision == Precision.auto else settings.precision,
+            "batch_size": settings.batch_size,
+            "launch": None if settings.launch == Launch.auto else settings.launch,
+            "points_per_launch": settings.points_per_launch,
+            "fold_bn": settings.fold_bn,
+            "channels_last": settings.channels_last,
+            "compile": None if settings.compile == Compile.auto else settings.compile,
+            "first_layer": settings.first_layer,
+            "stream_data": settings.stream_data,
+        }
+        for key, want in asked.items():
+            have = getattr(self, key)
+            if want is not None and want != have:
+                show = lambda v: v.value if isinstance(v, Enum) else v  # noqa: E731
+                return f"{key} is {show(have)!r} in the file's plan but {show(want)!r} in this run"
+        return None
+
+    def describe(self) -> list[str]:
+        """Lines "choice  value  (why)" for `info` and `--dry-run`."""
+        why = dict(self.reasons)
+        rows = []
+        for key in self.CHOICES:
+            value = getattr(self, key)
+            value = value.value if isinstance(value, Enum) else value
+            if key == "batch_size" and value == 0:
+                value = "the data's own batches"
+            rows.append(f"{key:<17} {value}" + (f"  ({why[key]})" if key in why else ""))
+        return rows
+
+
+def choose_precision(settings: EvalSettings, profile: DeviceProfile) -> tuple[Precision, str]:
+    """The precision rule (and why): exact fp32 on a CPU, tf32 on a GPU with TF32 units."""
+    if settings.precision != Precision.auto:
+        if settings.precision == Precision.bf16 and not profile.bf16:
+            raise LandscapeError(f"--precision bf16: {profile.name} has no bfloat16 support; use fp16 or fp32")
+        return settings.precision, "given"
+    if profile.kind == "cuda" and profile.tf32:
+        return Precision.tf32, "the GPU default: TF32 convolutions, as PyTorch's own default"
+    return Precision.fp32, "exact, the CPU default" if profile.kind == "cpu" else "exact (this GPU has no TF32 units)"
+
+
+def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, points: int, world: int = 1) -> Plan:
+    """The plan for `points` grid points shared among `world` processes, by the rules below.
+
+    - precision: exact fp32 on a CPU; on a GPU with TF32 units tf32, PyTorch's own default for
+      convolutions (5e-4 relative from exact fp32 on ResNet-56, 2× its speed on an H100).
+    - channels-last activations for 4-D inputs: on a CPU (measured faster), on a GPU only in
+      bf16/fp16 (tensor cores want NHWC; in fp32/tf32 it measured 2.6× slower on an H100).
+    - BatchNorm folding: always (exact in eval mode); checked against the plain model at set-up.
+    - batch size: on a CPU a few million input values a batch; on a GPU the samples whose measured
+      activation memory fills 40% of the GPU's total (not free) memory.
+    - data: resident on the device unless it takes more than half of the GPU's memory.
+    - one point per pass; first-layer maps when the input layer does ≥ 64 multiply-adds per output.
+    - compile when the estimated eager time × the device's compile saving exceeds its compile cost.
+    """
+    reasons: dict[str, str] = {}
+    kind = profile.kind
+    custom = probe.custom_eval or probe.scripted
+
+    def pick(name: str, given: Any, rule: Any, why: str) -> Any:
+        if given is not None:
+            reasons[name] = "given"
+            return given
+        reasons[name] = why
+        return rule
+
+    precision, reasons["precision"] = choose_precision(settings, profile)
+    low = precision in (Precision.bf16, Precision.fp16)
+
+    image = probe.input_dims == 4 and not custom
+    cl_rule = image and (kind == "cpu" or low)
+    channels_last = pick("channels_last", settings.channels_last, cl_rule,
+                         "not an image batch" if not image else "faster on a CPU" if kind == "cpu"
+                         else "NHWC for the tensor cores in bf16/fp16" if low else "slower than NCHW in fp32/tf32 on GPUs")
+    if channels_last and (custom or probe.input_dims != 4):
+        channels_last = False
+        reasons["channels_last"] = "needs 4-D image inputs and a plain model"
+    fold_bn = pick("fold_bn", settings.fold_bn, probe.foldable and not probe.scripted,
+                   "exact in eval mode, saves a pass per BatchNorm" if probe.foldable else "no Conv→BatchNorm pairs")
+    if fold_bn and probe.scripted:
+        fold_bn, reasons["fold_bn"] = False, "not for TorchScript modules"
+
+    stream_rule = kind == "cuda" and probe.data_bytes > 0.5 * profile.memory
+    stream_data = pick("stream_data", settings.stream_data, stream_rule,
+                       f"the data ({probe.data_bytes / 2**30:.1f} GiB) does not fit on the GPU" if stream_rule
+                       else "resident on the device")
+
+    if probe.custom_eval and probe.batches:
+        batch_rule, batch_why = 0, "the data's own batches"
+    elif kind == "cuda" and probe.activation_bytes > 0:
+        budget = GPU_MEMORY_SHARE * profile.memory - (0 if stream_data else probe.data_bytes) - 4 * probe.model_bytes
+        batch_rule = int(max(1, min(probe.samples, budget // probe.activation_bytes)))
+        if batch_rule >= 64:
+            batch_rule -= batch_rule % 64
+        batch_rule = max(1, min(probe.samples, batch_rule))
+        batch_why = f"{GPU_MEMORY_SHARE:.0%} of the GPU's {profile.memory / 2**30:.0f} GiB for activations"
+    else:
+        per_sample = max(1.0, probe.data_bytes / max(probe.samples, 1) / 4)
+        batch_rule = int(max(1, min(probe.samples or 1, max(64, CPU_BATCH_VALUES // per_sample))))
+        batch_why = "the whole data" if batch_rule >= probe.samples else "about 4 M input values a batch"
+    batch_size = pick("batch_size", settings.batch_size, batch_rule, batch_why)
+
+    launch = pick("launch", None if settings.launch == Launch.auto else settings.launch, Launch.point,
+                  "one point per pass (vmap over points measured slower on CPU and GPU)")
+    if launch == Launch.vmap and custom:
+        raise LandscapeError("--launch vmap needs a plain f(x) -> outputs model (not --eval or TorchScript)")
+    points_per_launch = pick("points_per_launch", settings.points_per_launch, 8, "vmap's default")
+
+    maps_fit = probe.first_layer_map_bytes <= (0.25 * profile.memory if kind == "cuda" else max(4 * probe.data_bytes, 1 << 30))
+    first_rule = (probe.first_layer_macs >= FIRST_LAYER_PAYS_FROM and maps_fit and not stream_data and not custom)
+    first_layer = pick("first_layer", settings.first_layer, first_rule,
+                       "no single input layer" if probe.first_layer_macs == 0
+                       else f"the input layer does {probe.first_layer_macs} multiply-adds per output"
+                       + (" (pays from 64)" if probe.first_layer_macs < FIRST_LAYER_PAYS_FROM else "")
+                       + ("" if maps_fit else "; its maps would not fit in memory"))
+    if first_layer and (custom or stream_data):
+        first_layer, reasons["first_layer"] = False, "needs a plain model and resident data"
+
+    per_process = math.ceil(points / max(world, 1))
+    work = probe.flops_per_sample * max(probe.samples, 1) * per_process
+    eager = work / profile.throughput(precision)
+    saving = eager * profile.compile_saving
+    compile_rule = (saving > profile.compile_seconds and not custom and probe.flops_per_sample > 0)
+    mode = Compile.cudagraphs if kind == "cuda" else Compile.default
+    compile_mode = pick("compile", None if settings.compile == Compile.auto else settings.compile,
+                        mode if compile_rule else Compile.off,
+                        f"about {eager:.0f} s of evaluation: compiling saves ~{saving:.0f} s, costs ~{profile.compile_seconds:.0f} s")
+    if compile_mode != Compile.off and probe.scripted:
+        compile_mode, reasons["compile"] = Compile.off, "not for TorchScript modules"
+    if compile_mode == Compile.cudagraphs and kind != "cuda":
+        compile_mode, reasons["compile"] = Compile.default, "CUDA graphs need a GPU: default mode"
+
+    cast_weights = low and not probe.scripted
+    reasons["cast_weights"] = ("conv/linear weights cast once per point, as autocast would per batch" if cast_weights
+                               else "full-precision weights")
+    reasons["device"] = profile.name
+    return Plan(kind, precision, int(batch_size), launch, int(points_per_launch), bool(fold_bn), bool(channels_last),
+                compile_mode, bool(first_layer), cast_weights, bool(stream_data),
+                tuple((k, reasons[k]) for k in Plan.CHOICES if k in reasons))

@@ -1,0 +1,75 @@
+"""What `landscape info` says about a surface file: the grid, how it was made (settings and
+the evaluation plan), progress, the loss, the basins of a 2-D surface, and the tracks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import basins, store
+from .errors import LandscapeError
+
+SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "ignore", "subset",
+            "scale", "seed", "auto_rise", "device", "started", "finished")
+
+
+def summary(path: str | Path) -> str:
+    """Aligned "key  value" lines."""
+    s = store.read_surface(path)
+    a = s.attrs
+    rows: list[tuple[str, str]] = [("surface", str(s.path))]
+    nx = len(s.x)
+    if s.y is not None:
+        rows.append(("grid", f"x {s.x[0]:g}:{s.x[-1]:g}:{nx}  y {s.y[0]:g}:{s.y[-1]:g}:{len(s.y)}  "
+                             f"({s.computed.size} points)"))
+    else:
+        rows.append(("grid", f"x {s.x[0]:g}:{s.x[-1]:g}:{nx}  (1-D, {nx} points)"))
+    for key in SETTINGS:
+        if key in a and a[key] not in ("", None):
+            rows.append((key, str(a[key])))
+    if "xlabel" in a:
+        rows.append(("plane", f"{a['xlabel']} × {a.get('ylabel', '')}" if s.is_2d else str(a["xlabel"])))
+    if s.plan:
+        reasons = dict(r.split(": ", 1) for r in s.plan.get("reasons", []) if ": " in r)
+        for key in ("precision", "batch_size", "launch", "fold_bn", "channels_last", "compile", "first_layer"):
+            if key in s.plan:
+                value = s.plan[key]
+                why = reasons.get(key)
+                rows.append((f"plan {key}", f"{value}" + (f"  ({why})" if why and why != "given" else "")))
+    done = int(s.computed.sum())
+    rows.append(("progress", f"{done}/{s.computed.size} points computed ({100.0 * done / s.computed.size:.1f}%)"))
+    try:
+        name, loss = s.metric("loss")
+    except LandscapeError:
+        return _aligned(rows)
+    vals = loss[s.computed]
+    finite = vals[np.isfinite(vals)]
+    if len(vals) and len(finite) < len(vals):
+        rows.append(("non-finite", f"{len(vals) - len(finite)} computed points have inf or NaN {name}"))
+    if len(finite):
+        rows.append((name, f"min {finite.min():.6g}  max {finite.max():.6g}"))
+        center = store.center_value(s, loss)
+        if center is not None:
+            rows.append(("center", f"{name} {center:.6g} at the model itself (0, 0)"))
+    if "eig_ratio" in s.values and np.isfinite(s.values["eig_ratio"]).any():
+        r = s.values["eig_ratio"][np.isfinite(s.values["eig_ratio"])]
+        rows.append(("eigen map", f"|λmin/λmax| from {r.min():.3g} to {r.max():.3g} (median {np.median(r):.3g})"))
+    if s.is_2d and min(s.computed.shape) >= 2 and len(finite) >= 2:
+        z = np.where(s.computed, loss, np.nan)
+        line = basins.summary(basins.topology(z), s.x, s.y)
+        key, _, value = line.partition(" ")
+        rows.append((key, value.strip()))
+    track = s.tracks.get("trajectory")
+    if track is not None and track.residual is not None and len(track.residual):
+        worst = int(np.argmax(track.residual))
+        rows.append(("off plane", f"up to {100 * track.residual[worst]:.0f}% of a checkpoint's displacement "
+                                  f"({track.names[worst]}); median {100 * np.median(track.residual):.0f}%"))
+    if track is not None and track.run is not None:
+        rows.append(("runs", ", ".join(f"{n} ({len(i)} checkpoints)" for n, i in track.runs())))
+    return _aligned(rows)
+
+
+def _aligned(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows) + 2
+    return "\n".join(f"{k:<{width}}{v}" for k, v in rows)
