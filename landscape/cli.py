@@ -247,7 +247,7 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
     out_console.print(
         f"wrote {result.path}: {result.computed} points computed in {result.seconds:.1f} s ({rate:.1f} points/s), "
         f"{result.total} in the grid",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     if result.nonfinite:
         out_console.print(f"note: {result.nonfinite} computed points have an inf or NaN loss (stored as they are)")

@@ -73,6 +73,17 @@ def replacing(target: Path, copy_from: Path | None = None) -> Iterator[BinaryIO]
         raise
 
 
+def reason(e: BaseException) -> str:
+    """Why a write failed, in plain words: "the disk is full" wherever in the chain of causes
+    (libhdf5 wraps the OSError of a full disk in its own) the disk filled up."""
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            return "the disk is full (No space left on device)"
+        cause = cause.__cause__ or cause.__context__
+    return (getattr(e, "strerror", None) or str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+
 def write_bytes(target: Path, data: bytes) -> Path:
     """Replace `target` with `data` atomically (see `replacing`)."""
     with replacing(target) as f:

@@ -41,7 +41,8 @@ def _module_from_file(path: Path, what: str, spec: str) -> Any:
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.append(folder)
-    name = path.stem if path.stem not in sys.modules else f"{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    # a private name: the file must not stand in for a module of the same name imported later
+    name = f"landscape_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
         raise LandscapeError(f"{what} {spec!r}: {str(path)!r} is not a Python file")

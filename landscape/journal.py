@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from .errors import LandscapeError
-from .files import open_private, refuse_link, replacing, same_file
+from .files import open_private, reason, refuse_link, replacing, same_file
 
 try:
     import fcntl
@@ -223,9 +223,8 @@ class JournalWriter:
 
 
 def _io_error(e: OSError, where: Path, verb: str) -> LandscapeError:
-    reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
     return LandscapeError(
-        f"cannot {verb} {where}: {reason}; the points saved so far stay readable; free space or fix it, "
+        f"cannot {verb} {where}: {reason(e)}; the points saved so far stay readable; free space or fix it, "
         "then run the same command to resume"
     )
 

@@ -40,7 +40,7 @@ import torch
 from . import journal
 from .directions import Directions, DirType, Track
 from .errors import LandscapeError
-from .files import replacing
+from .files import reason, replacing
 from .grid import MAX_POINTS, Grid
 
 __all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_directions", "read_surface", "write_track"]
@@ -126,7 +126,7 @@ def write_track(path: Path, name: str, track: Track) -> None:
             with replacing(path, copy_from=path) as tmp, h5py.File(tmp, "r+") as f:
                 _write_track(f, name, track)
         except OSError as e:
-            raise LandscapeError(f"cannot write {str(path)!r}: {e.strerror or e}") from None
+            raise LandscapeError(f"cannot write {str(path)!r}: {reason(e)}") from None
 
 
 @dataclass
@@ -242,7 +242,7 @@ def create(
                     g.attrs[k] = attribute(v)
             journal.journal_path(path).unlink(missing_ok=True)  # a journal of the file this one replaces
     except OSError as e:
-        raise LandscapeError(f"cannot write {str(path)!r}: {e.strerror or e}; free space or choose another --out") from None
+        raise LandscapeError(f"cannot write {str(path)!r}: {reason(e)}; free space or choose another --out") from None
 
 
 def check_writable(path: Path) -> None:
