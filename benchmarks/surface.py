@@ -1,4 +1,6 @@
-"""Time one grid point of a loss surface, the paper's way against landscape's, and print a table.
+"""Time one grid point of a loss surface, the paper's way against landscape's and against the
+ceiling (a BN-folded forward with fixed weights cast to the evaluation dtype, compiled with
+max-autotune: what a forward costs when no per-point weights are made), and print a table.
 
     python benchmarks/surface.py --device cuda                      # ResNet-56, 10k CIFAR-shaped images
     python benchmarks/surface.py --device cuda --images 50000       # the paper's full training set
@@ -29,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from landscape.data import TensorData  # noqa: E402
 from landscape.directions import DirectionSpec, random_directions  # noqa: E402
-from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Precision, Toggle, tune_cpu_allocator  # noqa: E402
-from landscape.metrics import cross_entropy  # noqa: E402
+from landscape.engine import (Compile, EvalSettings, Evaluator, Launch, Precision, plan_for,  # noqa: E402
+                              precision_context, resolve_device, tune_cpu_allocator)
+from landscape.engine.fold import find_pairs, folded_model  # noqa: E402
+from landscape.metrics import Objective, cross_entropy  # noqa: E402
 from landscape.models import DigitsCNN, resnet56  # noqa: E402
 
 
@@ -93,15 +97,61 @@ def paper_loop(model, data, dirs, coords, device, loader: bool) -> tuple[float, 
 
 
 def landscape_rows(model, data, dirs, coords, settings: EvalSettings) -> tuple[float, np.ndarray, str]:
-    ev = Evaluator(model, data, dirs, cross_entropy, settings)
+    """Per-point time of landscape's evaluator under the plan resolved from `settings`."""
+    device = resolve_device(settings.device)
+    plan, objective = plan_for(model, data, Objective(loss=cross_entropy), settings, device, 51 * 51)
+    ev = Evaluator(model, data, dirs, objective, plan, device)
     t_setup = time.perf_counter()
-    ev.evaluate(coords[:2], settings.launch if settings.launch != Launch.auto else Launch.point)  # warm-up (compiles)
+    ev.evaluate(coords[:2])  # warm-up (compiles)
     setup = time.perf_counter() - t_setup
     sync(ev.device)
     t0 = time.perf_counter()
-    loss, _ = ev.evaluate(coords[1:], settings.launch if settings.launch != Launch.auto else Launch.point)
+    loss, _ = ev.evaluate(coords[1:])
     per_point = (time.perf_counter() - t0) / (len(coords) - 1)
-    return per_point, loss, f"warm-up {setup:.1f} s"
+    plan_text = f"{plan.precision.value}, batch {plan.batch_size}, CL {'on' if plan.channels_last else 'off'}, " \
+                f"compile {plan.compile.value}"
+    return per_point, loss, f"warm-up {setup:.1f} s; {plan_text}"
+
+
+def ceiling_row(model, data, coords, device: torch.device, precision: Precision, batch: int, mode: str
+                ) -> tuple[float, np.ndarray, str]:
+    """A BN-folded forward with fixed weights cast to the evaluation dtype, compiled: the cost of
+    the forward passes alone, which per-point weights can at best match. The loss is that of the
+    centre point at every point (the weights never change), so its difference column is not comparable."""
+    net = folded_model(model, find_pairs(model)).to(device).eval()
+    dtype = precision.autocast_dtype
+    cl = data.x.dim() == 4 and (device.type == "cpu" or dtype is not None)
+    if dtype is not None:
+        net = net.to(dtype)
+    if cl:
+        net = net.to(memory_format=torch.channels_last)
+    x = data.x.to(device, dtype or torch.float32)
+    if cl:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = data.y.to(device)
+    fwd = torch.compile(net, mode=mode, dynamic=False)
+    n = len(x)
+
+    def point() -> torch.Tensor:
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for s in range(0, n, batch):
+            xb = x[s : s + batch]
+            if len(xb) < batch:
+                xb = torch.cat([xb, xb.new_zeros((batch - len(xb),) + xb.shape[1:])])
+            out = fwd(xb)[: min(batch, n - s)].float()
+            total += cross_entropy(out, y[s : s + batch]).double() * min(batch, n - s)
+        return total
+
+    t_setup = time.perf_counter()
+    with torch.no_grad(), precision_context(precision, device):
+        point()
+        setup = time.perf_counter() - t_setup
+        sync(device)
+        t0 = time.perf_counter()
+        losses = torch.stack([point() for _ in coords[1:]])
+        sync(device)
+    per_point = (time.perf_counter() - t0) / (len(coords) - 1)
+    return per_point, losses.cpu().numpy() / n, f"warm-up {setup:.1f} s; {precision.value}, batch {batch}, {mode}"
 
 
 def main() -> None:
@@ -121,7 +171,7 @@ def main() -> None:
     side = int(np.ceil(np.sqrt(args.points + 1)))
     xs = np.linspace(-1, 1, side)
     coords = np.array([(x, y) for y in xs for x in xs])[: args.points + 1]
-    base = EvalSettings(device=args.device, batch_size=args.batch_size, launch=Launch.point, compile=Compile.off)
+    base = EvalSettings(device=args.device, batch_size=args.batch_size)
 
     rows: list[tuple[str, float, np.ndarray, str]] = []
     if not args.skip_paper:
@@ -134,26 +184,36 @@ def main() -> None:
         rows.append(("hand-written loop, glibc tuned as landscape does",
                      *paper_loop(model, data, dirs, coords, device, loader=False), ""))
     variants = [
-        ("landscape fp32 (default)", base),
+        ("landscape default (the plan's choices)", base),
+        ("landscape fp32", dataclasses.replace(base, precision=Precision.fp32)),
         ("landscape tf32", dataclasses.replace(base, precision=Precision.tf32)),
         ("landscape bf16", dataclasses.replace(base, precision=Precision.bf16)),
         ("landscape fp32, no BN folding, no channels-last",
-         dataclasses.replace(base, fold_bn=False, channels_last=False)),
-        ("landscape fp32, first-layer maps forced on", dataclasses.replace(base, first_layer=Toggle.on)),
+         dataclasses.replace(base, precision=Precision.fp32, fold_bn=False, channels_last=False)),
+        ("landscape fp32, first-layer maps forced on", dataclasses.replace(base, precision=Precision.fp32,
+                                                                           first_layer=True)),
     ]
+    compile_mode = Compile.cudagraphs if device.type == "cuda" else Compile.default
     if args.compile:
-        compile_mode = Compile.cudagraphs if device.type == "cuda" else Compile.default
         variants += [
-            (f"landscape fp32 + compile ({compile_mode.value})", dataclasses.replace(base, compile=compile_mode)),
+            (f"landscape fp32 + compile ({compile_mode.value})",
+             dataclasses.replace(base, precision=Precision.fp32, compile=compile_mode)),
             (f"landscape bf16 + compile ({compile_mode.value})",
              dataclasses.replace(base, precision=Precision.bf16, compile=compile_mode)),
         ]
     if device.type == "cpu":
-        variants.append(("landscape fp32, vmap over 8 points", dataclasses.replace(base, launch=Launch.vmap)))
+        variants.append(("landscape fp32, vmap over 8 points", dataclasses.replace(base, precision=Precision.fp32,
+                                                                                   launch=Launch.vmap)))
     for name, settings in variants:
         rows.append((name, *landscape_rows(model, data, dirs, coords, settings)))
+    if args.compile:
+        batch = args.batch_size or min(len(data), 1000 if device.type == "cuda" else 512)
+        for precision in (Precision.fp32, Precision.bf16):
+            rows.append((f"ceiling: folded, fixed {precision.value} weights, max-autotune",
+                         *ceiling_row(model, data, coords, device, precision, batch, "max-autotune")))
+        variants += [None, None]  # the ceiling rows count among the landscape-side rows
 
-    ref_loss = rows[len(rows) - len(variants)][2]  # landscape fp32
+    ref_loss = rows[len(rows) - len(variants) + 1][2]  # landscape fp32
     first = rows[0][1]
     threads = torch.get_num_threads()
     print(f"\ncase {args.case}: {len(data)} images per point, {args.points} timed points, device {device}"
@@ -166,10 +226,16 @@ def main() -> None:
         diff = float(np.max(np.abs(loss - ref_loss) / np.abs(ref_loss)))
         fig = f"{figure / 60:.1f} min" if figure >= 60 else f"{figure:.1f} s"
         print(f"{name:<64} {1e3 * sec:>9.2f} {len(data) / sec:>10.0f} {first / sec:>7.2f}x {fig:>13} {diff:>12.1e}  {notes}")
-    best = min(rows[1:], key=lambda r: r[1])
+    best = min((r for r in rows[1:] if not r[0].startswith("ceiling")), key=lambda r: r[1])
     loop = next(r[1] for r in rows if r[0].startswith("hand-written loop:"))
+    default = next(r[1] for r in rows if r[0].startswith("landscape default"))
     print(f"best: {best[0]}: {first / best[1]:.2f}x the first row, {loop / best[1]:.2f}x the hand-written loop; "
-          f"landscape fp32 default {loop / rows[len(rows) - len(variants)][1]:.2f}x the hand-written loop")
+          f"landscape default {loop / default:.2f}x the hand-written loop")
+    ceilings = [r for r in rows if r[0].startswith("ceiling")]
+    if ceilings:
+        print("distance from the ceiling (ms/point over the ceiling's): "
+              + "; ".join(f"{r[0].split(':')[0]} {c[0].split(',')[1].strip().split()[1]}: {r[1] / c[1]:.2f}x"
+                          for c in ceilings for r in rows if r[0] in (best[0], "landscape default (the plan's choices)")))
 
 
 if __name__ == "__main__":

@@ -527,6 +527,8 @@ def plot(
                                                                       "epoch.")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="Several surfaces side by side on one colour "
                                                             "scale.")] = False,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="LOSS",
+                         help="Barcode: the persistence a basin needs to count (default: 5% of the range).")] = None,
 ) -> None:
     """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports."""
     from . import store
@@ -537,7 +539,7 @@ def plot(
     except ValueError:
         raise LandscapeError(f"--size {size!r} must be two numbers W,H in inches, like 6,5") from None
     options = PlotOptions(_csv(kind), metric, log, vmin, vmax, levels, vlevel, cmap, _csv(format), dpi, title,
-                          elev, azim, zmax, epoch_labels, dims)
+                          elev, azim, zmax, epoch_labels, dims, threshold)
     if len(files) > 1 and not compare:
         raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
     for f in files:
@@ -546,7 +548,8 @@ def plot(
             out_console.print(f"note: {f}: {missing}", highlight=False, soft_wrap=True)
     written = render_compare(files, options, out) if compare else render_file(files[0], options, out)
     for path in written:
-        out_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+        verb = "replaced" if path in written.replaced else "wrote"
+        out_console.print(f"{verb} {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -596,9 +599,10 @@ def demo(
 def _plot_defaults(path: Path, quiet: bool) -> None:
     from .plot import PlotOptions, render_file
 
-    for written in render_file(path, PlotOptions()):
+    written = render_file(path, PlotOptions())
+    for p in written:
         if not quiet:
-            out_console.print(f"wrote {written}", highlight=False)
+            out_console.print(f"{'replaced' if p in written.replaced else 'wrote'} {p}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

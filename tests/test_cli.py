@@ -47,7 +47,12 @@ def test_compute_with_plot_then_plot_command(tmp_path, checkpoint):
     ok(["compute", str(checkpoint), *MODEL, "--x", "-1:1:6", "--y", "-1:1:4", "--samples", "40", "--seed", "1",
         "--out", str(other), "--quiet"])
     ok(["plot", str(surface), str(other), "--compare", "--kind", "filled", "--out", str(tmp_path / "c")])
-    assert (tmp_path / "c" / "compare.filled.png").exists()
+    first = sorted((tmp_path / "c").glob("s+t.*.filled.png"))
+    assert len(first) == 1  # named after its inputs
+    ok(["plot", str(other), str(surface), "--compare", "--kind", "filled", "--out", str(tmp_path / "c")])
+    assert len(list((tmp_path / "c").glob("*.filled.png"))) == 2  # another comparison never overwrites it
+    out = ok(["plot", str(other), str(surface), "--compare", "--kind", "filled", "--out", str(tmp_path / "c")])
+    assert "replaced" in out
 
 
 @pytest.mark.parametrize("extra,message", [

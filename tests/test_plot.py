@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import matplotlib.image
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import BoundaryNorm, CenteredNorm
 from matplotlib.figure import Figure
-from matplotlib.text import Annotation
+from matplotlib.text import Annotation, Text
 
 from landscape import plot, store
 from landscape.directions import Directions, DirType
@@ -100,7 +102,7 @@ def test_default_kinds_names_and_out_dir(surface2d, tmp_path):
     assert all(p.parent == tmp_path / "figs" and p.stat().st_size > 0 for p in written)
     everything = plot.render_file(surface2d, PlotOptions(kinds=("all",), dpi=30))
     assert [p.name for p in everything] == ["model.contour.png", "model.filled.png", "model.heatmap.png",
-                                            "model.surface.png", "model.vtk"]
+                                            "model.surface.png", "model.barcode.png", "model.vtk"]
 
 
 def test_kind_that_does_not_fit_names_the_fitting_ones(surface1d, surface2d):
@@ -153,11 +155,11 @@ def test_masked_nan_inf_and_partial_points(tmp_path):
     computed[3, :2] = True
     path = make_surface(tmp_path / "partial.h5", x, y, broken, computed=computed)
     s = store.read_surface(path)
-    assert plot.describe(s) == ("26 of 49 points not computed yet (shown blank); "
-                                "2 computed points have an inf or NaN loss (shown blank)")
+    assert plot.describe(s) == ("26 of 49 points not computed yet (hatched in the figures); "
+                                "2 computed points have an inf or NaN loss (hatched red in the figures)")
     written = plot.render_file(path, PlotOptions(kinds=("all",), dpi=30))
-    assert len(written) == 5
-    assert_png(written[0], plot.STYLE.size_2d, 30)
+    assert len(written) == 6
+    assert matplotlib.image.imread(written[0]).shape[1] == round(plot.STYLE.size_2d[0] * 30)
     vtk = parse_vtk(written[-1])
     assert np.isfinite(vtk["points"]).all()
     assert vtk["computed"].sum() == 49 - 26 - 2
@@ -180,7 +182,7 @@ def test_one_computed_point_renders(tmp_path):
     computed = np.zeros((5, 5), dtype=bool)
     computed[2, 2] = True
     path = make_surface(tmp_path / "one.h5", np.linspace(-1, 1, 5), np.linspace(-1, 1, 5), computed=computed)
-    assert len(plot.render_file(path, PlotOptions(kinds=("all",), dpi=30))) == 5
+    assert len(plot.render_file(path, PlotOptions(kinds=("all",), dpi=30))) == 6
 
 
 def test_paper_layout_with_holes(tmp_path):
@@ -195,7 +197,7 @@ def test_paper_layout_with_holes(tmp_path):
         f["xcoordinates"], f["ycoordinates"] = x, x
         f["train_loss"], f["train_acc"] = loss, acc
     s = store.read_surface(path)
-    assert plot.describe(s) == "12 of 36 points not computed yet (shown blank)"
+    assert plot.describe(s) == "12 of 36 points not computed yet (hatched in the figures)"
     written = plot.render_file(path, PlotOptions(dpi=30))
     assert len(written) == 3 and all(p.exists() for p in written)
     z = plot.draw(s, "filled").axes[0].collections[0]
@@ -216,7 +218,9 @@ def test_shared_color_scale_in_compare(tmp_path):
             assert np.array_equal(mappables[0].levels, mappables[1].levels)
         assert [ax.get_title() for ax in panels] == ["a", "b"]
     written = plot.render_compare([a, b], PlotOptions(kinds=("filled", "surface"), dpi=30), out_dir=tmp_path / "cmp")
-    assert [p.name for p in written] == ["compare.filled.png", "compare.surface.png"]
+    stem = plot.compare_stem(surfaces)
+    assert re.fullmatch(r"a\+b\.[0-9a-f]{6}", stem)
+    assert [p.name for p in written] == [f"{stem}.filled.png", f"{stem}.surface.png"]
     with pytest.raises(LandscapeError, match="at least two"):
         plot.render_compare([a])
 
@@ -225,7 +229,8 @@ def test_compare_1d_overlays_lines_and_refuses_mixed(tmp_path, surface1d, surfac
     other = make_surface(tmp_path / "other.h5", np.linspace(-0.5, 1.5, 11), None, lambda X, Y: 2 + X)
     fig = plot.draw([store.read_surface(surface1d), store.read_surface(other)], "line")
     assert sum(len(ax.lines) for ax in fig.axes) >= 4
-    assert plot.render_compare([surface1d, other], PlotOptions(dpi=30))[0].name == "compare.line.png"
+    assert re.fullmatch(r"interp\+other\.[0-9a-f]{6}\.line\.png",
+                        plot.render_compare([surface1d, other], PlotOptions(dpi=30))[0].name)
     with pytest.raises(LandscapeError, match="1-D and 2-D"):
         plot.render_compare([surface1d, surface2d])
 
@@ -268,9 +273,10 @@ def test_trajectory_overlay(tmp_path):
         (path_line,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "trajectory"]
         assert np.allclose(path_line.get_xdata(), track.x) and np.allclose(path_line.get_ydata(), track.y)
         assert path_line.get_marker() == "o"
-        assert {"start", "end", "1", "2", "3", "4"} <= set(texts(fig))
+        assert {"start (1)", "2", "3", "end (4)"} <= set(texts(fig))  # every epoch
         assert "PCA directions, not filter-normalized" in texts(fig)
-    assert "1" not in texts(plot.draw(s, "contour"))  # epoch labels only when asked
+    assert {"start", "end"} <= set(texts(plot.draw(s, "contour")))
+    assert "2" not in texts(plot.draw(s, "contour"))  # epoch labels only when asked
 
 
 def test_models_overlay_2d_and_1d(tmp_path, surface1d):
@@ -329,8 +335,9 @@ def test_levels():
     assert np.allclose(np.diff(levels(0.0, 3.0, vlevel=0.25)), 0.25)
     assert len(levels(0.0, 3.0, levels=7)) == 7
     assert levels(0.0, 3.0, vmin=1, vmax=2, levels=3) == pytest.approx([1.25, 1.5, 1.75])
-    logged = plot._levels(np.log10(np.geomspace(0.01, 100, 50)), PlotOptions(log=True))
-    assert np.allclose(np.diff(logged), np.diff(logged)[0]) and logged[0] >= -2 and logged[-1] <= 2
+    logged = plot._levels(np.log10(np.geomspace(0.01, 100, 50)), PlotOptions(log=True))  # round losses
+    assert 10 ** logged == pytest.approx([0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100])
+    assert np.allclose(np.diff(plot._levels(np.linspace(-2, 2, 9), PlotOptions(log=True, vlevel=0.5))), 0.5)
     assert len(levels(1.0, 1.0)) >= 1  # a flat surface does not crash
 
 
@@ -349,14 +356,17 @@ def test_options_accept_lists_strings_and_enums():
     class Kind(str, Enum):
         contour = "contour"
 
-    opts = PlotOptions(kinds=[Kind.contour, "heatmap"], formats="pdf", size=[3, 2])
-    assert opts.kinds == ("contour", "heatmap") and type(opts.kinds[0]) is str
-    assert opts.formats == ("pdf",) and opts.size == (3, 2)
+    opts = PlotOptions(kinds=[Kind.contour, "heatmap"], formats="pdf", size=[3, 2], metric="eig_ratio")
+    assert opts.kinds == (plot.Kind.contour, plot.Kind.heatmap) and opts.kinds == ("contour", "heatmap")
+    assert opts.formats == (plot.Format.pdf,) and opts.size == (3, 2) and opts.metric is plot.Metric.eig_ratio
+    assert PlotOptions(kinds="all").kinds == (plot.Kind.all,)
+    with pytest.raises(LandscapeError, match="eig_ratio"):  # the message lists the choices
+        PlotOptions(metric="hessian")
 
 
 def test_failed_write_leaves_no_partial_file(surface2d, monkeypatch):
     def broken_savefig(self, fname, **kwargs):
-        Path(fname).write_bytes(b"half an image")
+        fname.write(b"half an image")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Figure, "savefig", broken_savefig)
@@ -373,8 +383,347 @@ def test_unwritable_out_dir(surface2d, tmp_path):
 
 
 def test_draw_refuses_vtk_and_tiny_grids(tmp_path, surface2d):
-    with pytest.raises(LandscapeError, match="vtk"):
-        plot.draw(store.read_surface(surface2d), "vtk")
+    for kind in ("vtk", "html", "all"):
+        with pytest.raises(LandscapeError, match=kind):
+            plot.draw(store.read_surface(surface2d), kind)
     thin = make_surface(tmp_path / "thin.h5", np.linspace(-1, 1, 5), np.array([0.0]))
     with pytest.raises(LandscapeError, match="at least 2 points"):
         plot.render_file(thin)
+
+
+# ---------------------------------------------------------------- the figures' faults, each with its test
+
+
+def wall(n: int = 31) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like the demo's surface: a bowl with a steep wall up to ~27 in one corner."""
+    x = y = np.linspace(-1, 1, n)
+    X, Y = np.meshgrid(x, y)
+    z = 0.02 + 2.2 * (X**2 + 1.4 * Y**2) + 0.6 * np.sin(2 * X) ** 2 + 40 * np.clip(X + 0.35 * Y - 0.45, 0, None) ** 2
+    return x, y, z
+
+
+def in_memory(x, y, z, computed=None, tracks=None, attrs=None, values=None, name="mem") -> store.Surface:
+    z = np.asarray(z, dtype=float)
+    computed = np.ones(z.shape, dtype=bool) if computed is None else np.asarray(computed, dtype=bool)
+    vals = {"train_loss": np.where(computed, z, np.nan), "train_acc": np.where(computed, 100 * np.exp(-z), np.nan)}
+    vals.update({k: np.where(computed, v, np.nan) for k, v in (values or {}).items()})
+    return store.Surface(None if name is None else Path(f"{name}.h5"), np.asarray(x, dtype=float),
+                         None if y is None else np.asarray(y, dtype=float), vals, computed,
+                         {"split": "train", **(attrs or {})}, tracks or {})
+
+
+def drawn(fig: Figure):
+    """Render `fig` with Agg (as savefig does) and return its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def assert_apart(boxes, frame) -> None:
+    """No two boxes overlap and every box lies inside the frame (all in display pixels)."""
+    for k, a in enumerate(boxes):
+        assert a.x0 >= frame.x0 - 0.5 and a.x1 <= frame.x1 + 0.5 and a.y0 >= frame.y0 - 0.5 and a.y1 <= frame.y1 + 0.5, \
+            f"label {k} at {a.extents} leaves the axes {frame.extents}"
+        for b in boxes[k + 1:]:
+            assert not a.overlaps(b), f"labels at {a.extents} and {b.extents} overlap"
+
+
+def labels_of(ax, *gids):
+    return [t for t in ax.texts if t.get_gid() in gids and t.get_text()]
+
+
+def extents(texts_, renderer):
+    """The texts' own boxes (an annotation's extent would include its leader line)."""
+    return [Text.get_window_extent(t, renderer) for t in texts_]
+
+
+def test_surface_is_cut_cleanly_at_the_clip_height():
+    """No flat top, no saw teeth: the surface ends exactly on the line where it crosses the cap."""
+    x, y = np.linspace(-1, 1, 9), np.linspace(-1, 1, 7)
+    X, Y = np.meshgrid(x, y)
+    z = 2 + X + 0.3 * Y  # a tilted plane, cut at z = 2.5: along the line x + 0.3 y = 0.5
+    polys, heights = plot._clipped_mesh(x, y, z, 2.5)
+    assert polys.shape[1:] == (4, 3) and np.all(polys[:, :, 2] <= 2.5 + 1e-12)
+    on_cap = polys[np.isclose(polys[:, :, 2], 2.5)]
+    assert np.allclose(on_cap[:, 0] + 0.3 * on_cap[:, 1], 0.5)  # every top vertex lies on the cut line
+    area = sum(0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))) for p in polys)
+    fine = np.linspace(-1, 1, 2001)
+    FX, FY = np.meshgrid(fine, fine)
+    assert area == pytest.approx(4 * np.mean(FX + 0.3 * FY <= 0.5), abs=5e-3)  # the whole part below, nothing else
+    fig = plot.draw(in_memory(*wall()), "surface")
+    ax = fig.axes[0]
+    cap = ax.get_zlim()[1]
+    over = int((wall()[2] > cap).sum())
+    assert over > 0 and f"clipped above z = {plot._fmt_value(cap)}: {over} of {31 * 31} points" in texts(fig)[-1]
+    assert plot.draw(in_memory(*wall()), "surface", PlotOptions(zmax=np.inf)).axes[0].get_zlim()[1] > 25
+    assert "clipped" not in " ".join(texts(plot.draw(in_memory(*wall()), "surface", PlotOptions(zmax=np.inf))))
+
+
+@pytest.mark.parametrize("size", [None, (3.3, 2.9)])
+def test_contour_labels_do_not_collide(size):
+    """Label extents, as the renderer draws them, overlap nothing and stay inside the axes, at the
+    default size and at a journal's column width."""
+    fig = plot.draw(in_memory(*wall()), "contour", PlotOptions(size=size))
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    labels = labels_of(ax, "contour-label")
+    assert len(labels) >= 4 and all(t.get_fontsize() >= 7 for t in labels)
+    assert_apart(extents(labels, renderer), ax.get_window_extent(renderer))
+    assert len({t.get_text() for t in labels}) >= 4  # several levels are named, not one repeated
+    if size:
+        assert tuple(fig.get_size_inches()) == pytest.approx(size)
+
+
+def test_line_plot_legend_covers_no_curve_and_marks_the_model(surface1d):
+    fig = plot.draw(store.read_surface(surface1d), "line")
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["train loss", "train accuracy (%)"]
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    origin = [ln for a in fig.axes for ln in a.lines if ln.get_gid() == "origin"]
+    assert len(origin) == 2 and all(ln.get_xdata()[0] == 0 for ln in origin)  # on the loss and accuracy curves
+
+
+def test_partial_file_shows_the_whole_grid_and_says_how_much(tmp_path):
+    x, y = np.linspace(-1, 1, 7), np.linspace(-1, 2, 7)
+    computed = np.zeros((7, 7), dtype=bool)
+    computed[:3] = True  # the lower rows only: y up to 0
+    s = store.read_surface(make_surface(tmp_path / "p.h5", x, y, computed=computed))
+    for kind in ("contour", "filled", "heatmap"):
+        fig = plot.draw(s, kind)
+        ax = fig.axes[0]
+        assert ax.get_ylim()[1] >= 2 and ax.get_xlim()[0] <= -1  # the whole grid, not the computed part
+        hatched = [c for c in ax.collections if c.get_gid() == "missing"]
+        assert len(hatched) == 1 and hatched[0].get_hatch()
+        assert "21 of 49 points computed" in texts(fig)[-1]
+    line_path = make_surface(tmp_path / "l.h5", np.linspace(-0.5, 1.5, 21), None, lambda X, Y: 1 + X**2,
+                             computed=np.arange(21) < 12)
+    fig = plot.draw(store.read_surface(line_path), "line")
+    assert fig.axes[0].get_xlim()[1] >= 1.5 and "12 of 21 points computed" in texts(fig)[-1]
+    assert [p for p in fig.axes[0].patches if p.get_gid() == "missing"]
+
+
+def test_log_scale_reads_in_loss_units():
+    """--log: the colorbar's ticks, the contour labels and the 3-D z axis all show losses."""
+    s = in_memory(*wall())
+    fig = plot.draw(s, "filled", PlotOptions(log=True))
+    cbar = fig.axes[1]
+    formatter = cbar.yaxis.get_major_formatter()
+    ticks = cbar.get_yticks()
+    assert len(ticks) >= 3
+    for t in ticks:
+        assert float(formatter(t)) == pytest.approx(10 ** t, rel=1e-3)
+    assert cbar.get_ylabel() == "train loss (log scale)"
+    fig = plot.draw(s, "contour", PlotOptions(log=True))
+    shown = {t.get_text() for t in labels_of(fig.axes[0], "contour-label")}
+    assert shown and shown <= {"0.03", "0.1", "0.3", "1", "3", "10", "30"}
+    fig = plot.draw(s, "surface", PlotOptions(log=True))
+    z = fig.axes[0].zaxis
+    assert {z.get_major_formatter()(t) for t in z.get_major_locator()()} >= {"0.1", "1", "10"}
+
+
+def test_heatmap_uses_the_contour_levels():
+    s = in_memory(*wall())
+    mesh = plot.draw(s, "heatmap").axes[0].collections[0]
+    levels = plot.draw(s, "filled").axes[0].collections[0].levels
+    assert isinstance(mesh.norm, BoundaryNorm) and np.allclose(mesh.norm.boundaries, levels)
+    colours = mesh.to_rgba(mesh.get_array())
+    assert len(np.unique(np.round(colours, 3), axis=0)) >= 10  # the basin is not one colour
+    assert plot.heatmap(*wall()).norm.vmax < 15  # the standalone function too
+
+
+def pca_plane(tmp_path: Path, **kw) -> Path:
+    """A trajectory plane 4 times wider than high, two runs clustering at the end, one partly off the plane."""
+    t = np.linspace(0, 1, 8)
+    x = np.concatenate([-2.8 * (1 - t) ** 2, -2.2 * (1 - t) ** 1.5])
+    y = np.concatenate([0.35 * np.sin(3 * t) * (1 - t), -0.3 * np.sin(2.5 * t) * (1 - t)])
+    track = Track(x, y, [f"e{k}" for k in range(16)], list(range(1, 9)) * 2, np.repeat([0, 1], 8), ["seed 0", "seed 1"],
+                  np.concatenate([np.linspace(0.02, 0, 8), np.linspace(0.15, 0, 8)]))
+    return make_surface(tmp_path / "pca.h5", np.linspace(-3.2, 0.8, 41), np.linspace(-0.5, 0.5, 21),
+                        lambda X, Y: 0.03 + 0.035 * (X - 0.3) ** 2 + 0.6 * (Y + 0.05) ** 2,
+                        tracks={"trajectory": track}, labels=("PC1 (88.1%)", "PC2 (6.0%)"), **kw)
+
+
+@pytest.mark.parametrize("size", [None, (3.3, 2.9)])
+def test_trajectory_runs_labels_and_aspect(tmp_path, size):
+    s = store.read_surface(pca_plane(tmp_path))
+    for kind in ("contour", "filled"):
+        fig = plot.draw(s, kind, PlotOptions(epoch_labels=True, size=size))
+        renderer = drawn(fig)
+        ax = fig.axes[0]
+        assert ax.get_aspect() == "auto" and "axes not to scale" in texts(fig)[-1]  # not a thin strip
+        track_labels = labels_of(ax, "track-label")
+        names = [t.get_text() for t in track_labels]
+        assert sorted(names) == sorted(["start (1)", "end (8)", *map(str, range(2, 8))] * 2)  # every epoch
+        assert_apart(extents(track_labels + labels_of(ax, "contour-label"), renderer), ax.get_window_extent(renderer))
+        paths = [ln for ln in ax.lines if ln.get_gid() == "trajectory"]
+        assert len(paths) == 2 and paths[0].get_color() != paths[1].get_color()  # a colour per run
+        legend = ax.get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == ["seed 0 (up to 2.0% off the plane)",
+                                                              "seed 1 (up to 15% off the plane)"]
+        hollow = [ln for ln in ax.lines if ln.get_gid() == "off-plane"]
+        assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 3  # the three checkpoints over 10% off
+        assert "more than 10% off the plane" in texts(fig)[-1]
+
+
+def test_model_labels_avoid_contour_labels(tmp_path):
+    models = Track(np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0]), ["A", "B", "C"], [None] * 3)
+    path = make_surface(tmp_path / "plane.h5", np.linspace(-0.5, 1.5, 31), np.linspace(-0.5, 1.5, 31),
+                        lambda X, Y: 0.1 + (X**2 + Y**2) * ((X - 1) ** 2 + Y**2 + 0.3) * (X**2 + (Y - 1) ** 2 + 0.3),
+                        tracks={"models": models})
+    for size in (None, (3.3, 3.0)):
+        fig = plot.draw(store.read_surface(path), "contour", PlotOptions(size=size))
+        renderer = drawn(fig)
+        ax = fig.axes[0]
+        boxes = labels_of(ax, "track-label", "contour-label")
+        assert {"A", "B", "C"} <= {t.get_text() for t in boxes}
+        assert_apart(extents(boxes, renderer), ax.get_window_extent(renderer))
+
+
+def test_equal_aspect_for_a_square_plane(surface2d):
+    ax = plot.draw(store.read_surface(surface2d), "contour").axes[0]
+    assert ax.get_aspect() == 1.0
+    assert plot.to_scale([0, 1.9], [0, 1]) and not plot.to_scale([0, 2.3], [0, 1]) and not plot.to_scale([0, 1], [0, 4])
+
+
+def test_compare_names_never_collide_and_replacements_are_reported(tmp_path):
+    a = make_surface(tmp_path / "a.h5", np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+    b = make_surface(tmp_path / "b.h5", np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+    c = make_surface(tmp_path / "c.h5", np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+    (tmp_path / "x").mkdir()
+    a2 = make_surface(tmp_path / "x" / "a.h5", np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+    out = tmp_path / "figs"
+    opts = PlotOptions(kinds=("heatmap",), dpi=20)
+    first = plot.render_compare([a, b], opts, out)
+    names = {p.name for p in first}
+    for other in ([a, c], [b, a], [a2, b]):  # other files, another order, same names in another folder
+        again = plot.render_compare(other, opts, out)
+        assert not names & {p.name for p in again} and again.replaced == []
+        names |= {p.name for p in again}
+    assert len(list(out.iterdir())) == 4
+    same = plot.render_compare([a, b], opts, out)
+    assert list(same) == list(first) and same.replaced == list(first)  # reported, so never silent
+    with pytest.raises(LandscapeError, match="already exist"):
+        plot.render_compare([a, b], opts, out, overwrite=False)
+    long = [make_surface(tmp_path / f"{'n' * 30}{k}.h5", np.linspace(-1, 1, 3), np.linspace(-1, 1, 3)) for k in range(3)]
+    stem = plot.compare_stem([store.read_surface(p) for p in long])
+    assert re.fullmatch(r"n{30}0\+2-more\.[0-9a-f]{6}", stem)
+
+
+def test_render_file_overwrite_flag(surface2d):
+    opts = PlotOptions(kinds=("contour", "vtk"), dpi=20)
+    first = plot.render_file(surface2d, opts)
+    assert first.replaced == []
+    assert plot.render_file(surface2d, opts).replaced == list(first)
+    before = {p: p.stat().st_mtime_ns for p in first}
+    with pytest.raises(LandscapeError, match="model.contour.png"):
+        plot.render_file(surface2d, PlotOptions(kinds=("heatmap", "contour"), dpi=20), overwrite=False)
+    assert not (surface2d.parent / "model.heatmap.png").exists()  # nothing written when refused
+    assert {p: p.stat().st_mtime_ns for p in first} == before
+
+
+def test_in_memory_surface(tmp_path):
+    s = in_memory(*wall(9), name=None)
+    written = plot.render_file(s, PlotOptions(kinds=("contour",), dpi=20), out_dir=tmp_path)
+    assert [p.name for p in written] == ["surface.contour.png"]
+    with pytest.raises(LandscapeError, match="out_dir"):
+        plot.render_file(s, PlotOptions(kinds=("contour",), dpi=20))
+
+
+@pytest.mark.parametrize("metric,label,cmap", [("eig_max", "largest Hessian eigenvalue", "plasma"),
+                                               ("eig_min", "smallest Hessian eigenvalue", "RdBu_r"),
+                                               ("eig_ratio", "|λmin/λmax|", "cividis")])
+def test_eigenvalue_maps(metric, label, cmap):
+    x, y, z = wall(15)
+    X, Y = np.meshgrid(x, y)
+    emax, emin = 5 + 20 * (X**2 + Y**2), 0.5 - 3 * X**2
+    s = in_memory(x, y, z, values={"eig_max": emax, "eig_min": emin, "eig_ratio": np.abs(np.minimum(emin, 0) / emax)})
+    for kind in ("heatmap", "filled", "contour", "surface"):
+        fig = plot.draw(s, kind, PlotOptions(metric=metric))
+        ax = fig.axes[0]
+        assert not [ln for ln in ax.lines if ln.get_gid() == "best"]  # no "minimum" star
+        if kind in ("heatmap", "filled"):
+            assert fig.axes[1].get_ylabel() == label
+            mappable = ax.collections[0]
+            assert mappable.get_cmap().name == cmap
+            if metric == "eig_min":
+                assert isinstance(mappable.norm, CenteredNorm) and mappable.norm.vcenter == 0
+        if kind == "surface":
+            assert ax.get_zlabel() == label
+    with pytest.raises(LandscapeError, match="no eig_max"):
+        plot.draw(in_memory(x, y, z), "heatmap", PlotOptions(metric="eig_max"))
+    with pytest.raises(LandscapeError, match="--log"):
+        PlotOptions(metric=metric, log=True)
+
+
+def test_eigen_metric_missing_from_file_fails_before_writing(surface2d):
+    with pytest.raises(LandscapeError, match="eig_ratio"):
+        plot.render_file(surface2d, PlotOptions(kinds=("contour", "heatmap"), metric="eig_ratio"))
+    assert not list(surface2d.parent.glob("*.png"))
+
+
+def test_exports_are_dispatched_to_the_export_module(surface2d, monkeypatch):
+    from landscape import export
+
+    calls = []
+
+    def fake(kind):
+        def write(path, surface, *args, **kwargs):
+            Path(path).write_text(kind)
+            calls.append((kind, Path(path), args, kwargs))
+        return write
+
+    for kind in ("html", "obj", "ply"):
+        monkeypatch.setattr(export, f"write_{kind}", fake(kind))
+    s = store.read_surface(surface2d)
+    opts = PlotOptions(kinds=("html", "obj", "ply"), zmax=0.5, title="T")
+    written = plot.render_file(surface2d, opts)
+    assert [p.name for p in written] == ["model.html", "model.obj", "model.ply"]
+    assert [p.read_text() for p in written] == ["html", "obj", "ply"]
+    assert all(path.parent != surface2d.parent for _, path, _, _ in calls)  # written to a temporary path
+    zmax = plot.clip_height(s, opts)
+    assert zmax == 0.5
+    assert calls[0][3] == dict(metric="loss", log=False, zmax=zmax, title="T")
+    assert calls[1][2] == ("loss", False, zmax) and calls[2][2] == ("loss", False, zmax)
+    auto = plot.clip_height(in_memory(*wall()), PlotOptions())
+    assert auto == pytest.approx(plot.draw(in_memory(*wall()), "surface").axes[0].get_zlim()[1])
+    assert plot.clip_height(s, PlotOptions()) is None  # an ordinary bowl is not cut
+    everything = [p.name for p in plot.render_file(surface2d, PlotOptions(kinds="all", dpi=20))]
+    assert not [n for n in everything if n.endswith((".html", ".obj", ".ply"))]
+
+
+def hand_made_topology():
+    from types import SimpleNamespace
+
+    def basin(lo, hi):
+        return SimpleNamespace(minimum=lo, saddle=hi, persistence=hi - lo, index=(0, 0))
+
+    bs = (basin(0.02, np.inf), basin(0.35, 1.4), basin(0.6, 0.9), basin(0.8, 0.86), basin(1.1, 2.3), basin(1.5, 1.55))
+    return SimpleNamespace(basins=bs, threshold=0.2, count=4, smoothness=0.81)
+
+
+def test_barcode_bars_threshold_and_caption():
+    bars = plot.barcode(hand_made_topology())
+    ax = bars.patches[0].axes
+    assert len(bars.patches) == 6
+    lefts = [p.get_x() for p in bars.patches]
+    assert lefts == sorted(lefts)  # deepest first
+    counted = [p.get_facecolor() != bars.patches[3].get_facecolor() for p in bars.patches]
+    assert counted == [True, True, True, False, True, False]  # persistence above 0.2 in colour
+    assert [ln for ln in ax.lines if ln.get_gid() == "essential"]  # the infinite bar is an arrow
+    (ticks,) = [ln for ln in ax.lines if ln.get_gid() == "threshold"]
+    assert np.allclose(ticks.get_xdata(), [p.get_x() + 0.2 for p in bars.patches])
+    assert ax.get_title(loc="left") == "4 basins above the threshold; smoothness 0.81"
+
+
+def test_barcode_kind(surface2d, tmp_path):
+    s = store.read_surface(surface2d)
+    fig = plot.draw(s, "barcode")
+    assert "above the threshold; smoothness" in fig.axes[0].get_title(loc="left")
+    assert [p.name for p in plot.render_file(surface2d, PlotOptions(kinds=("barcode",), dpi=20))] == ["model.barcode.png"]
+    with pytest.raises(LandscapeError, match="--metric loss"):
+        plot.draw(s, "barcode", PlotOptions(metric="acc"))
+    assert "barcode" not in [k.value for k in plot._kinds([s], PlotOptions(kinds="all", metric="acc"))]

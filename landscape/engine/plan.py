@@ -221,10 +221,8 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
         batch_rule, batch_why = 0, "the data's own batches"
     elif kind == "cuda" and probe.activation_bytes > 0:
         budget = GPU_MEMORY_SHARE * profile.memory - (0 if stream_data else probe.data_bytes) - 4 * probe.model_bytes
-        batch_rule = int(max(1, min(probe.samples, budget // probe.activation_bytes)))
-        if batch_rule >= 64:
-            batch_rule -= batch_rule % 64
-        batch_rule = max(1, min(probe.samples, batch_rule))
+        fit = int(max(1, budget // probe.activation_bytes))
+        batch_rule = probe.samples if fit >= probe.samples else (fit - fit % 64 if fit >= 64 else fit)
         batch_why = f"{GPU_MEMORY_SHARE:.0%} of the GPU's {profile.memory / 2**30:.0f} GiB for activations"
     else:
         per_sample = max(1.0, probe.data_bytes / max(probe.samples, 1) / 4)
