@@ -542,6 +542,9 @@ def _fill(out: Path, p: _Prepared, world: distributed.World, progress: Progress 
     return len(missing), total_points
 
 
+FORECAST_FROM = 10.0  # seconds left below which no time estimate is printed
+
+
 class _Estimate:
     """After the first points: "about N min for the M points left" (timing here never changes a value)."""
 
@@ -561,7 +564,7 @@ class _Estimate:
         n, seconds = done - self.first[0], now - self.first[1]
         if n >= 2 and (seconds >= 0.2 or n >= 20):
             left = (self.points - done) * seconds / n
-            if left >= 10:  # a run of seconds needs no forecast
+            if left >= FORECAST_FROM:  # a run of seconds needs no forecast
                 self.note(f"{1e3 * seconds / n:.0f} ms a point: about {_duration(left)} for the "
                           f"{self.points - done:,} points left" + (" on this rank" if self.world.size > 1 else ""))
             self.said = True
