@@ -83,6 +83,19 @@ class _Group(typer.core.TyperGroup):
             raise typer.Exit(130) from None
 
 
+class _Command(typer.core.TyperCommand):
+    """Arguments named by their metavar alone: no type placeholders such as `<list[Path]>`, no braces."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if isinstance(p, typer.core.TyperArgument):
+                name = p.display_name_raw + ("..." if p.nargs != 1 else "")
+                p.display_type_rich = lambda ctx: ""  # type: ignore[method-assign]
+                p._usage_display_name = (lambda n=name, req=p.required: n if req else f"[{n}]")  # type: ignore
+                p._rich_display_name = (lambda n=name: n)  # type: ignore[method-assign]
+
+
 def _version(value: bool) -> None:
     if value:
         out_console.print(f"landscape {__version__}")
@@ -398,7 +411,7 @@ def _finish(job: ComputeJob, opts: dict) -> None:
 # ---------------------------------------------------------------------------------- commands
 
 
-@app.command("compute")
+@app.command("compute", cls=_Command)
 @options(_model_options, _surface_options)
 def compute_cmd(
     checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT",
@@ -435,10 +448,10 @@ def compute_cmd(
     _finish(job, opts)
 
 
-@app.command()
+@app.command(cls=_Command)
 @options(_model_options, _surface_options)
 def trajectory(
-    checkpoints: Annotated[list[str], typer.Argument(metavar="CHECKPOINTS...",
+    checkpoints: Annotated[list[str], typer.Argument(metavar="CHECKPOINTS",
                            help="The checkpoints of a run (files or globs), or one folder per run.")],
     final: Annotated[Optional[Path], typer.Option("--final", metavar="CKPT",
                      help="The model at the centre (default: the first run's last checkpoint).")] = None,
@@ -472,11 +485,11 @@ def _is_checkpoint_folder(p: Path) -> bool:
     return any((p / name).is_file() for name in DIRECTORY_FILES) and not any(c.is_dir() for c in p.glob("checkpoint-*"))
 
 
-@app.command()
+@app.command(cls=_Command)
 @options(_model_options, _surface_options)
 def interpolate(
-    models: Annotated[list[Path], typer.Argument(metavar="A B [C]",
-                      help="Two checkpoints (the line A→B) or three (the plane through A, B, C).")],
+    models: Annotated[list[Path], typer.Argument(metavar="MODELS",
+                      help="Two checkpoints A B (the line A→B) or three A B C (the plane through them).")],
     x: Annotated[Optional[str], typer.Option("--x", metavar="MIN:MAX:NUM",
                  help="Coordinates (default -0.5:1.5:41, or fitted for three models).")] = None,
     y: Annotated[Optional[str], typer.Option("--y", metavar="MIN:MAX:NUM",
@@ -498,9 +511,126 @@ def interpolate(
     _finish(job, opts)
 
 
-@app.command()
+def _curvature_job(opts: dict, params: Optional[str], trainable_only: bool) -> Any:
+    from .curvature import CurvatureJob
+
+    return CurvatureJob(
+        model=ModelSpec(opts["model"], opts["model_kwargs"]),
+        data=DataSpec(opts["data"], opts["split"], opts["samples"], root=opts["data_root"], download=opts["download"]),
+        loss=Loss(opts["loss"], opts["eval_fn"]),
+        evaluation=EvalSettings(opts["device"], opts["precision"], opts["batch_size"]),
+        subset=DirectionSpec(params=params, trainable_only=trainable_only),
+        trust_checkpoint=opts["trust_checkpoint"],
+    )
+
+
+@app.command(cls=_Command)
+@options(_model_options)
+def hessian(
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="The model whose Hessian to compute.")],
+    top_k: Annotated[int, typer.Option("--top-k", metavar="K", help="Top eigenvalues and eigenvectors (Lanczos).")] = 5,
+    steps: Annotated[int, typer.Option("--steps", metavar="N",
+                     help="Lanczos steps at most (it stops when the top K converge).")] = 100,
+    trace: Annotated[bool, typer.Option("--trace", help="Hutchinson's trace estimate, with its standard "
+                                                        "error.")] = False,
+    probes: Annotated[int, typer.Option("--probes", metavar="N", help="Rademacher probes of the trace.")] = 100,
+    density: Annotated[bool, typer.Option("--density", help="Spectral density by stochastic Lanczos "
+                                                            "quadrature.")] = False,
+    density_steps: Annotated[int, typer.Option("--density-steps", metavar="N",
+                             help="Lanczos steps of each of the density's 4 runs.")] = 64,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Top eigenvalue and trace of each parameter "
+                                                                "tensor.")] = False,
+    params: Annotated[Optional[str], typer.Option("--params", metavar="REGEX",
+                      help="The Hessian over the parameters whose names match only.")] = None,
+    trainable_only: Annotated[bool, typer.Option("--trainable-only", help="Over parameters that require grad "
+                                                                          "only.")] = False,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the random start and probes.")] = 0,
+    plot: Annotated[bool, typer.Option("--plot", help="Draw the spectral density (with --density).")] = False,
+    **opts: Any,
+) -> None:
+    """Top Hessian eigenvalues and eigenvectors, trace, spectral density; written to an HDF5 file."""
+    from .curvature import describe_result, hessian_file
+    from .hessian import HessianSettings
+
+    settings = HessianSettings(top_k=top_k, max_steps=steps, trace=trace, probes=probes, density=density,
+                               density_steps=density_steps, per_layer=per_layer, seed=seed)
+    out = opts["out"] or Path("outputs") / f"{_stem(checkpoint)}.hessian.h5"
+    quiet = opts["quiet"]
+    bar = _progress(quiet)
+    task: dict[str, int] = {}
+
+    def progress(done: int, total: int) -> None:
+        if not task:
+            bar.start()
+            task["id"] = bar.add_task("Hessian-vector products", total=total, rate="")
+        bar.update(task["id"], completed=done, total=total)
+
+    try:
+        result = hessian_file(_curvature_job(opts, params, trainable_only), checkpoint, settings, out, progress)
+    finally:
+        if task:
+            bar.stop()
+    if not quiet:
+        out_console.print("\n".join(describe_result(result)), highlight=False, soft_wrap=True)
+        out_console.print(f"wrote {out}", highlight=False, soft_wrap=True)
+    if plot and density:
+        from . import plot as plotting
+
+        figure = plotting.density_figure(result.density_grid, result.density, result.eigenvalues)
+        path = plotting.save_figure(figure, out.with_name(out.name.removesuffix(".h5") + ".density.png"))
+        if not quiet:
+            out_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    elif plot and not quiet:
+        err_console.print("note: --plot draws the spectral density: add --density")
+
+
+@app.command(cls=_Command)
+@options(_model_options)
+def sharpness(
+    checkpoints: Annotated[list[Path], typer.Argument(metavar="CHECKPOINTS", help="One row per checkpoint.")],
+    epsilon: Annotated[float, typer.Option("--epsilon", metavar="EPS",
+                       help="ε-sharpness box: |δ_i| ≤ ε(|θ_i| + 1) (Keskar et al. 2017).")] = 1e-3,
+    ascent_steps: Annotated[int, typer.Option("--ascent-steps", metavar="N",
+                            help="Projected gradient-ascent steps inside the box.")] = 10,
+    radius: Annotated[float, typer.Option("--radius", metavar="R",
+                      help="Radius of the random filter-normalized directions.")] = 0.1,
+    directions: Annotated[int, typer.Option("--directions", metavar="N", help="Random directions (0: none).")] = 10,
+    probes: Annotated[int, typer.Option("--probes", metavar="N", help="Rademacher probes of the trace.")] = 100,
+    params: Annotated[Optional[str], typer.Option("--params", metavar="REGEX",
+                      help="Only the parameters whose names match.")] = None,
+    trainable_only: Annotated[bool, typer.Option("--trainable-only", help="Only parameters that require "
+                                                                          "grad.")] = False,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the directions and the "
+                                                                  "ascent's start.")] = 0,
+    **opts: Any,
+) -> None:
+    """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""
+    from .curvature import sharpness_table
+    from .hessian import HessianSettings
+    from .sharpness import SharpnessSettings
+
+    settings = SharpnessSettings(epsilon=epsilon, ascent_steps=ascent_steps, seed=seed, radius=radius,
+                                 directions=directions, direction_spec=DirectionSpec(seed=seed),
+                                 hessian=HessianSettings(top_k=1, trace=True, probes=probes, seed=seed))
+    prefix = opts["out"] or Path("outputs") / "sharpness"
+    quiet = opts["quiet"]
+
+    def on_row(row: Any) -> None:
+        if not quiet:
+            err_console.print(f"{row.name}: loss {row.loss:.4g}, top eigenvalue {row.top_eigenvalue:.4g}, trace "
+                              f"{row.trace:.4g} ± {row.trace_stderr:.2g}, ε-sharpness {row.eps_sharpness:.3g}",
+                              highlight=False, soft_wrap=True)
+
+    written = sharpness_table(_curvature_job(opts, params, trainable_only), checkpoints, settings, prefix, on_row)
+    if not quiet:
+        out_console.print(Path(written[1]).read_text(), highlight=False, soft_wrap=True)
+        for path in written:
+            out_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+@app.command(cls=_Command)
 def plot(
-    files: Annotated[list[Path], typer.Argument(metavar="FILES...", help="Surface files (several with --compare).")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILES", help="Surface files (several with --compare).")],
     kind: Annotated[Optional[str], typer.Option("--kind", metavar="KINDS",
                     help="Comma-separated: contour, filled, heatmap, surface, line, barcode, vtk, obj, ply, html, "
                          "or all (default: by file).")] = None,
@@ -552,7 +682,7 @@ def plot(
         out_console.print(f"{verb} {path}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface file.")]) -> None:
     """Summarize a surface file: grid, settings, plan, progress, loss, basins."""
     from .info import summary
@@ -560,7 +690,7 @@ def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface fi
     out_console.print(summary(file), highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     out_dir: Annotated[Path, typer.Option("--out-dir", metavar="DIR",
                        help="Where the demo writes checkpoints, surfaces and figures.")] = Path("outputs/demo"),

@@ -1236,6 +1236,43 @@ def _barcode_handles(ax: Axes) -> list[Any]:
     return [Patch(color=STYLE.loss_color, label="counted basin"), Patch(color="0.78", label="below the threshold"), tick]
 
 
+def spectral_density(grid: ArrayLike, density: ArrayLike, ax: Axes | None = None,
+                     eigenvalues: ArrayLike | None = None) -> Line2D:
+    """The Hessian's spectral density (`landscape hessian --density`) on a log scale, as PyHessian
+    draws it (density + 1e-7, so that empty stretches show as a floor), with the top eigenvalues
+    as ticks along the bottom. Returns the density's line."""
+    ax = _axes(ax, STYLE.size_line)
+    grid, density = np.asarray(grid, dtype=np.float64), np.asarray(density, dtype=np.float64)
+    (ln,) = ax.semilogy(grid, density + 1e-7, color=STYLE.loss_color, lw=1.5 * STYLE.line_width, gid="density")
+    if eigenvalues is not None and len(np.atleast_1d(eigenvalues)):
+        ev = np.atleast_1d(np.asarray(eigenvalues, dtype=np.float64))
+        ax.plot(ev, np.full(len(ev), 1e-7), ls="none", marker="|", ms=12, mew=1.2, color=STYLE.best_color,
+                clip_on=False, gid="eigenvalues", label=f"top {len(ev)} eigenvalues")
+        legend_below(ax, [ax.lines[-1]])
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("density (log scale)")
+    return ln
+
+
+def density_figure(grid: ArrayLike, density: ArrayLike, eigenvalues: ArrayLike | None = None,
+                   title: str | None = None) -> Figure:
+    """A figure of `spectral_density`."""
+    with mpl.rc_context(dict(STYLE.rc)):
+        fig = Figure(figsize=STYLE.size_line, layout="constrained")
+        spectral_density(grid, density, fig.add_subplot(), eigenvalues)
+        if title:
+            fig.suptitle(title)
+        return fig
+
+
+def save_figure(fig: Figure, target: str | Path, dpi: int = 150) -> Path:
+    """Write a figure atomically (its format from the file's suffix)."""
+    target = Path(target)
+    fmt = target.suffix.lstrip(".") or "png"
+    _choice(Format, fmt, "format")
+    return _write(target, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
+
+
 # ---------------------------------------------------------------- figures of surfaces
 
 

@@ -105,3 +105,47 @@ def test_source_checkout_cli_runs_the_same_app():
 def test_usage_mistakes_are_one_line(args, message):
     r = runner.invoke(app, args)
     assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def _commands() -> list[str]:
+    import typer
+
+    return sorted(typer.main.get_command(app).commands)
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_help_reads_whole_at_80_columns(command):
+    import typer
+
+    r = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    for leak in ("<bool>", "<list[", "<path>", "<str>", "<int>", "<float>", "…"):
+        assert leak not in r.output, (leak, r.output)
+    assert "{" not in lines[0], lines[0]  # the usage line names arguments plainly
+    cmd = typer.main.get_command(app).commands[command]
+    for param in cmd.params:
+        for opt in param.opts:
+            if opt.startswith("--"):
+                assert opt in r.output, opt  # every option name whole
+
+
+def test_plain_words_for_bad_values_and_the_version():
+    r = runner.invoke(app, ["compute", "x.pt", "--precision", "fp8"])
+    assert r.exit_code == 2 and "Value error" not in r.output and "'fp8' is not one of" in r.output, r.output
+    r = runner.invoke(app, ["compute", "x.pt", "--batch-size", "many"])
+    assert r.exit_code == 2 and "expected a whole number" in r.output and "Input should" not in r.output, r.output
+    from landscape import __version__
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"landscape {__version__}"
+
+
+def test_info_rows_are_aligned(tmp_path, checkpoint):
+    out = tmp_path / "s.h5"
+    ok(["compute", str(checkpoint), *MODEL, "--x", "-1:1:3", "--y", "-1:1:3", "--samples", "20", "--out", str(out),
+        "--quiet", "--device", "cpu"])
+    lines = runner.invoke(app, ["info", str(out)], terminal_width=200).output.splitlines()
+    starts = {len(line) - len(line.split("  ", 1)[1].lstrip()) for line in lines if "  " in line}
+    assert len(starts) == 1, lines  # every value starts in one column, the checkpoint's too
+    assert any(line.startswith("checkpoint ") for line in lines)

@@ -203,3 +203,10 @@ def test_torchvision_sets_through_a_stand_in(monkeypatch, tmp_path):
                                rtol=1e-5)
     m = load_data(DataSpec("mnist", Split.test, root=str(tmp_path)))
     assert m.x.shape == (4, 1, 28, 28) and np.allclose(m.x, -0.1307 / 0.3081)
+
+
+def test_a_folder_of_many_checkpoints_lists_a_few_and_says_so(tmp_path):
+    for e in range(8):
+        torch.save({}, tmp_path / f"epoch_{e}.pt")
+    with pytest.raises(LandscapeError, match=r"holds 8 checkpoint files \(epoch_0.pt, .*, …\); name the file"):
+        read_checkpoint(tmp_path)

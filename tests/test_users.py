@@ -275,3 +275,12 @@ def test_notebook_api_in_one_call():
     assert fig.axes[0].get_xlabel().startswith("random direction")
     with pytest.raises(LandscapeError):
         ls.evaluate(model, "not data", plane, grid)
+
+
+def test_the_readme_python_example_runs():
+    """The README's one-call example, exactly as printed there."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## In Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["loss"].shape == (21, 21) and namespace["fig"].axes

@@ -1,0 +1,159 @@
+"""Curvature numbers of checkpoints, as files and tables: checkpoint + data → Hessian file
+(`landscape hessian`) and checkpoints + data → sharpness table (`landscape sharpness`).
+
+The math is in hessian.py and sharpness.py; this module loads what they need the way
+`compute` does (the same checkpoint, model, data, loss and `--eval` options), and takes the
+device, precision and batch size from the same evaluation plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._version import __version__
+from .checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
+from .data import DataSpec, TensorData, describe, load_data, to_device
+from .directions import DirectionSpec, chosen
+from .engine import EvalSettings, Plan, plan_for, precision_context, resolve_device
+from .errors import LandscapeError
+from .hessian import HessianResult, HessianSettings, hessian, write_hessian
+from .metrics import EvalFn, Loss, batch_loss
+from .sharpness import SharpnessRow, SharpnessSettings, sharpness, write_table
+
+Progress = Callable[[int, int], None]
+HVP_MEMORY = 4  # a Hessian-vector product holds about this many forward passes' activations
+
+
+@dataclass(frozen=True)
+class CurvatureJob:
+    """What `landscape hessian` and `landscape sharpness` share with `compute`: how to load the
+    model and the data, the loss, and the evaluation settings (device, precision, batch size)."""
+
+    model: ModelSpec = ModelSpec()
+    data: DataSpec = DataSpec()
+    loss: Loss = Loss()
+    evaluation: EvalSettings = EvalSettings()
+    subset: DirectionSpec = DirectionSpec()  # --params / --trainable-only: the tensors the Hessian is over
+    trust_checkpoint: bool = False
+
+
+@dataclass
+class Loaded:
+    """A model on its device, its data as batches there, and the evaluation function over them."""
+
+    model: nn.Module
+    batches: list[Any]
+    fn: EvalFn
+    plan: Plan
+    device: torch.device
+    params: tuple[str, ...] | None
+    samples: int
+    data_label: str
+
+
+def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
+    """Load one checkpoint and the data as the plan says (device, precision, batch size); the
+    batches are a quarter of a forward pass's size on a GPU, since an HVP holds several."""
+    device = resolve_device(job.evaluation.device)
+    model = load_model(resolve_checkpoint(checkpoint), job.model, trust=job.trust_checkpoint)
+    data = load_data(job.data)
+    plan, objective = plan_for(model, data, job.loss.objective(), job.evaluation, device, points=1)
+    device = torch.device(plan.device) if plan.device != device.type else device
+    model = copy.deepcopy(model).to(device).eval()
+    fn = objective.eval_fn if objective.eval_fn is not None else batch_loss(objective.loss, objective.classification)
+    if isinstance(data, TensorData):
+        size = plan.batch_size or len(data)
+        if device.type == "cuda" and job.evaluation.batch_size is None:
+            size = max(1, size // HVP_MEMORY)
+        batches: list[Any] = [(data.x[s : s + size].to(device), data.y[s : s + size].to(device))
+                              for s in range(0, len(data), size)]
+    else:
+        batches = [to_device(b, device) for b in data.batches]
+    subset = chosen(model, job.subset) if (job.subset.params or job.subset.trainable_only) else None
+    params = None if subset is None else tuple(n for n, _ in model.named_parameters() if n in subset)
+    return Loaded(model, batches, fn, plan, device, params, len(data), describe(job.data, data))
+
+
+def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings, out: Path,
+                 progress: Progress | None = None) -> HessianResult:
+    """The Hessian of the mean loss at the checkpoint's weights, written to `out` with every
+    setting as an attribute (`compute --directions out` then draws the plane of its top two
+    eigenvectors)."""
+    loaded = load(job, checkpoint)
+    settings = dataclasses.replace(settings, params=settings.params or loaded.params,
+                                   autocast=loaded.plan.precision.autocast_dtype)
+    with precision_context(loaded.plan.precision, loaded.device):
+        result = hessian(loaded.model, loaded.batches, loaded.fn, settings, progress=progress)
+    path = resolve_checkpoint(checkpoint)
+    attrs = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256(path), "model": job.model.factory or
+             "(from checkpoint)", "model_kwargs": job.model.kwargs, "data": loaded.data_label,
+             "loss": job.loss.label, "precision": loaded.plan.precision.value, "device": str(loaded.device),
+             "batches": len(loaded.batches), "versions": f"landscape {__version__}, torch {torch.__version__}",
+             "command": " ".join(sys.argv)}
+    if job.subset.describe_subset():
+        attrs["subset"] = job.subset.describe_subset()
+    write_hessian(out, result, attrs)
+    return result
+
+
+def sharpness_rows(job: CurvatureJob, checkpoints: list[Path], settings: SharpnessSettings,
+                   on_row: Callable[[SharpnessRow], None] | None = None) -> list[SharpnessRow]:
+    """One row of sharpness numbers per checkpoint, in the order given."""
+    rows = []
+    names = _names(checkpoints)
+    for checkpoint, name in zip(checkpoints, names):
+        loaded = load(job, checkpoint)
+        hs = dataclasses.replace(settings.hessian, params=settings.hessian.params or loaded.params,
+                                 autocast=loaded.plan.precision.autocast_dtype)
+        with precision_context(loaded.plan.precision, loaded.device):
+            row = sharpness(loaded.model, loaded.batches, loaded.fn, dataclasses.replace(settings, hessian=hs), name)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return rows
+
+
+def _names(checkpoints: list[Path]) -> list[str]:
+    """Short row names: the file names, or the paths when two share a name."""
+    names = [Path(c).name for c in checkpoints]
+    return names if len(set(names)) == len(names) else [str(c) for c in checkpoints]
+
+
+def sharpness_table(job: CurvatureJob, checkpoints: list[Path], settings: SharpnessSettings, prefix: Path,
+                    on_row: Callable[[SharpnessRow], None] | None = None) -> list[Path]:
+    """PREFIX.csv, PREFIX.md and PREFIX.tex with one row per checkpoint."""
+    if not checkpoints:
+        raise LandscapeError("sharpness needs at least one checkpoint")
+    return write_table(sharpness_rows(job, checkpoints, settings, on_row), prefix)
+
+
+def describe_result(result: HessianResult) -> list[str]:
+    """Lines of a plain table of a Hessian result, for the terminal."""
+    lines = [f"{'eigenvalue':<12}{'value':>14}{'residual':>12}"]
+    for i, (v, r) in enumerate(zip(result.eigenvalues, result.residuals)):
+        lines.append(f"{'λ' + str(i + 1):<12}{v:>14.6g}{r:>12.2g}")
+    lines.append(f"{'λ smallest':<12}{result.smallest_ritz:>14.6g}  (Ritz estimate, not converged)")
+    if result.trace is not None:
+        lines.append(f"{'trace':<12}{result.trace:>14.6g} ± {result.trace_stderr:.3g}  ({result.probes} Rademacher probes)")
+    if result.density is not None:
+        grid, dens = np.asarray(result.density_grid), np.asarray(result.density)
+        lines.append(f"{'density':<12}{len(grid)} points from {grid[0]:.4g} to {grid[-1]:.4g}")
+    lines.append(f"{'loss':<12}{result.loss:>14.6g}  over {result.samples} samples; {result.lanczos_steps} Lanczos "
+                 f"steps, {result.hvps} Hessian-vector products, {result.seconds:.1f} s"
+                 + ("" if result.converged else "; NOT converged: raise --steps"))
+    if result.per_layer:
+        width = max(len(r.name) for r in result.per_layer) + 2
+        lines.append(f"{'tensor':<{width}}{'size':>10}{'top eigenvalue':>16}{'trace':>14}{'± stderr':>12}")
+        for r in result.per_layer:
+            lines.append(f"{r.name:<{width}}{r.size:>10}{r.top_eigenvalue:>16.5g}{r.trace:>14.5g}{r.trace_stderr:>12.3g}")
+    return lines
