@@ -183,35 +183,39 @@ def main() -> None:
         tune_cpu_allocator()
         rows.append(("hand-written loop, glibc tuned as landscape does",
                      *paper_loop(model, data, dirs, coords, device, loader=False), ""))
+    fixed = dataclasses.replace(base, compile=Compile.off)  # variants isolate one choice each, uncompiled
+    low = device.type == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
     variants = [
         ("landscape default (the plan's choices)", base),
-        ("landscape fp32", dataclasses.replace(base, precision=Precision.fp32)),
-        ("landscape tf32", dataclasses.replace(base, precision=Precision.tf32)),
-        ("landscape bf16", dataclasses.replace(base, precision=Precision.bf16)),
+        ("landscape fp32", dataclasses.replace(fixed, precision=Precision.fp32)),
+        ("landscape tf32", dataclasses.replace(fixed, precision=Precision.tf32)),
         ("landscape fp32, no BN folding, no channels-last",
-         dataclasses.replace(base, precision=Precision.fp32, fold_bn=False, channels_last=False)),
-        ("landscape fp32, first-layer maps forced on", dataclasses.replace(base, precision=Precision.fp32,
+         dataclasses.replace(fixed, precision=Precision.fp32, fold_bn=False, channels_last=False)),
+        ("landscape fp32, first-layer maps forced on", dataclasses.replace(fixed, precision=Precision.fp32,
                                                                            first_layer=True)),
     ]
+    if low:
+        variants.insert(3, ("landscape bf16", dataclasses.replace(fixed, precision=Precision.bf16)))
+    else:
+        print("note: this CPU has no native bfloat16 (emulated, ~10x slower than fp32): bf16 rows left out")
     compile_mode = Compile.cudagraphs if device.type == "cuda" else Compile.default
     if args.compile:
-        variants += [
-            (f"landscape fp32 + compile ({compile_mode.value})",
-             dataclasses.replace(base, precision=Precision.fp32, compile=compile_mode)),
-            (f"landscape bf16 + compile ({compile_mode.value})",
-             dataclasses.replace(base, precision=Precision.bf16, compile=compile_mode)),
-        ]
+        variants.append((f"landscape fp32 + compile ({compile_mode.value})",
+                         dataclasses.replace(base, precision=Precision.fp32, compile=compile_mode)))
+        if low:
+            variants.append((f"landscape bf16 + compile ({compile_mode.value})",
+                             dataclasses.replace(base, precision=Precision.bf16, compile=compile_mode)))
     if device.type == "cpu":
-        variants.append(("landscape fp32, vmap over 8 points", dataclasses.replace(base, precision=Precision.fp32,
+        variants.append(("landscape fp32, vmap over 8 points", dataclasses.replace(fixed, precision=Precision.fp32,
                                                                                    launch=Launch.vmap)))
     for name, settings in variants:
         rows.append((name, *landscape_rows(model, data, dirs, coords, settings)))
     if args.compile:
         batch = args.batch_size or min(len(data), 1000 if device.type == "cuda" else 512)
-        for precision in (Precision.fp32, Precision.bf16):
+        for precision in (Precision.fp32, Precision.bf16) if low else (Precision.fp32,):
             rows.append((f"ceiling: folded, fixed {precision.value} weights, max-autotune",
                          *ceiling_row(model, data, coords, device, precision, batch, "max-autotune")))
-        variants += [None, None]  # the ceiling rows count among the landscape-side rows
+        variants += [None] * (2 if low else 1)  # the ceiling rows count among the landscape-side rows
 
     ref_loss = rows[len(rows) - len(variants) + 1][2]  # landscape fp32
     first = rows[0][1]

@@ -18,7 +18,8 @@ from .grid import Grid
 from .interpolation import models_plane
 from .metrics import Loss, Objective
 from .store import Surface, read_surface
-from .surface import AutoRange, ComputeJob, compute, dry_run, evaluate, read_plane
+from .planes import read_plane
+from .surface import AutoRange, ComputeJob, compute, dry_run, evaluate
 from .trajectory import trajectory_plane
 
 __all__ = [

@@ -78,10 +78,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):  # a damaged archive: torch.load will say so
         return False
-    with zipfile.ZipFile(path) as z:
-        return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:

@@ -33,6 +33,8 @@ from .errors import LandscapeError
 from .grid import Grid, check_axis
 from .importing import user_code_importable
 from .metrics import Loss
+from .hessian import HvpMode
+from .planes import Scale
 from .surface import AutoRange, ComputeJob, ComputeResult, compute, dry_run
 
 # User text (paths, messages) is printed as it is: no markup, no emoji codes.
@@ -123,11 +125,6 @@ def _root(
 class Ignore(str, Enum):
     biasbn = "biasbn"
     none = "none"
-
-
-class Scale(str, Enum):
-    unit = "unit"
-    weights = "weights"
 
 
 # ---------------------------------------------------------------------------------- syntax → values
@@ -444,7 +441,7 @@ def compute_cmd(
     spec = _spec(opts, DirType.weights, norm=norm, ignore_biasbn=ignore == Ignore.biasbn and not no_ignore, seed=seed)
     job = dataclasses.replace(_template(checkpoint, Path("outputs") / f"{_stem(checkpoint)}.surface.h5", spec, opts),
                               grid=_grid(x, y, rise), x_target=x_target, y_target=y_target, directions_file=directions,
-                              direction_scale=direction_scale.value, split_data=split_data, eigen_map=eigen_map)
+                              direction_scale=direction_scale, split_data=split_data, eigen_map=eigen_map)
     _finish(job, opts)
 
 
@@ -511,6 +508,12 @@ def interpolate(
     _finish(job, opts)
 
 
+def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
+    there = [p for p in paths if p.exists() or p.is_symlink()]
+    if there and not overwrite:
+        raise LandscapeError(f"{there[0]} already exists; pass --overwrite to replace it, or choose another --out")
+
+
 def _curvature_job(opts: dict, params: Optional[str], trainable_only: bool) -> Any:
     from .curvature import CurvatureJob
 
@@ -545,6 +548,10 @@ def hessian(
     trainable_only: Annotated[bool, typer.Option("--trainable-only", help="Over parameters that require grad "
                                                                           "only.")] = False,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the random start and probes.")] = 0,
+    hvp: Annotated[HvpMode, typer.Option("--hvp", help="Hessian-vector products: forward (forward-over-"
+                                                       "reverse) or reverse (double backward; measured faster "
+                                                       "on CPUs).")] = HvpMode.forward,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     plot: Annotated[bool, typer.Option("--plot", help="Draw the spectral density (with --density).")] = False,
     **opts: Any,
 ) -> None:
@@ -553,8 +560,9 @@ def hessian(
     from .hessian import HessianSettings
 
     settings = HessianSettings(top_k=top_k, max_steps=steps, trace=trace, probes=probes, density=density,
-                               density_steps=density_steps, per_layer=per_layer, seed=seed)
+                               density_steps=density_steps, per_layer=per_layer, seed=seed, hvp_mode=hvp)
     out = opts["out"] or Path("outputs") / f"{_stem(checkpoint)}.hessian.h5"
+    _refuse_existing([out], overwrite)
     quiet = opts["quiet"]
     bar = _progress(quiet)
     task: dict[str, int] = {}
@@ -602,6 +610,7 @@ def sharpness(
                                                                           "grad.")] = False,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the directions and the "
                                                                   "ascent's start.")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing table files.")] = False,
     **opts: Any,
 ) -> None:
     """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""
@@ -613,6 +622,7 @@ def sharpness(
                                  directions=directions, direction_spec=DirectionSpec(seed=seed),
                                  hessian=HessianSettings(top_k=1, trace=True, probes=probes, seed=seed))
     prefix = opts["out"] or Path("outputs") / "sharpness"
+    _refuse_existing([prefix.with_name(prefix.name + s) for s in (".csv", ".md", ".tex")], overwrite)
     quiet = opts["quiet"]
 
     def on_row(row: Any) -> None:

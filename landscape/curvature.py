@@ -24,14 +24,13 @@ from ._version import __version__
 from .checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
 from .data import DataSpec, TensorData, describe, load_data, to_device
 from .directions import DirectionSpec, chosen
-from .engine import EvalSettings, Plan, plan_for, precision_context, resolve_device
+from .engine import EvalSettings, Plan, Precision, plan_for, precision_context, resolve_device
 from .errors import LandscapeError
 from .hessian import HessianResult, HessianSettings, hessian, write_hessian
 from .metrics import EvalFn, Loss, batch_loss
 from .sharpness import SharpnessRow, SharpnessSettings, sharpness, write_table
 
 Progress = Callable[[int, int], None]
-HVP_MEMORY = 4  # a Hessian-vector product holds about this many forward passes' activations
 
 
 @dataclass(frozen=True)
@@ -62,9 +61,12 @@ class Loaded:
 
 
 def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
-    """Load one checkpoint and the data as the plan says (device, precision, batch size); the
-    batches are a quarter of a forward pass's size on a GPU, since an HVP holds several."""
+    """Load one checkpoint and the data as the plan says (device, precision, the batch of a
+    Hessian-vector product). Curvature numbers are exact fp32 unless a precision is given:
+    they are compared to 1e-5, and TF32 (the GPU default for surfaces) is 5e-4 off."""
     device = resolve_device(job.evaluation.device)
+    if job.evaluation.precision == Precision.auto:
+        job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, precision=Precision.fp32))
     model = load_model(resolve_checkpoint(checkpoint), job.model, trust=job.trust_checkpoint)
     data = load_data(job.data)
     plan, objective = plan_for(model, data, job.loss.objective(), job.evaluation, device, points=1)
@@ -72,9 +74,7 @@ def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
     model = copy.deepcopy(model).to(device).eval()
     fn = objective.eval_fn if objective.eval_fn is not None else batch_loss(objective.loss, objective.classification)
     if isinstance(data, TensorData):
-        size = plan.batch_size or len(data)
-        if device.type == "cuda" and job.evaluation.batch_size is None:
-            size = max(1, size // HVP_MEMORY)
+        size = plan.hvp_batch or len(data)  # the plan's batch for Hessian-vector products
         batches: list[Any] = [(data.x[s : s + size].to(device), data.y[s : s + size].to(device))
                               for s in range(0, len(data), size)]
     else:
@@ -146,7 +146,7 @@ def describe_result(result: HessianResult) -> list[str]:
     if result.trace is not None:
         lines.append(f"{'trace':<12}{result.trace:>14.6g} ± {result.trace_stderr:.3g}  ({result.probes} Rademacher probes)")
     if result.density is not None:
-        grid, dens = np.asarray(result.density_grid), np.asarray(result.density)
+        grid = np.asarray(result.density_grid)
         lines.append(f"{'density':<12}{len(grid)} points from {grid[0]:.4g} to {grid[-1]:.4g}")
     lines.append(f"{'loss':<12}{result.loss:>14.6g}  over {result.samples} samples; {result.lanczos_steps} Lanczos "
                  f"steps, {result.hvps} Hessian-vector products, {result.seconds:.1f} s"

@@ -199,8 +199,10 @@ def _from_file(path: Path, split: Split | None) -> TensorData:
         try:
             with np.load(path, allow_pickle=False) as z:
                 return _pick_arrays(list(z.keys()), lambda k: z[k], split, where)
-        except (OSError, ValueError, EOFError) as e:
-            raise LandscapeError(f"{where} is not a readable .npz file ({e})") from None
+        except LandscapeError:
+            raise
+        except Exception as e:  # a damaged archive: BadZipFile, a bad CRC, a truncated array
+            raise LandscapeError(f"{where} is not a readable .npz file ({type(e).__name__}: {e})") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

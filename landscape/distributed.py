@@ -70,6 +70,14 @@ class World:
         _dist().all_reduce(t)
         return int(t.item())
 
+    def minimum(self, value: int) -> int:
+        """The smallest `value` over the ranks."""
+        if self.size == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self._collective_device())
+        _dist().all_reduce(t, op=_dist().ReduceOp.MIN)
+        return int(t.item())
+
     def sum_arrays(self, a: np.ndarray) -> np.ndarray:
         """Element-wise sum of a float64 array over the ranks (loss sums and counts)."""
         if self.size == 1:

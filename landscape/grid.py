@@ -85,6 +85,8 @@ def check_axis(lo: float, hi: float, num: int, name: str = "x") -> None:
         raise LandscapeError(f"--{name}: min and max must be finite numbers")
     if num < 1:
         raise LandscapeError(f"--{name}: the number of points must be at least 1")
+    if num > MAX_POINTS:
+        raise LandscapeError(f"--{name}: {num:,} points on one axis; the limit for the whole grid is {MAX_POINTS:,}")
     if lo > hi:
         raise LandscapeError(f"--{name}: min {lo:g} is larger than max {hi:g}")
     if num > 1 and lo == hi:

@@ -618,7 +618,8 @@ def eigen_map_values(evaluator: Any, steps: int = 20,
     """For `compute --eigen-map`: a function of a chunk of points (P, 2) giving `eig_max`,
     `eig_min`, `eig_ratio` there, with the evaluator's model (unfolded: the Hessian is over the
     model's own parameters), data, directions, loss and autocast precision. Batches are a
-    quarter of the evaluator's on a GPU (an HVP holds about 3-4× a forward pass's memory)."""
+    the plan's `hvp_batch` (a quarter of the evaluator's on a GPU: an HVP holds about 3-4×
+    a forward pass's memory)."""
     from .data import TensorData, to_device
     from .metrics import batch_loss
 
@@ -628,9 +629,7 @@ def eigen_map_values(evaluator: Any, steps: int = 20,
     fn = objective.eval_fn if objective.eval_fn is not None else batch_loss(objective.loss, objective.classification)
     data = ev.data
     if isinstance(data, TensorData):
-        size = ev.batch_size or len(data)
-        if device.type == "cuda":
-            size = max(1, size // 4)
+        size = ev.plan.hvp_batch or len(data)  # the plan's batch for Hessian-vector products
         batches = [(data.x[s:s + size].to(device), data.y[s:s + size].to(device))
                    for s in range(0, len(data), size)]
     else:
@@ -638,7 +637,10 @@ def eigen_map_values(evaluator: Any, steps: int = 20,
     settings = HessianSettings(autocast=ev.plan.precision.autocast_dtype)
 
     def values(coords: np.ndarray) -> dict[str, np.ndarray]:
-        return eigen_map(ev.model, batches, fn, ev.directions, coords, steps, tol, settings, device)
+        from .engine import precision_context
+
+        with precision_context(ev.plan.precision, device):  # the plan's TF32 setting, as for the loss
+            return eigen_map(ev.model, batches, fn, ev.directions, coords, steps, tol, settings, device)
 
     return values
 

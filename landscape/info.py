@@ -15,7 +15,15 @@ SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_t
 
 
 def summary(path: str | Path) -> str:
-    """Aligned "key  value" lines."""
+    """Aligned "key  value" lines; odd attributes of a damaged file are a user error too."""
+    return store.guarded(Path(path), lambda: _summary(path))
+
+
+def _text(v: object) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v)
+
+
+def _summary(path: str | Path) -> str:
     s = store.read_surface(path)
     a = s.attrs
     rows: list[tuple[str, str]] = [("surface", str(s.path))]
@@ -26,12 +34,13 @@ def summary(path: str | Path) -> str:
     else:
         rows.append(("grid", f"x {s.x[0]:g}:{s.x[-1]:g}:{nx}  (1-D, {nx} points)"))
     for key in SETTINGS:
-        if key in a and a[key] not in ("", None):
-            rows.append((key, str(a[key])))
+        if key in a and _text(a[key]) not in ("", "None"):
+            rows.append((key, _text(a[key])))
     if "xlabel" in a:
         rows.append(("plane", f"{a['xlabel']} × {a.get('ylabel', '')}" if s.is_2d else str(a["xlabel"])))
     if s.plan:
-        reasons = dict(r.split(": ", 1) for r in s.plan.get("reasons", []) if ": " in r)
+        listed = s.plan.get("reasons", [])
+        reasons = dict(str(r).split(": ", 1) for r in (listed if isinstance(listed, list) else []) if ": " in str(r))
         for key in ("precision", "batch_size", "launch", "fold_bn", "channels_last", "compile", "first_layer"):
             if key in s.plan:
                 value = s.plan[key]

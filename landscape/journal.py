@@ -15,7 +15,6 @@ symbolic links (files.py): a link planted at either name is refused, never writt
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import struct

@@ -1459,11 +1459,12 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
         xl, yl = (str(s.attrs.get(k) or d) for k, d in (("xlabel", "direction 1"), ("ylabel", "direction 2")))
         if is3d:  # 3-D axis labels run along the box edges: keep them and the ticks few
             xl, yl = textwrap.fill(xl, 24), textwrap.fill(yl, 24)
-            ax.xaxis.set_major_locator(MaxNLocator(5))
-            ax.yaxis.set_major_locator(MaxNLocator(5))
-            ax.set_box_aspect(None, zoom=0.88)
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+            ax.set_box_aspect(None, zoom=0.85)
+        pad = {"labelpad": 9} if is3d else {}  # 3-D labels clear the tick labels they run beside
+        ax.set_xlabel(xl, **pad)
+        ax.set_ylabel(yl, **pad)
         if n > 1:
             ax.set_title(str(s.attrs.get("title") or _stem(s)))
     if kind in (Kind.heatmap, Kind.filled) or (kind is Kind.contour and n > 1):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,7 +285,7 @@ def open_file(path: Path, mode: str = "r") -> h5py.File:
         ) from None
 
 
-def _guarded(path: Path, read: Any) -> Any:
+def guarded(path: Path, read: Any) -> Any:
     """Run a reader of `path`; whatever a damaged file makes h5py or NumPy raise becomes a user error."""
     try:
         return read()
@@ -314,7 +315,7 @@ def read_settings(path: Path) -> dict[str, Any]:
             raise LandscapeError(f"{str(path)!r}: its settings are not readable; the file is damaged")
         return value
 
-    return _guarded(path, read)
+    return guarded(path, read)
 
 
 def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str | None:
@@ -366,7 +367,7 @@ def read_directions(path: Path, shapes: dict[str, tuple[int, ...]] | None = None
             extra = {k: _attr(f.attrs[k]) for k in ("scale", "eigenvalues") if k in f.attrs}
         return Directions(dx, dy, dir_type, "hessian" if kind == "hessian" else "file", labels, extra)
 
-    return _guarded(path, read)
+    return guarded(path, read)
 
 
 class Writer:
@@ -377,12 +378,12 @@ class Writer:
     def __init__(self, path: Path):
         self.path = path
         self.attrs: dict[str, Any] = {}
-        self._lock = journal.Lock(path)
         self._journal: journal.JournalWriter | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> "Writer":
-        self._lock.__enter__()
-        try:
+        with ExitStack() as stack:
+            stack.enter_context(journal.Lock(self.path))
             with open_file(self.path) as f:
                 self.run_id = str(_attr(f.attrs.get("run_id", "")))
                 self.metrics = _metric_names(f)
@@ -390,18 +391,14 @@ class Writer:
                 size = int(np.prod(f["computed"].shape))
             self._journal = journal.JournalWriter(self.path, self.run_id, self.metrics, size)
             self._journal.open()
-        except BaseException:
-            self._lock.__exit__()
-            raise
+            self._stack = stack.pop_all()  # held until __exit__
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
+        with self._stack:  # the lock, released last
             if self._journal is not None:
                 self._journal.close()
                 journal.merge(self.path, self.run_id, self.metrics)
-        finally:
-            self._lock.__exit__()
 
     def write(self, flat: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """Record values at flat point indices (row-major over [y, x]); flushed when this returns."""
@@ -444,7 +441,7 @@ def _attr(v: Any) -> Any:
 def read_surface(path: str | Path) -> Surface:
     """Read a surface file (ours or the paper's code's) into arrays; missing points are NaN."""
     path = Path(path)
-    return _guarded(path, lambda: _read_surface(path))
+    return guarded(path, lambda: _read_surface(path))
 
 
 def _read_surface(path: Path) -> Surface:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import math
 import platform
 import sys
 import time
@@ -28,15 +27,15 @@ from torch import nn
 
 from . import distributed, journal, store
 from ._version import __version__
-from .checkpoint import ModelSpec, load_model, load_state_for, resolve_checkpoint, sha256
+from .checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
 from .data import Data, DataSpec, describe, load_data, materialize
-from .directions import Directions, DirectionSpec, DirType, base_tensors, check_compatible, chosen, random_direction
-from .directions import random_directions, target_direction
+from .directions import Directions, DirectionSpec
 from .engine import Compile, EvalSettings, Evaluator, Plan, plan_for, profile_of, resolve_device
 from .engine.probe import check_objective
 from .errors import LandscapeError
 from .grid import Grid
 from .metrics import EvalFn, LossFn, Loss, Objective
+from .planes import Scale, make_directions
 
 Progress = Callable[[int, int], None]  # (points done, points in total)
 Note = Callable[[str], None]
@@ -74,7 +73,7 @@ class ComputeJob:
     x_target: Path | None = None
     y_target: Path | None = None
     directions_file: Path | None = None  # an earlier surface file, a direction file or a Hessian file
-    direction_scale: str = "unit"  # Hessian eigenvectors: "unit", or "weights" (scaled to |θ|)
+    direction_scale: Scale = Scale.unit  # Hessian eigenvectors: unit norm, or scaled to the weights' norm
     plane: Directions | None = None  # precomputed directions (trajectory PCA, model-to-model planes)
     trust_checkpoint: bool = False
     overwrite: bool = False
@@ -130,82 +129,6 @@ def evaluate(
                          np.ones(grid.shape, dtype=bool), attrs, dict(plane.tracks), plan.to_dict())
 
 
-# ---------------------------------------------------------------------------------- planes
-
-
-def make_directions(job: ComputeJob, model: nn.Module, two: bool) -> Directions:
-    """The plane of the job: precomputed, from an earlier file, toward target models, or random."""
-    if job.plane is not None:
-        return job.plane
-    base = base_tensors(model, job.directions.dir_type)
-    if job.directions_file is not None:
-        return read_plane(job.directions_file, model, two, job.direction_scale)
-    if job.y_target is not None and job.x_target is None:
-        raise LandscapeError("--y-target needs --x-target")
-    if job.x_target is not None:
-        only = chosen(model, job.directions)
-        dx = target_direction(base, load_state_for(model, job.x_target, job.trust_checkpoint), only)
-        labels = [f"toward {job.x_target.name} (θ₂ − θ)", "direction 2"]
-        dy = None
-        if two:
-            if job.y_target is not None:
-                dy = target_direction(base, load_state_for(model, job.y_target, job.trust_checkpoint), only)
-                labels[1] = f"toward {job.y_target.name} (θ₃ − θ)"
-            else:
-                gen = torch.Generator().manual_seed(job.directions.seed)
-                dy = random_direction(base, job.directions, gen, only)
-                labels[1] = f"random direction, {job.directions.norm.value}-normalized"
-        elif job.y_target is not None:
-            raise LandscapeError("--y-target needs a 2-D grid: add --y")
-        extra = {"subset": job.directions.describe_subset()} if only is not None else {}
-        return Directions(dx, dy, job.directions.dir_type, "target", (labels[0], labels[1]), extra)
-    return random_directions(model, job.directions, two=two)
-
-
-def read_plane(path: Path, model: nn.Module, two: bool = True, scale: str = "unit") -> Directions:
-    """The plane of an earlier surface file, a direction file of the paper's code (unnamed
-    tensors, matched by position to `model.parameters()` or `model.state_dict()`) or a Hessian
-    file (top eigenvectors; `scale` "weights" rescales each to the norm of the weights)."""
-    path = Path(path)
-    if not path.is_file():
-        raise LandscapeError(f"--directions {str(path)!r} is not a file; give an earlier surface file or a Hessian file")
-    dirs = store.read_directions(path)
-    if dirs.names == [str(i) for i in range(len(dirs.names))]:
-        dirs = _by_position(dirs, model, path)
-    check_compatible(dirs, base_tensors(model, dirs.dir_type), f"--directions {path}")
-    if not two:
-        dirs.y = None
-    elif dirs.y is None:
-        raise LandscapeError(f"--directions {path} holds one direction; omit --y for a 1-D run")
-    if scale not in ("unit", "weights"):
-        raise LandscapeError(f"--direction-scale {scale!r}: use unit or weights")
-    if dirs.kind == "hessian":
-        base = base_tensors(model, dirs.dir_type)
-        theta = math.sqrt(sum(float((t.double() ** 2).sum()) for t in base.values() if t.is_floating_point()))
-        factor = theta if scale == "weights" else 1.0
-        if factor != 1.0:
-            dirs.x = {n: t * factor for n, t in dirs.x.items()}
-            dirs.y = {n: t * factor for n, t in dirs.y.items()} if dirs.y is not None else None
-        dirs.extra = {**dirs.extra, "scale": "to the norm of the weights" if scale == "weights" else "unit norm"}
-        note = ("Hessian eigenvectors, " + ("each scaled to |θ|" if scale == "weights" else "unit norm")
-                + ", not filter-normalized")
-        dirs.extra["note"] = note
-    elif scale != "unit":
-        raise LandscapeError("--direction-scale applies to a Hessian file's eigenvectors only")
-    return dirs
-
-
-def _by_position(dirs: Directions, model: nn.Module, where: Path) -> Directions:
-    for dir_type in (DirType.weights, DirType.states):
-        base = base_tensors(model, dir_type)
-        shapes = [tuple(t.shape) for t in base.values()]
-        if shapes == [tuple(t.shape) for t in dirs.x.values()]:
-            rename = lambda d: dict(zip(base, d.values())) if d is not None else None  # noqa: E731
-            return Directions(rename(dirs.x), rename(dirs.y), dir_type, dirs.kind, dirs.labels, dirs.extra)
-    raise LandscapeError(f"--directions {where}: its {len(dirs.x)} unnamed tensors match neither the model's "
-                         "parameters nor its state dict in order and shape; use directions made for this architecture")
-
-
 # ---------------------------------------------------------------------------------- the file's record
 
 
@@ -232,7 +155,28 @@ def model_sha256(model: nn.Module, spec: ModelSpec) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Data) -> dict:
+def code_sha256(*functions: Any) -> str | None:
+    """A digest of the source files of the user's own functions (a `--loss` or `--eval`
+    function): a resumed run must measure with the same code. None for landscape's own."""
+    files = set()
+    for fn in functions:
+        module = sys.modules.get(getattr(fn, "__module__", "") or "")
+        name = getattr(module, "__name__", "")
+        if module is None or name.startswith(("landscape.", "torch")) or not getattr(module, "__file__", None):
+            continue
+        files.add(module.__file__)
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for f in sorted(files):
+        try:
+            h.update(Path(f).read_bytes())
+        except OSError:
+            h.update(f.encode())
+    return h.hexdigest()
+
+
+def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Data, objective: Objective) -> dict:
     """The settings a resumed run must share with the file (the plan is compared on its own)."""
 
     def file_sha(p: Path | None) -> str | None:
@@ -250,6 +194,7 @@ def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Dat
         "samples": len(data),
         "data_seed": job.data.seed,
         "loss": job.loss.label,
+        "loss_sha256": code_sha256(objective.loss, objective.eval_fn),
         "dir_type": job.directions.dir_type.value,
         "norm": job.directions.norm.value,
         "ignore": "biasbn" if job.directions.ignore_biasbn else "none",
@@ -259,7 +204,7 @@ def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Dat
         "x_target_sha256": file_sha(job.x_target),
         "y_target_sha256": file_sha(job.y_target),
         "directions_sha256": sha256(job.directions_file) if job.directions_file else None,
-        "direction_scale": job.direction_scale,
+        "direction_scale": job.direction_scale.value,
         "plane_sha256": _tensors_sha(job.plane) if job.plane is not None else None,
         "eigen_map": job.eigen_map,
         "xcoordinates": list(grid.x) if isinstance(grid, Grid) else f"auto: rise {grid.rise:g}, {grid.nx} points",
@@ -318,10 +263,13 @@ def _now() -> str:
 # ---------------------------------------------------------------------------------- to the file
 
 
-def output_path(out: Path, note: Note) -> Path:
+def output_path(out: Path, note: Note, overwrite: bool = False) -> Path:
     """The file to write: `out`, or the file a symbolic link at `out` points to (written through,
-    so the points it holds are resumed, not lost)."""
+    so the points it holds are resumed, not lost; never replaced through it)."""
     out = Path(out)
+    if out.is_symlink() and overwrite:
+        raise LandscapeError(f"--out {out} is a symbolic link: with --overwrite landscape would replace the file it "
+                             "points to; give that file's own path")
     if out.is_symlink():
         target = out.resolve()
         note(f"{out} is a symbolic link: writing through it to {target}")
@@ -362,10 +310,12 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
     device = resolve_device(job.evaluation.device, world.local_rank if world.size > 1 else None)
     if world.size > 1:
         device = torch.device(world.device)
+    if job.eigen_map and job.split_data:
+        raise LandscapeError("--eigen-map needs every sample on every process: drop --split-data")
     checkpoint, model, data, objective = _load(job)
     if job.directions_file is not None and not Path(job.directions_file).is_file():
         raise LandscapeError(f"--directions {str(job.directions_file)!r} is not a file; give an earlier surface file")
-    settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data)
+    settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
     part = _shard(data, world, job.split_data)
     if out.exists() and not job.overwrite:
         try:
@@ -377,7 +327,7 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
             raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
         before = store.read_surface(out)
         plan = Plan.from_dict(before.plan)
-        conflict = plan.conflict(job.evaluation)
+        conflict = plan.conflict(job.evaluation, world.size, job.split_data)
         if conflict is not None:
             raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); resume without that "
                                  "option, or pass --overwrite to start again")
@@ -398,9 +348,11 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
     grid = job.grid
     if isinstance(grid, AutoRange):
         grid = _auto_grid(grid, model, part, directions, objective, job.evaluation, device, note)
-    plan, objective = plan_for(model, part, objective, job.evaluation, device, grid.size, world.size)
+    plan, objective = plan_for(model, part, objective, job.evaluation, device, grid.size, world.size,
+                               split_data=job.split_data)
     evaluator = Evaluator(model, part, directions, objective, plan, device, note)
     evaluator.prepare()  # fast paths checked before any file is written
+    plan = evaluator.plan_now()  # the file records the fast paths kept, not only those planned
     split = data.split or "train"
     metrics = [f"{split}_loss"] + ([f"{split}_acc"] if objective.classification else [])
     if job.eigen_map:
@@ -459,7 +411,7 @@ def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | N
             prepared: _Prepared | None = None
             if world.is_writer:  # checks, plan, directions and the file, once
                 try:
-                    out = output_path(job.out, note)
+                    out = output_path(job.out, note, job.overwrite)
                     store.check_writable(out)
                     stack.enter_context(journal.Lock(out))
                     prepared = _open_surface(job, out, world, note)
@@ -522,6 +474,9 @@ def _fill(out: Path, p: _Prepared, world: distributed.World, progress: Progress 
                     values.update(eigen(coords[start:stop]))
                 payload = (mine[start:stop], values)
                 timer.chunk(stop)
+            smallest = world.minimum(ev.batch_size)  # after an out-of-memory back-off every rank uses the smallest
+            if smallest < ev.batch_size:
+                ev.shrink_batch(smallest)
             gathered = [payload] if p.job.split_data else world.gather(payload)
             if writer is not None:
                 for part in gathered or []:
@@ -530,13 +485,13 @@ def _fill(out: Path, p: _Prepared, world: distributed.World, progress: Progress 
                         done += len(part[0])
                 if progress:
                     progress(done, total_points)
+                now = ev.plan_now()
+                if now != p.plan:  # a back-off, or a fast path dropped at run time: recorded at once
+                    writer.set_plan(now.to_dict())
+                    p.plan = now
             if world.total(0 if item is None else 1) == 0:
                 break
         if writer is not None:
-            now = ev.plan_now()
-            if now != p.plan:
-                writer.set_plan(now.to_dict())
-                p.plan = now
             if len(missing):
                 writer.set_attrs(finished=_now())
     return len(missing), total_points
@@ -652,14 +607,14 @@ def dry_run(job: ComputeJob, on_note: Note | None = None) -> DryRun:
     out = Path(job.out)
     missing, resumes = None, False
     if out.exists() and not job.overwrite:
-        settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data)
+        settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
         diff = store.settings_difference(store.read_settings(out), settings)
         if diff is not None:
             raise LandscapeError(f"{out} was computed with other settings ({diff}); the run would refuse it: "
                                  "pass --overwrite, or --out")
         before = store.read_surface(out)
         plan = Plan.from_dict(before.plan)
-        conflict = plan.conflict(job.evaluation)
+        conflict = plan.conflict(job.evaluation, None, job.split_data)
         if conflict is not None:
             raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); the run would refuse")
         directions = store.read_directions(out)

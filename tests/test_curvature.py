@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from landscape import store
 from landscape.cli import app
 from landscape.data import DataSpec, load_data
-from landscape.hessian import HessianSettings, extreme_eigenvalues, read_hessian
+from landscape.hessian import extreme_eigenvalues, read_hessian
 from landscape.metrics import batch_loss
 from landscape.models import DigitsCNN
 
@@ -62,7 +62,7 @@ def test_hessian_file_and_its_plane(tmp_path, checkpoint, hessian_file):
         assert "Hessian eigenvectors" in s.attrs["note"]
         d = store.read_directions(out)
         n = float(torch.sqrt(sum((t.double() ** 2).sum() for t in d.x.values())))
-        theta = float(torch.sqrt(sum((p.double() ** 2).sum() for p in model.parameters())))
+        theta = float(torch.sqrt(sum((p.detach().double() ** 2).sum() for p in model.parameters())))
         assert n == pytest.approx(1.0 if scale == "unit" else theta, rel=1e-5)
         text = ok(["info", str(out)])
         assert ("unit norm" if scale == "unit" else "to the norm of the weights") in text

@@ -23,7 +23,8 @@ from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
 from landscape.grid import Grid
 from landscape.checkpoint import ModelSpec
-from landscape.surface import ComputeJob, compute, read_plane
+from landscape.planes import read_plane
+from landscape.surface import ComputeJob, compute
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -16,7 +16,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import tiny_data, tiny_model
 from landscape import distributed, store
 from landscape.cli import app
 from landscape.engine import Compile, DeviceProfile, EvalSettings, Launch, Plan, Precision, Probe, resolve_plan
@@ -67,8 +66,10 @@ def test_compile_when_it_pays_on_that_device():
     assert resolve_plan(EvalSettings(), DIGITS, CPU2, 31 * 31).compile == Compile.off
     # ResNet-56 on 512 images over 51x51 points takes an hour on two CPU cores: compiling pays
     assert resolve_plan(EvalSettings(), resnet56(512), CPU2, 51 * 51).compile == Compile.default
-    # shared among 64 processes, the same grid is too short for each to repay its compile
-    assert resolve_plan(EvalSettings(), resnet56(512), CPU2, 51 * 51, world=64).compile == Compile.off
+    # a torchrun world decides as one process would (the rule reads the whole grid), so they agree bit for bit
+    for world in (2, 64):
+        assert resolve_plan(EvalSettings(), resnet56(512), CPU2, 51 * 51, world=world) == \
+            resolve_plan(EvalSettings(), resnet56(512), CPU2, 51 * 51)
 
 
 def test_cpu_defaults_and_older_gpus():
@@ -107,6 +108,10 @@ def test_plan_round_trips_and_names_a_conflict():
     assert "device is 'cpu'" in plan.conflict(EvalSettings(device="cuda:0"))
     with pytest.raises(LandscapeError, match="lacks"):
         Plan.from_dict({"device": "cpu"})
+    split = resolve_plan(EvalSettings(), DIGITS, CPU2, 961, world=4, split_data=True)
+    assert split.shards == 4 and split.conflict(EvalSettings(), world=4, split_data=True) is None
+    assert "split into 4 shards" in split.conflict(EvalSettings(), world=2, split_data=True)  # other sums: refused
+    assert "split_data" in plan.conflict(EvalSettings(), world=1, split_data=True)
 
 
 def test_the_plan_is_in_the_file_and_in_info(tmp_path, checkpoint):
@@ -149,6 +154,19 @@ def test_out_of_memory_back_off_is_recorded_in_the_plan(tmp_path, checkpoint, mo
                             "--device", "cpu"])
     assert r.exit_code == 0 and "batch size 15" in r.output, r.output
     assert store.read_surface(out).plan["batch_size"] == 7
+    # killed right after the back-off: the file already says so, and a resume goes on at batch 7
+    from landscape import ComputeJob, DataSpec, Grid, ModelSpec, compute
+
+    def killed(done, total):
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    job = ComputeJob(checkpoint, Grid.linspace((-1, 1, 5)), tmp_path / "k.h5",
+                     ModelSpec("landscape.models:digits_cnn", '{"width": 4}'), DataSpec(samples=30),
+                     evaluation=EvalSettings(device="cpu"))
+    with pytest.raises(KeyboardInterrupt):
+        compute(job, progress=killed)
+    assert store.read_surface(tmp_path / "k.h5").plan["batch_size"] == 7
 
 
 def test_more_processes_than_gpus_are_refused_before_any_work(monkeypatch):

@@ -21,7 +21,7 @@ from landscape import journal, store
 from landscape.checkpoint import ModelSpec
 from landscape.cli import app
 from landscape.data import DataSpec, Split, load_data
-from landscape.directions import DirectionSpec, random_directions
+from landscape.directions import random_directions
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
 from landscape.grid import Grid
@@ -411,3 +411,66 @@ def test_journal_with_an_index_out_of_range_is_not_applied(tmp_path, checkpoint)
     r = store.read_surface(path)
     assert r.computed.ravel().tolist() == [True, True, False, False, False, False]
     assert not (r.values["train_loss"] == 7.0).any()
+
+
+def test_resume_refuses_an_edited_loss(tmp_path, checkpoint, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    module = tmp_path / "myloss.py"
+    module.write_text("import torch.nn.functional as F\ndef ce(out, y): return F.cross_entropy(out, y)\n")
+    out = tmp_path / "s.h5"
+    args = ["compute", str(checkpoint), *MODEL, "--loss", "myloss:ce", *SMALL, "--out", str(out), "--quiet"]
+    assert invoke(args)[0] == 0
+    with h5py.File(out, "r+") as f:
+        f["computed"][0, 0] = False
+    module.write_text("import torch.nn.functional as F\ndef ce(out, y): return F.cross_entropy(out, y, "
+                      "label_smoothing=0.1)\n")
+    sys.modules.pop("myloss", None)
+    one_line_error(*invoke(args), "loss_sha256")
+
+
+def test_more_odd_input_is_one_line(tmp_path, checkpoint):
+    import zipfile
+
+    bad_zip = tmp_path / "broken.pt"
+    data = bytearray(checkpoint.read_bytes())
+    end = data.rfind(b"PK\x05\x06")  # the central directory's end record: damage it
+    data[end + 16 : end + 20] = b"\xff\xff\xff\x7f"
+    bad_zip.write_bytes(bytes(data))
+    code, output = invoke(["compute", str(bad_zip), *MODEL, *SMALL, "--out", str(tmp_path / "a.h5"), "--quiet"])
+    assert code in (0, 2) and "Traceback" not in output, output  # torch's reader copes; ours no longer trips first
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=np.zeros((4, 1, 8, 8), np.float32), y=np.arange(4))
+    raw = bytearray(npz.read_bytes())
+    raw[60:70] = b"\x00" * 10
+    npz.write_bytes(bytes(raw))
+    one_line_error(*invoke(["compute", str(checkpoint), *MODEL, "--data", str(npz), "--x", "-1:1:2", "--out",
+                            str(tmp_path / "b.h5")]), "readable .npz")
+    one_line_error(*invoke(["compute", str(checkpoint), *MODEL, "--x", "-1:1:1000000000", "--out",
+                            str(tmp_path / "c.h5")]), "points on one axis")
+    surface = _surface(tmp_path)
+    with h5py.File(surface, "r+") as f:
+        f.attrs["seed"] = np.array([1, 2])
+        f["plan"].attrs["reasons"] = 5
+    assert invoke(["info", str(surface)])[0] == 0  # odd but harmless attributes are shown as they are
+    with h5py.File(surface, "r+") as f:
+        f["plan"].attrs["batch_size"] = "many"
+    one_line_error(*invoke(["compute", str(checkpoint), *MODEL, "--x", "-1:1:3", "--y", "-1:1:2", "--samples", "20",
+                            "--device", "cpu", "--out", str(surface)]), "evaluation plan")
+
+
+def test_outputs_are_not_replaced_silently(tmp_path, checkpoint):
+    out = tmp_path / "h.h5"
+    out.write_text("a file that is not a Hessian file")
+    one_line_error(*invoke(["hessian", str(checkpoint), *MODEL, "--samples", "40", "--device", "cpu", "--out", str(out)]),
+                   "--overwrite")
+    assert out.read_text() == "a file that is not a Hessian file"
+    real = _surface(tmp_path, "real.h5")
+    link = tmp_path / "link.h5"
+    os.symlink(real, link)
+    one_line_error(*invoke(["compute", str(checkpoint), *MODEL, *SMALL, "--out", str(link), "--overwrite"]),
+                   "symbolic link")
+
+
+def test_eigen_map_needs_every_sample(tmp_path, checkpoint):
+    one_line_error(*invoke(["compute", str(checkpoint), *MODEL, *SMALL, "--eigen-map", "--split-data", "--out",
+                            str(tmp_path / "e.h5")]), "drop --split-data")

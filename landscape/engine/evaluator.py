@@ -203,7 +203,8 @@ class Evaluator:
             except Exception as e:
                 if self.pm.compiled is None or not type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
                     raise
-                # no C compiler, an operator inductor cannot lower, ...: the eager path gives the same values
+                # no C compiler, an operator inductor cannot lower, ...: eager from here on (it rounds a little
+                # differently from a compiled graph; the file's plan records the change, see plan_now)
                 self.on_note(f"torch.compile failed ({type(e).__name__}); evaluating without it")
                 self.pm = dataclasses.replace(self.pm, compiled=None)
 
@@ -226,24 +227,37 @@ class Evaluator:
             self.points_per_launch //= 2
             self.on_note(f"out of memory: retrying with {self.points_per_launch} points per pass")
         elif self.batch_size > 1 and isinstance(self.data, TensorData):
-            self.batch_size //= 2
-            self.on_note(f"out of memory: retrying with batch size {self.batch_size}")
-            if self.pm.first is not None or self.pm.compiled is not None:  # both are built for one batch size
-                self._ready = False
-                self.prepare()
+            self.on_note(f"out of memory: retrying with batch size {self.batch_size // 2}")
+            self.shrink_batch(self.batch_size // 2)
         else:
             raise LandscapeError("out of memory even with batch size 1; use a smaller model, --device cpu or fewer --samples")
 
+    def shrink_batch(self, size: int) -> None:
+        """A smaller batch from now on (an out-of-memory back-off, here or on another rank)."""
+        self.batch_size = size
+        if self._ready and (self.pm.first is not None or self.pm.compiled is not None):  # built for one batch size
+            self._ready = False
+            self.prepare()
+
     def plan_now(self) -> Plan:
-        """The plan as it stands (an out-of-memory back-off may have shrunk the batch)."""
-        return dataclasses.replace(self.plan, batch_size=self.batch_size, points_per_launch=self.points_per_launch)
+        """The plan as it stands: an out-of-memory back-off may have shrunk the batch, and a fast
+        path the model defeated (or a compile that failed) is off. The file records this."""
+        self.prepare()
+        applied = self.pm.applied
+        return dataclasses.replace(
+            self.plan, batch_size=self.batch_size, points_per_launch=self.points_per_launch,
+            fold_bn=self.plan.fold_bn and "BatchNorm folding" in applied,
+            first_layer=self.plan.first_layer and self.pm.first is not None,
+            compile=self.plan.compile if self.pm.compiled is not None or self.plan.compile == Compile.off
+            else Compile.off)
 
     def stream(self, coords: np.ndarray, seconds: float = 1.0, max_chunk: int = 256
                ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
         """Evaluate coords in chunks of about `seconds` each (timing sets only the chunk size,
         never a value), yielding (start, stop, loss, acc) as each chunk finishes."""
         coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
-        start, chunk = 0, 1
+        group = self.points_per_launch if self.plan.launch == Launch.vmap else 1  # vmapped passes: whole groups
+        start, chunk = 0, group
         while start < len(coords):
             stop = min(len(coords), start + chunk)
             t0 = time.perf_counter()
@@ -252,3 +266,4 @@ class Evaluator:
             yield start, stop, loss, acc
             start = stop
             chunk = int(np.clip(seconds / max(per_point, 1e-6), 1, max_chunk))
+            chunk = max(group, chunk - chunk % group)

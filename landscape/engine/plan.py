@@ -12,7 +12,6 @@ the same machine writes the same bits, and a single process and a torchrun world
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -82,6 +81,7 @@ class Probe:
 FIRST_LAYER_PAYS_FROM = 64  # multiply-adds per output value above which the maps are cheaper than the layer
 CPU_BATCH_VALUES = 1 << 22  # input values per batch on a CPU (a few MB: the caches' scale)
 GPU_MEMORY_SHARE = 0.4  # of the GPU's total memory, for activations of one batch
+HVP_MEMORY = 4  # a Hessian-vector product holds about this many forward passes' activations
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,13 @@ class Plan:
     first_layer: bool
     cast_weights: bool  # conv/linear weights of a point cast to the autocast dtype once per point
     stream_data: bool
+    hvp_batch: int = 0  # the batch of a Hessian-vector product (eigenvalue maps): it holds several forward passes
+    split_data: bool = False  # every process evaluates every point on its shard of the data ...
+    shards: int = 1  # ... of `shards` shards (the sum of shard sums depends on their number)
     reasons: tuple[tuple[str, str], ...] = ()
 
     CHOICES = ("device", "precision", "batch_size", "launch", "points_per_launch", "fold_bn", "channels_last",
-               "compile", "first_layer", "cast_weights", "stream_data")
+               "compile", "first_layer", "cast_weights", "stream_data", "hvp_batch", "split_data", "shards")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as the file's `plan` group stores them."""
@@ -113,7 +116,7 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Plan":
-        missing = [k for k in cls.CHOICES if k not in d]
+        missing = [k for k in cls.CHOICES[:11] if k not in d]
         if missing:
             raise LandscapeError(f"the file's evaluation plan lacks {', '.join(missing)}; it is damaged or older "
                                  "than this version: pass --overwrite to compute it again")
@@ -122,11 +125,12 @@ class Plan:
             return cls(str(d["device"]), Precision(str(d["precision"])), int(d["batch_size"]), Launch(str(d["launch"])),
                        int(d["points_per_launch"]), bool(d["fold_bn"]), bool(d["channels_last"]),
                        Compile(str(d["compile"])), bool(d["first_layer"]), bool(d["cast_weights"]),
-                       bool(d["stream_data"]), tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
+                       bool(d["stream_data"]), int(d.get("hvp_batch", 0)), bool(d.get("split_data", False)),
+                       int(d.get("shards", 1)), tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
         except (ValueError, TypeError) as e:
             raise LandscapeError(f"the file's evaluation plan is not readable ({e}); pass --overwrite") from None
 
-    def conflict(self, settings: EvalSettings) -> str | None:
+    def conflict(self, settings: EvalSettings, world: int | None = None, split_data: bool | None = None) -> str | None:
         """The first explicit setting that differs from this plan, as a sentence (None: none)."""
         asked: dict[str, Any] = {
             "device": None if settings.device == "auto" else settings.device.split(":")[0],
@@ -140,6 +144,11 @@ class Plan:
             "first_layer": settings.first_layer,
             "stream_data": settings.stream_data,
         }
+        if self.split_data and world is not None and world != self.shards:
+            return (f"the data is split into {self.shards} shards in the file's plan but this run has {world} "
+                    f"processes; resume with torchrun --nproc-per-node {self.shards}")
+        if split_data is not None and split_data != self.split_data:
+            return f"split_data is {self.split_data} in the file's plan but {split_data} in this run"
         for key, want in asked.items():
             have = getattr(self, key)
             if want is not None and want != have:
@@ -164,15 +173,19 @@ def choose_precision(settings: EvalSettings, profile: DeviceProfile) -> tuple[Pr
     """The precision rule (and why): exact fp32 on a CPU, tf32 on a GPU with TF32 units."""
     if settings.precision != Precision.auto:
         if settings.precision == Precision.bf16 and not profile.bf16:
-            raise LandscapeError(f"--precision bf16: {profile.name} has no bfloat16 support; use fp16 or fp32")
+            if profile.kind == "cuda":
+                raise LandscapeError(f"--precision bf16: {profile.name} has no bfloat16 support; use fp16 or fp32")
+            return settings.precision, "given; this CPU has no native bfloat16, so it runs slower than fp32 here"
         return settings.precision, "given"
     if profile.kind == "cuda" and profile.tf32:
         return Precision.tf32, "the GPU default: TF32 convolutions, as PyTorch's own default"
     return Precision.fp32, "exact, the CPU default" if profile.kind == "cpu" else "exact (this GPU has no TF32 units)"
 
 
-def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, points: int, world: int = 1) -> Plan:
-    """The plan for `points` grid points shared among `world` processes, by the rules below.
+def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, points: int, world: int = 1,
+                 split_data: bool = False) -> Plan:
+    """The plan for `points` grid points computed by `world` processes (each on a shard of the
+    data with `split_data`), by the rules below.
 
     - precision: exact fp32 on a CPU; on a GPU with TF32 units tf32, PyTorch's own default for
       convolutions (5e-4 relative from exact fp32 on ResNet-56, 2× its speed on an H100).
@@ -246,8 +259,8 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     if first_layer and (custom or stream_data):
         first_layer, reasons["first_layer"] = False, "needs a plain model and resident data"
 
-    per_process = math.ceil(points / max(world, 1))
-    work = probe.flops_per_sample * max(probe.samples, 1) * per_process
+    # the whole grid, whatever the number of processes: one process and a torchrun world decide alike
+    work = probe.flops_per_sample * max(probe.samples, 1) * points
     eager = work / profile.throughput(precision)
     saving = eager * profile.compile_saving
     compile_rule = (saving > profile.compile_seconds and not custom and probe.flops_per_sample > 0)
@@ -264,6 +277,10 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     reasons["cast_weights"] = ("conv/linear weights cast once per point, as autocast would per batch" if cast_weights
                                else "full-precision weights")
     reasons["device"] = profile.name
+    hvp_batch = max(1, int(batch_size) // HVP_MEMORY) if kind == "cuda" and settings.batch_size is None else int(batch_size)
+    reasons["hvp_batch"] = (f"a quarter of the batch: a Hessian-vector product holds about {HVP_MEMORY} forward passes"
+                            if hvp_batch != batch_size else "the batch")
+    reasons["split_data"] = f"the data split into {world} shards, one per process" if split_data else "every sample"
     return Plan(kind, precision, int(batch_size), launch, int(points_per_launch), bool(fold_bn), bool(channels_last),
-                compile_mode, bool(first_layer), cast_weights, bool(stream_data),
-                tuple((k, reasons[k]) for k in Plan.CHOICES if k in reasons))
+                compile_mode, bool(first_layer), cast_weights, bool(stream_data), hvp_batch, split_data,
+                world if split_data else 1, tuple((k, reasons[k]) for k in Plan.CHOICES if k in reasons))

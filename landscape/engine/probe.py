@@ -153,11 +153,12 @@ def _activation_bytes(model: nn.Module, data: TensorData, device: torch.device, 
 
 
 def plan_for(model: nn.Module, data: Data, objective: Objective, settings: EvalSettings, device: torch.device,
-             points: int, world: int = 1, profile: DeviceProfile | None = None) -> tuple[Plan, Objective]:
+             points: int, world: int = 1, profile: DeviceProfile | None = None,
+             split_data: bool = False) -> tuple[Plan, Objective]:
     """Probe the model and data on `device` and resolve the plan for `points` grid points
     shared among `world` processes; `profile` stands in for the device's own (tests)."""
     profile = profile or profile_of(device)
     precision, _ = choose_precision(settings, profile)
     facts, objective = probe(model, data, objective, device if profile.kind == device.type else torch.device("cpu"),
                              precision)
-    return resolve_plan(settings, facts, profile, points, world), objective
+    return resolve_plan(settings, facts, profile, points, world, split_data), objective
