@@ -38,7 +38,16 @@ class ModelSpec:
     """How to rebuild the network: `pkg.module:factory` called with keyword arguments."""
 
     factory: str | None = None
-    kwargs: str = "{}"  # JSON text, stored as given so a surface file records it exactly
+    kwargs: str | Mapping[str, Any] = "{}"  # JSON text (a dict is turned into it), recorded in the file as given
+
+    def __post_init__(self) -> None:
+        if isinstance(self.kwargs, Mapping):
+            try:
+                object.__setattr__(self, "kwargs", json.dumps(dict(self.kwargs)))
+            except (TypeError, ValueError) as e:
+                raise LandscapeError(f"model kwargs must be JSON values (numbers, strings, lists, dicts): {e}") from None
+        elif not isinstance(self.kwargs, str):
+            raise LandscapeError(f"model kwargs must be a dict or JSON text, got {type(self.kwargs).__name__}")
 
     def kwargs_dict(self) -> dict[str, Any]:
         try:

@@ -313,7 +313,8 @@ def _model_options(
                             "f(x) -> outputs; replaces --loss.")] = None,
     device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[Precision, typer.Option("--precision",
-                         help="auto (fp32 on a CPU, tf32 on a GPU), fp32 (exact), tf32, bf16, fp16.")] = Precision.auto,
+                         help="auto (surfaces: fp32 on a CPU, tf32 on a GPU; curvature: fp32), fp32 (exact), "
+                              "tf32, bf16, fp16.")] = Precision.auto,
     out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Output file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress, notes or warnings.")] = False,
 ) -> None:
@@ -611,6 +612,8 @@ def sharpness(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the directions and the "
                                                                   "ascent's start.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing table files.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="PREFIX", help="Writes PREFIX.csv, .md and .tex "
+                                                "(default: outputs/sharpness).")] = None,
     **opts: Any,
 ) -> None:
     """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""
@@ -621,7 +624,7 @@ def sharpness(
     settings = SharpnessSettings(epsilon=epsilon, ascent_steps=ascent_steps, seed=seed, radius=radius,
                                  directions=directions, direction_spec=DirectionSpec(seed=seed),
                                  hessian=HessianSettings(top_k=1, trace=True, probes=probes, seed=seed))
-    prefix = opts["out"] or Path("outputs") / "sharpness"
+    prefix = out or Path("outputs") / "sharpness"
     _refuse_existing([prefix.with_name(prefix.name + s) for s in (".csv", ".md", ".tex")], overwrite)
     quiet = opts["quiet"]
 
@@ -693,8 +696,8 @@ def plot(
 
 
 @app.command(cls=_Command)
-def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface file.")]) -> None:
-    """Summarize a surface file: grid, settings, plan, progress, loss, basins."""
+def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface or Hessian file.")]) -> None:
+    """Summarize a surface file (grid, settings, plan, progress, loss, basins) or a Hessian file."""
     from .info import summary
 
     out_console.print(summary(file), highlight=False, soft_wrap=True)

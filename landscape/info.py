@@ -1,5 +1,6 @@
-"""What `landscape info` says about a surface file: the grid, how it was made (settings and
-the evaluation plan), progress, the loss, the basins of a 2-D surface, and the tracks."""
+"""What `landscape info` says about a file: for a surface, the grid, how it was made (settings
+and the evaluation plan), progress, the loss, the basins of a 2-D surface, and the tracks; for a
+Hessian file (landscape hessian), its settings and the table `landscape hessian` printed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,28 @@ SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_t
 
 def summary(path: str | Path) -> str:
     """Aligned "key  value" lines; odd attributes of a damaged file are a user error too."""
-    return store.guarded(Path(path), lambda: _summary(path))
+    return store.guarded(Path(path), lambda: _hessian_summary(path) if _is_hessian(path) else _summary(path))
+
+
+def _is_hessian(path: str | Path) -> bool:
+    with store.open_file(Path(path)) as f:
+        return "xcoordinates" not in f and "eigenvalues" in f
+
+
+def _hessian_summary(path: str | Path) -> str:
+    from .curvature import describe_result
+    from .hessian import read_hessian
+
+    result = read_hessian(Path(path))
+    with store.open_file(Path(path)) as f:
+        a = dict(f.attrs)
+    rows: list[tuple[str, str]] = [("hessian", str(path))]
+    for key in ("checkpoint", "model", "data", "samples", "loss_name", "precision", "device", "seed"):
+        if key in a and _text(a[key]) not in ("", "None"):
+            rows.append((key, _text(a[key])))
+    rows.append(("params", "all" if result.settings.params is None else ", ".join(result.settings.params)))
+    rows.append(("plane", f"{_text(a.get('xlabel', ''))} × {_text(a.get('ylabel', ''))}"))
+    return _aligned(rows) + "\n\n" + "\n".join(describe_result(result))
 
 
 def _text(v: object) -> str:

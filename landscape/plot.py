@@ -1248,9 +1248,10 @@ def spectral_density(grid: ArrayLike, density: ArrayLike, ax: Axes | None = None
         ev = np.atleast_1d(np.asarray(eigenvalues, dtype=np.float64))
         ax.plot(ev, np.full(len(ev), 1e-7), ls="none", marker="|", ms=12, mew=1.2, color=STYLE.best_color,
                 clip_on=False, gid="eigenvalues", label=f"top {len(ev)} eigenvalues")
-        legend_below(ax, [ax.lines[-1]])
     ax.set_xlabel("eigenvalue")
     ax.set_ylabel("density (log scale)")
+    if eigenvalues is not None and len(np.atleast_1d(eigenvalues)):
+        legend_below(ax, [ax.get_lines()[-1]])  # after the x label, which it goes under
     return ln
 
 
@@ -1482,6 +1483,9 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
     if handles:
         legend_below(axes[0], list(handles.values()))
     _rewrap(fig)
+    if is3d:
+        for ax in axes:
+            _separate_corner_ticks(ax)
     if any(mine for _, mine in labels) or contour_sets:  # the layout is final: place the labels, tracks' first
         renderer = _renderer(fig)
         for ax, mine in labels:
@@ -1489,6 +1493,25 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
         for cs in contour_sets:
             label_contours(cs, fmt=scale.fmt, renderer=renderer)
     return fig
+
+
+def _separate_corner_ticks(ax: Axes) -> None:
+    """Where the x and y axes of a 3-D box meet, their end tick labels can run together
+    ("1.0−1.0"): drop the x ticks whose labels touch a y tick label. The boxes are read from
+    the ticks the last draw placed (asking the axis for its tick labels would move them back to
+    unprojected positions)."""
+    renderer = _renderer(ax.get_figure(root=True))
+
+    def drawn(axis: Any) -> list[tuple[float, Any]]:
+        locs = axis.get_majorticklocs()
+        return [(float(v), t.label1.get_window_extent(renderer)) for v, t in zip(locs, axis.majorTicks)
+                if t.label1.get_visible() and t.label1.get_text()]
+
+    ys = [box for _, box in drawn(ax.yaxis)]
+    xs = drawn(ax.xaxis)
+    keep = [v for v, box in xs if not any(box.padded(2).overlaps(b) for b in ys)]
+    if len(xs) > len(keep) >= 2:
+        ax.xaxis.set_major_locator(FixedLocator(keep))
 
 
 def _fit(fig: Figure, axes: Sequence[Axes]) -> None:
@@ -1503,6 +1526,13 @@ def _fit(fig: Figure, axes: Sequence[Axes]) -> None:
         fig.set_figheight(max(1.8, h - 0.97 * spare_h * h))
     elif tall and spare_w * w > 0.03:
         fig.set_figwidth(max(2.0, w - 0.97 * spare_w * w * len(axes)))
+        fig.draw_without_rendering()  # but not so narrow that an axis label is cut off
+        renderer = _renderer(fig)
+        left = min(a.get_tightbbox(renderer).x0 for a in axes)
+        need = max(a.get_position().x0 * fig.bbox.width - left + a.xaxis.label.get_window_extent(renderer).width
+                   for a in axes) + 12
+        if need > fig.bbox.width:
+            fig.set_figwidth(min(w, need / fig.dpi))
 
 
 def _line_figure(ss: list[Surface], o: PlotOptions) -> Figure:

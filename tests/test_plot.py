@@ -727,3 +727,41 @@ def test_barcode_kind(surface2d, tmp_path):
     with pytest.raises(LandscapeError, match="--metric loss"):
         plot.draw(s, "barcode", PlotOptions(metric="acc"))
     assert "barcode" not in [k.value for k in plot._kinds([s], PlotOptions(kinds="all", metric="acc"))]
+
+
+def test_a_tall_plane_keeps_its_long_labels_inside_the_figure():
+    # a Hessian plane: x spans less than y, labels carry eigenvalues (the figure is narrowed to the plane)
+    x, y = np.linspace(-0.136, 0.136, 31), np.linspace(-0.179, 0.179, 31)
+    X, Y = np.meshgrid(x, y)
+    s = in_memory(x, y, 0.002 + X**2 + 2 * Y**2, attrs={"xlabel": "Hessian eigenvector 1 (λ=0.6878)",
+                                                         "ylabel": "Hessian eigenvector 2 (λ=0.4359)"})
+    fig = plot.draw(s, "contour", PlotOptions(dpi=110))
+    renderer = drawn(fig)
+    assert fig.get_figwidth() < plot.STYLE.size_2d[0]  # narrowed, not padded with white space
+    frame = fig.bbox
+    for ax in fig.axes:
+        for label in (ax.xaxis.label, ax.yaxis.label):
+            box = label.get_window_extent(renderer)
+            assert frame.x0 - 0.5 <= box.x0 and box.x1 <= frame.x1 + 0.5, f"{label.get_text()!r} is cut off"
+
+
+def test_density_legend_sits_below_the_x_label():
+    grid = np.linspace(-0.1, 1.0, 200)
+    fig = plot.density_figure(grid, np.exp(-((grid - 0.5) ** 2) / 0.01), eigenvalues=[0.5, 0.9])
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    label, legend = ax.xaxis.label.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
+    assert legend.y1 <= label.y0 + 0.5 and legend.y0 >= fig.bbox.y0 - 0.5
+
+
+def test_3d_tick_labels_do_not_run_together_at_the_corner():
+    x, y, z = wall(31)
+    fig = plot.draw(in_memory(x, y, z), "surface")
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    boxes = {}
+    for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):  # the boxes where the draw put them
+        boxes[name] = [t.label1.get_window_extent(renderer) for t in axis.majorTicks[:len(axis.get_majorticklocs())]
+                       if t.label1.get_visible() and t.label1.get_text()]
+    assert len(boxes["x"]) >= 2 and len(boxes["y"]) >= 2
+    assert not any(a.overlaps(b) for a in boxes["x"] for b in boxes["y"])

@@ -429,8 +429,6 @@ def test_resume_refuses_an_edited_loss(tmp_path, checkpoint, monkeypatch):
 
 
 def test_more_odd_input_is_one_line(tmp_path, checkpoint):
-    import zipfile
-
     bad_zip = tmp_path / "broken.pt"
     data = bytearray(checkpoint.read_bytes())
     end = data.rfind(b"PK\x05\x06")  # the central directory's end record: damage it

@@ -284,3 +284,11 @@ def test_the_readme_python_example_runs():
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["loss"].shape == (21, 21) and namespace["fig"].axes
+
+
+def test_model_spec_takes_a_dict_as_a_notebook_user_writes_it():
+    spec = ls.ModelSpec("landscape.models:digits_cnn", {"width": 4})
+    assert spec.kwargs_dict() == {"width": 4} and spec == ls.ModelSpec("landscape.models:digits_cnn", '{"width": 4}')
+    for bad in ({"width": object()}, 4):
+        with pytest.raises(LandscapeError, match="model kwargs"):
+            ls.ModelSpec("landscape.models:digits_cnn", bad)
