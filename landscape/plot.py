@@ -56,7 +56,14 @@ from .errors import LandscapeError
 from .store import Surface, Track
 
 
-class Kind(str, Enum):
+class _Choice(str, Enum):
+    """A choice whose text is its value (in messages and f-strings, as Typer shows it)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Kind(_Choice):
     """What `render_file` writes: a figure (contour ... barcode) or a file for another program
     (vtk for ParaView, html for a browser, obj/ply for 3-D tools). `all`: every kind of `ALL_2D`
     (`ALL_1D`) that fits the file."""
@@ -73,11 +80,8 @@ class Kind(str, Enum):
     ply = "ply"
     all = "all"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Metric(str, Enum):
+class Metric(_Choice):
     """The value drawn: loss, accuracy, or a map of the Hessian's eigenvalues (`store.EIGEN_METRICS`)."""
 
     loss = "loss"
@@ -86,19 +90,13 @@ class Metric(str, Enum):
     eig_min = "eig_min"
     eig_ratio = "eig_ratio"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Format(str, Enum):
+class Format(_Choice):
     """Image formats of the figures."""
 
     png = "png"
     pdf = "pdf"
     svg = "svg"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 FIGURES = (Kind.contour, Kind.filled, Kind.heatmap, Kind.surface, Kind.line, Kind.barcode)

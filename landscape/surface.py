@@ -147,6 +147,11 @@ def model_sha256(model: nn.Module, spec: ModelSpec) -> str:
         module = sys.modules.get(spec.factory.rpartition(":")[0])
         if module is not None and getattr(module, "__file__", None):
             files.add(module.__file__)
+    return _digest_files(h, files)
+
+
+def _digest_files(h: Any, files: set[str]) -> str:
+    """`h` updated with each file's bytes (its name where it cannot be read), in a fixed order."""
     for f in sorted(files):
         try:
             h.update(Path(f).read_bytes())
@@ -165,15 +170,7 @@ def code_sha256(*functions: Any) -> str | None:
         if module is None or name.startswith(("landscape.", "torch")) or not getattr(module, "__file__", None):
             continue
         files.add(module.__file__)
-    if not files:
-        return None
-    h = hashlib.sha256()
-    for f in sorted(files):
-        try:
-            h.update(Path(f).read_bytes())
-        except OSError:
-            h.update(f.encode())
-    return h.hexdigest()
+    return _digest_files(hashlib.sha256(), files) if files else None
 
 
 def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Data, objective: Objective) -> dict:
