@@ -344,7 +344,7 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
     directions = make_directions(job, model, two=_two(job.grid))
     grid = job.grid
     if isinstance(grid, AutoRange):
-        grid = _auto_grid(grid, model, part, directions, objective, job.evaluation, device, note)
+        grid = _auto_grid(grid, model, data, directions, objective, job.evaluation, device, note)  # all of it, as one process
     plan, objective = plan_for(model, part, objective, job.evaluation, device, grid.size, world.size,
                                split_data=job.split_data)
     evaluator = Evaluator(model, part, directions, objective, plan, device, note)

@@ -121,6 +121,24 @@ def test_out_of_memory_backs_off(model, data, monkeypatch):
     np.testing.assert_allclose(got, naive_loop(model, data, dirs, coords)[0], rtol=RTOL)
 
 
+def test_out_of_memory_rebuilds_what_depends_on_the_batch_size(model, data, monkeypatch):
+    dirs = random_directions(model, DirectionSpec(seed=8))
+    notes = []
+    ev = make_evaluator(model, data, dirs, notes=notes, batch_size=96, launch=Launch.point, first_layer=True)
+    ev.prepare()
+    built = ev.pm
+    assert built.first is not None
+
+    def forward(*args):
+        raise torch.OutOfMemoryError("injected")
+
+    monkeypatch.setattr(built, "forward", forward)
+    coords = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    got, _ = ev.evaluate(coords)
+    assert ev.batch_size == 48 and ev.pm is not built and ev.pm.first is not None
+    np.testing.assert_allclose(got, naive_loop(model, data, dirs, coords)[0], rtol=RTOL)
+
+
 def test_chunking_gives_identical_values(model, data):
     dirs = random_directions(model, DirectionSpec(seed=9))
     grid = Grid.linspace((-1, 1, 5), (-1, 1, 4))

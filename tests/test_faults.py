@@ -233,6 +233,15 @@ def test_torchrun_split_data_sums_shards(tmp_path, ckpt):
     a, b = store.read_surface(single), store.read_surface(split)
     np.testing.assert_allclose(b.values["train_loss"], a.values["train_loss"], rtol=1e-6)
     np.testing.assert_array_equal(b.values["train_acc"], a.values["train_acc"])
+    # an automatic range is found on all the data, as one process finds it, not on rank 0's shard
+    single, split = tmp_path / "auto-single.h5", tmp_path / "auto-split.h5"
+    assert run(args(ckpt, single, "auto:3") + ["--quiet"]).returncode == 0
+    proc = _torchrun(args(ckpt, split, "auto:3") + ["--quiet", "--split-data"])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    a, b = store.read_surface(single), store.read_surface(split)
+    np.testing.assert_allclose(b.x, a.x, rtol=1e-6)
+    np.testing.assert_allclose(b.y, a.y, rtol=1e-6)
 
 
 def test_torchrun_error_on_another_rank_is_reported_once(tmp_path, ckpt):

@@ -147,10 +147,10 @@ class Evaluator:
                 else ((xb, yb) for _, xb, yb in self._batches())
             for batch in batches:
                 result = self.pm.run_eval(tensors, batch)
-                total[0] += torch.as_tensor(result[0], dtype=torch.float64, device=self.device).reshape(())
-                total[1] += torch.as_tensor(result[1], dtype=torch.float64, device=self.device).reshape(())
-                if len(result) > 2 and result[2] is not None:
-                    total[2] += torch.as_tensor(result[2], dtype=torch.float64, device=self.device).reshape(())
+                for k, r in enumerate(result[:3]):
+                    if r is not None:  # a Python number is added as a scalar: copying it to a GPU would sync
+                        total[k] += (torch.as_tensor(r, dtype=torch.float64, device=self.device).reshape(())
+                                     if isinstance(r, torch.Tensor) else float(r))
             return total
         loss, classification = self.objective.loss, self.objective.classification
         for start, xb, yb in self._batches():
@@ -237,6 +237,7 @@ class Evaluator:
         self.batch_size = size
         if self._ready and (self.pm.first is not None or self.pm.compiled is not None):  # built for one batch size
             self._ready = False
+            del self.pm, self.x, self.y  # free them before they are made again, just after running out of memory
             self.prepare()
 
     def plan_now(self) -> Plan:
