@@ -97,7 +97,7 @@ def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings,
     path = resolve_checkpoint(checkpoint)
     attrs = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256(path), "model": job.model.factory or
              "(from checkpoint)", "model_kwargs": job.model.kwargs, "data": loaded.data_label,
-             "loss": job.loss.label, "precision": loaded.plan.precision.value, "device": str(loaded.device),
+             "loss_name": job.loss.label, "precision": loaded.plan.precision.value, "device": str(loaded.device),
              "batches": len(loaded.batches), "versions": f"landscape {__version__}, torch {torch.__version__}",
              "command": " ".join(sys.argv)}
     if job.subset.describe_subset():

@@ -350,9 +350,13 @@ class HessianOperator:
         leaves = [self.theta[n].detach().requires_grad_() for n in self.names]
         with torch.enable_grad():
             loss = self._loss_sum(dict(zip(self.names, leaves)), batch)
-            g = torch.autograd.grad(loss, leaves, create_graph=True)
-            out = torch.autograd.grad(g, leaves, grad_outputs=[vs[n] if m > 1 else vs[n][0] for n in self.names],
-                                      is_grads_batched=m > 1, allow_unused=True)
+            g = torch.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
+            # a tensor the loss never reaches, or whose gradient is constant, has a zero Hessian block
+            live = [i for i, gi in enumerate(g) if gi is not None and gi.requires_grad]
+            second = torch.autograd.grad([g[i] for i in live], leaves,
+                                         grad_outputs=[vs[self.names[i]] if m > 1 else vs[self.names[i]][0] for i in live],
+                                         is_grads_batched=m > 1, allow_unused=True) if live else [None] * len(leaves)
+            out = list(second)
         return [torch.zeros(m, *s, dtype=t.dtype, device=t.device) if h is None else h.reshape(m, *s)
                 for h, s, t in zip(out, self.shapes, leaves)]
 

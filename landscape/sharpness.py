@@ -145,17 +145,17 @@ def epsilon_sharpness(model: nn.Module, batches: Sequence[Any], fn: EvalFn, epsi
 
 def random_rise(model: nn.Module, batches: Sequence[Any], fn: EvalFn, radius: float = 0.1, count: int = 10,
                 spec: DirectionSpec = DirectionSpec(), autocast: torch.dtype | None = None,
-                loss: float | None = None) -> np.ndarray:
+                loss: float | None = None, only: set[str] | None = None) -> np.ndarray:
     """L(θ + r·d) − L(θ) for `count` random directions d drawn one after another from one
     generator seeded with `spec.seed` (so the first two are the d1, d2 of a surface with the
     same spec), normalized per `spec` (filter normalization, biases and BatchNorm ignored, by
-    default). `loss`: L(θ), if already known."""
+    default). `loss`: L(θ), if already known; `only`: move these tensors only."""
     base = base_tensors(model, spec.dir_type)
     l0 = evaluate(model, batches, fn, None, autocast).loss if loss is None else loss
     gen = torch.Generator().manual_seed(spec.seed)
     rises = []
     for _ in range(count):
-        d = random_direction(base, spec, gen)
+        d = random_direction(base, spec, gen, only)
         rises.append(evaluate(model, batches, fn, add(base, d, radius), autocast).loss - l0)
     return np.asarray(rises, dtype=np.float64)
 
@@ -171,7 +171,8 @@ def sharpness(model: nn.Module, batches: Sequence[Any], fn: EvalFn, settings: Sh
     eps = epsilon_sharpness(model, batches, fn, settings.epsilon, settings.ascent_steps, settings.ascent_step,
                             settings.ascent_start, settings.seed, h.params, h.autocast)
     rises = (random_rise(model, batches, fn, settings.radius, settings.directions, settings.direction_spec,
-                         h.autocast, hr.loss) if settings.directions else np.array([]))
+                         h.autocast, hr.loss, set(hr.params) if h.params else None)
+             if settings.directions else np.array([]))
     nan = float("nan")
     return SharpnessRow(
         name=name, loss=hr.loss, accuracy=hr.accuracy, top_eigenvalue=float(hr.eigenvalues[0]),

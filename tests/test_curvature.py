@@ -67,7 +67,7 @@ def test_hessian_file_and_its_plane(tmp_path, checkpoint, hessian_file):
         text = ok(["info", str(out)])
         assert ("unit norm" if scale == "unit" else "to the norm of the weights") in text
     text = ok(["info", str(hessian_file)])
-    assert f"λ1 {result.eigenvalues[0]:.6g}" in text and "samples 40" in text and "Rademacher probes" in text
+    assert f"λ1 {result.eigenvalues[0]:.6g}" in text and "samples 40" in text and "Rademacher probes" in text and "loss_name cross-entropy" in text
 
 
 def test_eigen_map_and_its_figure(tmp_path, checkpoint):

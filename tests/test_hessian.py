@@ -236,6 +236,31 @@ def test_hvp_equals_finite_differences_of_gradients(mode, per_pass):
     assert_unchanged(model, before)
 
 
+def test_a_tensor_the_loss_never_reaches_has_a_zero_block_in_both_modes():
+    class WithSpare(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_model()
+            self.spare = nn.Linear(3, 2)  # never called: no gradient at all
+            self.shift = nn.Parameter(torch.zeros(()))  # enters linearly: a constant gradient
+
+        def forward(self, x):
+            return self.net(x) + self.shift
+
+    model = WithSpare().double().eval()
+    data = tiny_data(30)
+    batches = [(data.x.double(), data.y)]
+    vs = torch.randn(2, sum(p.numel() for p in model.parameters()), generator=torch.Generator().manual_seed(1),
+                     dtype=torch.float64)
+    results = [HessianOperator(model, batches, cross_entropy_sum, mode=mode, vectors_per_pass=k).matmat(vs)
+               for mode in HvpMode for k in (1, 2)]
+    for hv in results[1:]:
+        torch.testing.assert_close(hv, results[0], rtol=1e-9, atol=1e-12)
+    op = HessianOperator(model, batches, cross_entropy_sum, mode=HvpMode.reverse)
+    block = op.unflatten(results[0])
+    assert all(float(block[n].abs().max()) == 0.0 for n in ("spare.weight", "spare.bias"))
+
+
 def test_model_is_unchanged_by_every_call(tmp_path):
     model = tiny_model()
     data = tiny_data(64)

@@ -102,6 +102,22 @@ def test_random_rise_equals_a_direct_computation():
     assert all(torch.equal(dirs.x[n], random_direction(base, spec, torch.Generator().manual_seed(3))[n]) for n in base)
 
 
+def test_random_rise_moves_only_the_chosen_tensors():
+    model, data = tiny_model(), tiny_data(64)
+    fn = batch_loss(F.cross_entropy, classification=True)
+    spec, only = DirectionSpec(seed=3), {"fc.weight"}
+    assert only <= {n for n, _ in model.named_parameters()}
+    rises = random_rise(model, [(data.x, data.y)], fn, radius=0.5, count=2, spec=spec, only=only)
+    base = {n: p.detach().clone() for n, p in model.named_parameters()}
+    gen = torch.Generator().manual_seed(3)
+    l0 = direct_loss(model, data.x, data.y, base)
+    want = [direct_loss(model, data.x, data.y, {n: base[n] + 0.5 * d[n] for n in base}) - l0
+            for d in (random_direction(base, spec, gen, only) for _ in range(2))]
+    np.testing.assert_allclose(rises, want, rtol=1e-5, atol=1e-6)
+    everything = random_rise(model, [(data.x, data.y)], fn, radius=0.5, count=2, spec=spec)
+    assert not np.allclose(rises, everything)
+
+
 def test_a_whole_row_leaves_the_model_alone():
     model, data = tiny_model(), tiny_data(64)
     fn = batch_loss(F.cross_entropy, classification=True)
