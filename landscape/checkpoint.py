@@ -111,7 +111,8 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     kind = _other_file_kind(path)
     if kind:
         raise LandscapeError(f"{str(path)!r} is {kind}, not a checkpoint")
-    if _is_torchscript(path) and not trust:
+    scripted = _is_torchscript(path)
+    if scripted and not trust:
         raise LandscapeError(
             f"{str(path)!r} is a TorchScript archive, which runs code from the file as it loads; "
             "pass --trust-checkpoint if you trust the file, or save its state_dict() instead"
@@ -122,7 +123,7 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         with warnings.catch_warnings():  # torch's deprecation notes about TorchScript are not the user's concern
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*TorchScript.*")
-            if _is_torchscript(path):
+            if scripted:
                 return torch.jit.load(str(path), map_location="cpu")
             return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as e:

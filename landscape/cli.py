@@ -35,7 +35,7 @@ from .importing import user_code_importable
 from .metrics import Loss
 from .hessian import HvpMode
 from .planes import Scale
-from .surface import AutoRange, ComputeJob, ComputeResult, compute, dry_run
+from .surface import AutoRange, ComputeJob, ComputeResult, compute, dry_run, duration
 
 # User text (paths, messages) is printed as it is: no markup, no emoji codes.
 out_console = Console(markup=False, emoji=False, highlight=False)
@@ -267,13 +267,9 @@ def _print_dry_run(job: ComputeJob, quiet: bool) -> None:
     report = dry_run(job, on_note=None if quiet else (lambda m: err_console.print(f"note: {m}", soft_wrap=True)))
     what = "resume" if report.resumes else "compute"
     lines = [f"would {what} {job.out}: {report.points:,} of {report.total:,} points on {report.device}",
-             f"estimated {_duration(report.seconds)} (timed on a few points), file about {_size(report.file_bytes)}",
+             f"estimated {duration(report.seconds)} (timed on a few points), file about {_size(report.file_bytes)}",
              "plan:"] + [f"  {row}" for row in report.plan.describe()] + ["nothing was written (--dry-run)"]
     out_console.print("\n".join(lines), highlight=False, soft_wrap=True)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _size(n: float) -> str:
@@ -462,9 +458,9 @@ def trajectory(
     **opts: Any,
 ) -> None:
     """Project training runs onto their two principal directions and compute the surface in that plane."""
-    from .trajectory import expand_checkpoints, order_checkpoints, trajectory_job
+    from .trajectory import expand_checkpoints, is_checkpoint_folder, order_checkpoints, trajectory_job
 
-    folders = [c for c in checkpoints if Path(c).is_dir() and not _is_checkpoint_folder(Path(c))]
+    folders = [c for c in checkpoints if Path(c).is_dir() and not is_checkpoint_folder(Path(c))]
     loose = [c for c in checkpoints if c not in folders]
     groups = [[f] for f in folders] + ([loose] if loose else [])
     runs = [order_checkpoints(expand_checkpoints(g))[0] for g in groups]
@@ -474,13 +470,6 @@ def trajectory(
     job = trajectory_job(template, runs, names, final, _maybe_axis(x, "x"), _maybe_axis(y, "y"), resolution,
                          ignore == Ignore.biasbn)
     _finish(job, opts)
-
-
-def _is_checkpoint_folder(p: Path) -> bool:
-    """A folder that is one checkpoint (a Hugging Face checkpoint-N/), not a run."""
-    from .checkpoint import DIRECTORY_FILES
-
-    return any((p / name).is_file() for name in DIRECTORY_FILES) and not any(c.is_dir() for c in p.glob("checkpoint-*"))
 
 
 @app.command(cls=_Command)

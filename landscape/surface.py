@@ -517,12 +517,13 @@ class _Estimate:
         if n >= 2 and (seconds >= 0.2 or n >= 20):
             left = (self.points - done) * seconds / n
             if left >= FORECAST_FROM:  # a run of seconds needs no forecast
-                self.note(f"{1e3 * seconds / n:.0f} ms a point: about {_duration(left)} for the "
+                self.note(f"{1e3 * seconds / n:.0f} ms a point: about {duration(left)} for the "
                           f"{self.points - done:,} points left" + (" on this rank" if self.world.size > 1 else ""))
             self.said = True
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A time as people say it: 40 s, 12 min, 3.5 h."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

@@ -52,6 +52,16 @@ def _is_weights_file(p: Path) -> bool:
     return p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and not NOT_WEIGHTS.match(p.stem)
 
 
+def _holds_weights(p: Path) -> bool:
+    return p.is_dir() and any((p / name).is_file() for name in DIRECTORY_FILES)
+
+
+def is_checkpoint_folder(p: Path) -> bool:
+    """A folder that is one checkpoint (a Hugging Face checkpoint-N/ holding model.safetensors),
+    not a run: it holds weights and no checkpoint-* folders of its own."""
+    return _holds_weights(p) and not any(c.is_dir() for c in p.glob("checkpoint-*"))
+
+
 def expand_checkpoints(items: list[str | Path]) -> list[Path]:
     """Checkpoint files from files, globs and folders. A folder that is one checkpoint (e.g.
     a Hugging Face `checkpoint-500/` holding model.safetensors) counts as one; a folder of
@@ -63,16 +73,15 @@ def expand_checkpoints(items: list[str | Path]) -> list[Path]:
             raise LandscapeError(f"checkpoint {str(item)!r} does not exist" if matches == [Path(item)]
                                  else f"no files match {str(item)!r}")
         for p in matches:
-            is_one = p.is_dir() and any((p / name).is_file() for name in DIRECTORY_FILES)
-            if is_one and not any(c.is_dir() for c in p.glob("checkpoint-*")):
+            if is_checkpoint_folder(p):
                 found.append(resolve_checkpoint(p))
             elif p.is_dir():  # a folder of checkpoints (a trainer's output folder: its own weights are the last)
                 for child in sorted(p.iterdir()):
-                    if child.is_dir() and any((child / name).is_file() for name in DIRECTORY_FILES):
+                    if _holds_weights(child):
                         found.append(resolve_checkpoint(child))
                     elif _is_weights_file(child):
                         found.append(child)
-                if is_one:
+                if _holds_weights(p):
                     found.append(resolve_checkpoint(p))
             elif _is_weights_file(p) or (p.is_file() and len(matches) == 1):
                 found.append(p)

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-PAYS_FROM = 64  # multiply-adds per output value above which the maps are cheaper than the layer
 
 
 class Precomputed(nn.Module):

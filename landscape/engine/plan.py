@@ -254,7 +254,7 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     first_layer = pick("first_layer", settings.first_layer, first_rule,
                        "no single input layer" if probe.first_layer_macs == 0
                        else f"the input layer does {probe.first_layer_macs} multiply-adds per output"
-                       + (" (pays from 64)" if probe.first_layer_macs < FIRST_LAYER_PAYS_FROM else "")
+                       + (f" (pays from {FIRST_LAYER_PAYS_FROM})" if probe.first_layer_macs < FIRST_LAYER_PAYS_FROM else "")
                        + ("" if maps_fit else "; its maps would not fit in memory"))
     if first_layer and (custom or stream_data):
         first_layer, reasons["first_layer"] = False, "needs a plain model and resident data"

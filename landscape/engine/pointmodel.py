@@ -130,8 +130,8 @@ def plain(model: nn.Module, directions: Directions, device: torch.device, eval_f
     scripted = isinstance(net, torch.jit.ScriptModule)
     base = base_tensors(net, directions.dir_type)
     d1, d2 = directions.x, directions.y
-    active = [n for n in base if base[n].is_floating_point()
-              and (bool(d1[n].any()) or (d2 is not None and bool(d2[n].any())))]
+    moving = set(directions.moving())
+    active = [n for n in base if base[n].is_floating_point() and n in moving]
     return PointModel(
         net, {n: base[n] for n in active}, {n: d1[n].to(device, base[n].dtype) for n in active},
         {n: d2[n].to(device, base[n].dtype) for n in active} if d2 is not None else None,
