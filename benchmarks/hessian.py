@@ -190,7 +190,7 @@ def main() -> None:
                  for name in eig_jobs if len(out[name][0]) == args.top_k}
         print("\nlargest rel. err over the top-k: " + "; ".join(f"{k}: {e:.1e}" for k, e in worst.items()))
     if trace_jobs:
-        print(f"\nTrace ({probes[0]} Rademacher probes in every landscape row)\n")
+        print(f"\nTrace ({probes[0] or 100} Rademacher probes in every landscape row)\n")
         print("| method | trace ± stderr | probes | seconds | ms/probe | speed-up |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         first = None

@@ -34,6 +34,7 @@ from landscape.directions import DirectionSpec, random_directions  # noqa: E402
 from landscape.engine import (Compile, EvalSettings, Evaluator, Launch, Precision, plan_for,  # noqa: E402
                               precision_context, resolve_device, tune_cpu_allocator)
 from landscape.engine.fold import find_pairs, folded_model  # noqa: E402
+from landscape.engine.device import cpu_has_bf16  # noqa: E402
 from landscape.metrics import Objective, cross_entropy  # noqa: E402
 from landscape.models import DigitsCNN, resnet56  # noqa: E402
 
@@ -184,7 +185,7 @@ def main() -> None:
         rows.append(("hand-written loop, glibc tuned as landscape does",
                      *paper_loop(model, data, dirs, coords, device, loader=False), ""))
     fixed = dataclasses.replace(base, compile=Compile.off)  # variants isolate one choice each, uncompiled
-    low = device.type == "cuda" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    low = device.type == "cuda" or cpu_has_bf16()
     variants = [
         ("landscape default (the plan's choices)", base),
         ("landscape fp32", dataclasses.replace(fixed, precision=Precision.fp32)),
@@ -215,9 +216,8 @@ def main() -> None:
         for precision in (Precision.fp32, Precision.bf16) if low else (Precision.fp32,):
             rows.append((f"ceiling: folded, fixed {precision.value} weights, max-autotune",
                          *ceiling_row(model, data, coords, device, precision, batch, "max-autotune")))
-        variants += [None] * (2 if low else 1)  # the ceiling rows count among the landscape-side rows
 
-    ref_loss = rows[len(rows) - len(variants) + 1][2]  # landscape fp32
+    ref_loss = next(r[2] for r in rows if r[0] == "landscape fp32")
     first = rows[0][1]
     threads = torch.get_num_threads()
     print(f"\ncase {args.case}: {len(data)} images per point, {args.points} timed points, device {device}"

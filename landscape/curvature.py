@@ -8,7 +8,6 @@ device, precision and batch size from the same evaluation plan.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -71,7 +70,7 @@ def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
     data = load_data(job.data)
     plan, objective = plan_for(model, data, job.loss.objective(), job.evaluation, device, points=1)
     device = torch.device(plan.device) if plan.device != device.type else device
-    model = copy.deepcopy(model).to(device).eval()
+    model = model.to(device).eval()  # freshly loaded: ours to move
     fn = objective.eval_fn if objective.eval_fn is not None else batch_loss(objective.loss, objective.classification)
     if isinstance(data, TensorData):
         size = plan.hvp_batch or len(data)  # the plan's batch for Hessian-vector products

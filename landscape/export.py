@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import LandscapeError
-from .store import Surface, Track
+from .store import Surface, Track, metric_label, stem
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -69,23 +69,13 @@ class Heights:
 
     @property
     def label(self) -> str:
-        return ("log10 " if self.log else "") + _label(self.name)
+        return ("log10 " if self.log else "") + metric_label(self.name)
 
     @property
     def clip_text(self) -> str:
         if self.zmax is None:
             return "none"
         return f"values above {self.zmax:g} left out"
-
-
-def _label(name: str) -> str:
-    """ "train_loss" -> "train loss", "test_acc" -> "test accuracy (%)", others unchanged."""
-    split, _, kind = name.rpartition("_")
-    if kind == "acc":
-        return f"{split} accuracy (%)".strip()
-    if kind == "loss":
-        return f"{split} loss".strip()
-    return name
 
 
 def _is_loss(name: str) -> bool:
@@ -260,22 +250,16 @@ def _plotly() -> Any:
     return go, make_subplots
 
 
-def _stem(surface: Surface) -> str:
-    if surface.path is None:
-        return "surface"
-    return Path(surface.path).name.removesuffix(".h5").removesuffix(".hdf5").removesuffix(".surface")
-
-
 def _hover_values(surface: Surface, h: Heights) -> list[tuple[str, np.ndarray]]:
     """(label, raw values) shown on hover: the metric, then the loss and accuracy if the file has them."""
-    shown = [(_label(h.name), h.raw)]
+    shown = [(metric_label(h.name), h.raw)]
     for kind in ("loss", "acc"):
         try:
             name, v = surface.metric(kind)
         except LandscapeError:
             continue
         if name != h.name:
-            shown.append((_label(name), np.where(surface.computed, v, np.nan)))
+            shown.append((metric_label(name), np.where(surface.computed, v, np.nan)))
     return shown
 
 
@@ -299,7 +283,7 @@ def figure(surface: Surface, metric: str = "loss", log: bool = False, zmax: floa
     loss and accuracy (right axis) along the line."""
     go, make_subplots = _plotly()
     h = heights(surface, metric, log, zmax)
-    title = title if title is not None else _stem(surface)
+    title = title if title is not None else stem(surface.path)
     if surface.is_2d:
         fig = _figure_2d(go, make_subplots, surface, h)
     else:
@@ -386,7 +370,7 @@ def _add_runs(go: Any, fig: "go.Figure", track: Track, tz: np.ndarray) -> None:
 
 
 def _figure_1d(go: Any, make_subplots: Any, s: Surface, h: Heights) -> "go.Figure":
-    xl, name = html.escape(str(s.attrs.get("xlabel") or "x")), html.escape(_label(h.name))
+    xl, name = html.escape(str(s.attrs.get("xlabel") or "x")), html.escape(metric_label(h.name))
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     plain = np.where(np.isfinite(h.z), h.raw, np.nan)  # the metric, with the left-out points as gaps
     fig.add_trace(go.Scatter(x=s.x, y=plain, mode="lines+markers", name=name, marker={"size": 4},
@@ -400,7 +384,7 @@ def _figure_1d(go: Any, make_subplots: Any, s: Surface, h: Heights) -> "go.Figur
         except LandscapeError:
             acc_name = None
         if acc_name is not None:
-            acc, acc_label = np.where(s.computed & np.isfinite(acc), acc, np.nan), html.escape(_label(acc_name))
+            acc, acc_label = np.where(s.computed & np.isfinite(acc), acc, np.nan), html.escape(metric_label(acc_name))
             fig.add_trace(go.Scatter(x=s.x, y=acc, mode="lines+markers", name=acc_label, marker={"size": 4},
                                      line={"color": "#ff7f0e", "width": 2, "dash": "dash"},
                                      hovertemplate=f"{xl}: %{{x:.4~g}}<br>%{{y:.4~g}}<extra>{acc_label}</extra>"),
@@ -425,6 +409,6 @@ def write_html(path: Path, surface: Surface, metric: str = "loss", log: bool = F
     fig = figure(surface, metric, log, zmax, title)
     page = fig.to_html(include_plotlyjs=True, full_html=True, include_mathjax=False, default_height="100vh",
                        config={"displaylogo": False, "responsive": True})
-    name = html.escape(title if title is not None else _stem(surface))
+    name = html.escape(title if title is not None else stem(surface.path))
     page = page.replace("<head>", f"<head><title>{name}</title><style>body {{ margin: 0; }}</style>", 1)
     Path(path).write_text(page, encoding="utf-8")

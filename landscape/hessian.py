@@ -57,6 +57,7 @@ from torch.func import grad, jvp, vmap
 
 from . import store
 from .directions import Direction, Directions
+from .engine.device import OOM_ERRORS
 from .errors import LandscapeError
 from .files import replacing
 from .metrics import EvalFn, call_with
@@ -269,7 +270,7 @@ def resolve_params(model: nn.Module, params: Sequence[str] | None) -> list[str]:
 
 
 def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
+    return isinstance(e, OOM_ERRORS) or "out of memory" in str(e).lower()  # the text: MPS and older builds
 
 
 # ----------------------------------------------------------------------------------- the operator

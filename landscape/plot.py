@@ -124,9 +124,9 @@ class Look:
 LOOKS = {
     Metric.loss: Look(None, "viridis", "min"),
     Metric.acc: Look(None, "viridis", "max"),
-    Metric.eig_max: Look("largest Hessian eigenvalue", "plasma", None),
-    Metric.eig_min: Look("smallest Hessian eigenvalue", "RdBu_r", None, diverging=True),
-    Metric.eig_ratio: Look("|λmin/λmax|", "cividis", None),
+    Metric.eig_max: Look(store.EIGEN_LABELS["eig_max"], "plasma", None),
+    Metric.eig_min: Look(store.EIGEN_LABELS["eig_min"], "RdBu_r", None, diverging=True),
+    Metric.eig_ratio: Look(store.EIGEN_LABELS["eig_ratio"], "cividis", None),
 }
 
 
@@ -391,10 +391,7 @@ def _line_cmap(cmap: Colormap) -> Colormap:
 
 def _metric_label(name: str, log: bool = False) -> str:
     """"train_loss" -> "train loss", "test_acc" -> "test accuracy (%)", "eig_min" -> "smallest Hessian eigenvalue"."""
-    looks = {m.value: look.label for m, look in LOOKS.items() if look.label}
-    split, _, kind = name.rpartition("_")
-    text = looks.get(name) or (f"{split} accuracy (%)" if kind == "acc" else f"{split} loss" if kind == "loss" else name)
-    return text.strip() + (" (log scale)" if log else "")
+    return store.metric_label(name) + (" (log scale)" if log else "")
 
 
 @dataclass(frozen=True)
@@ -978,8 +975,8 @@ def surface3d(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, 
     points become holes. `ax` must be 3-D. Returns the collection (a ScalarMappable for a colorbar)."""
     ax, z = _axes(ax, STYLE.size_3d, "3d"), _masked(z)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    lo, hi = _range(z)
-    cap = min(hi, _auto_zmax(z) if zmax is None else zmax)
+    lo, _ = _range(z)
+    cap = _cap(z, zmax, False)
     norm = norm or Normalize(*_spread(min(lo, cap), cap))
     polys, heights = _clipped_mesh(x, y, z.filled(np.nan), cap)
     cm = mpl.colormaps[cmap or STYLE.cmap] if not isinstance(cmap, Colormap) else cmap
@@ -1276,12 +1273,8 @@ def save_figure(fig: Figure, target: str | Path, dpi: int = 150) -> Path:
 
 
 def _stem(s: Surface | Path | None) -> str:
-    """A surface's name for files and titles: the file name without `.h5` and a trailing
-    `.surface`; "surface" for one computed in memory."""
-    path = s.path if isinstance(s, Surface) else s
-    if path is None:
-        return "surface"
-    return Path(path).name.removesuffix(".h5").removesuffix(".hdf5").removesuffix(".surface")
+    """`store.stem` of a surface's file, or of a path."""
+    return store.stem(s.path if isinstance(s, Surface) else s)
 
 
 def _values(s: Surface, o: PlotOptions) -> tuple[str, np.ma.MaskedArray]:
@@ -1524,8 +1517,7 @@ def _fit(fig: Figure, axes: Sequence[Axes]) -> None:
         fig.set_figheight(max(1.8, h - 0.97 * spare_h * h))
     elif tall and spare_w * w > 0.03:
         fig.set_figwidth(max(2.0, w - 0.97 * spare_w * w * len(axes)))
-        fig.draw_without_rendering()  # but not so narrow that an axis label is cut off
-        renderer = _renderer(fig)
+        renderer = _renderer(fig)  # but not so narrow that an axis label is cut off
         left = min(a.get_tightbbox(renderer).x0 for a in axes)
         need = max(a.get_position().x0 * fig.bbox.width - left + a.xaxis.label.get_window_extent(renderer).width
                    for a in axes) + 12
@@ -1600,7 +1592,7 @@ def write_vtk(path: str | Path, surface: Surface, options: PlotOptions = PlotOpt
     if not s.is_2d:
         raise LandscapeError(f"{s.name}: vtk export needs a 2-D surface")
     name, z = _values(s, options)
-    cap = min(float(z.max()), _auto_zmax(z) if options.zmax is None else _scaled(options.zmax, options.log))
+    cap = _cap(z, options.zmax, options.log)
     raw = _masked(s.metric(options.metric.value)[1])
     X, Y = np.meshgrid(s.x, s.y)
     n = z.size

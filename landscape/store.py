@@ -49,6 +49,25 @@ __all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_direct
 FORMAT_VERSION = 2
 TRACK_GROUPS = ("trajectory", "models")
 EIGEN_METRICS = ("eig_max", "eig_min", "eig_ratio")  # the convexity maps of `compute --eigen-map`
+EIGEN_LABELS = {"eig_max": "largest Hessian eigenvalue", "eig_min": "smallest Hessian eigenvalue",
+                "eig_ratio": "|λmin/λmax|"}
+
+
+def metric_label(name: str) -> str:
+    """How figures and pages name a value: "train_loss" -> "train loss", "test_acc" -> "test
+    accuracy (%)", "eig_min" -> "smallest Hessian eigenvalue"."""
+    split, _, kind = name.rpartition("_")
+    text = EIGEN_LABELS.get(name) or (f"{split} accuracy (%)" if kind == "acc" else f"{split} loss" if kind == "loss"
+                                      else name)
+    return text.strip()
+
+
+def stem(path: str | Path | None) -> str:
+    """A surface's name for files and titles: the file name without `.h5` and a trailing
+    `.surface`; "surface" for one computed in memory."""
+    if path is None:
+        return "surface"
+    return Path(path).name.removesuffix(".h5").removesuffix(".hdf5").removesuffix(".surface")
 PAPER_PCA = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
 MAX_AXIS = 1_000_000  # points along one axis, and points of a track
 
