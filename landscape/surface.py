@@ -437,6 +437,9 @@ def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | N
     return ComputeResult(out, computed, total, nonfinite, time.perf_counter() - t0, prepared.plan, notes)
 
 
+SPLIT_DATA_CHUNK = 16  # points per all-reduce under --split-data (the same on every rank)
+
+
 def _fill(out: Path, p: _Prepared, world: distributed.World, progress: Progress | None, note: Note) -> tuple[int, int]:
     """Evaluate the points of `out` not computed yet, every rank its share, rank 0 writing each
     chunk as it finishes. Returns (points computed now, points in the grid)."""
@@ -448,8 +451,10 @@ def _fill(out: Path, p: _Prepared, world: distributed.World, progress: Progress 
     done = total_points - len(missing)
     mine = missing if p.job.split_data else missing[world.rank :: world.size]
     coords = grid.coords(mine)
-    if p.job.split_data:  # every rank the same point, each on its shard: sum the shards' sums
-        chunks = ((s, s + 1, *ev.means(world.sum_arrays(ev.sums(coords[s : s + 1])))) for s in range(len(mine)))
+    if p.job.split_data:  # every rank the same points, each on its shard: sum the shards' sums, a chunk at a time
+        k = SPLIT_DATA_CHUNK
+        chunks = ((s, min(s + k, len(mine)), *ev.means(world.sum_arrays(ev.sums(coords[s : s + k]))))
+                  for s in range(0, len(mine), k))
     else:
         chunks = ev.stream(coords)
     eigen = _eigen_map(p) if p.job.eigen_map else None
