@@ -1,6 +1,11 @@
 """The `landscape` command: each command declares its options, turns command-line syntax
 ("auto", `min:max:num`, default output files) into values, and calls one library function.
-User errors (`LandscapeError`) are caught once, in `_Group.invoke`."""
+User errors (`LandscapeError`) are caught once, in `_Group.invoke`; so are interruptions
+(Ctrl-C, SIGTERM), which end every command with exit code 130 and one true line.
+
+Only the option choices (`choices.py`) are imported up front: PyTorch, NumPy and matplotlib
+load inside the command that needs them, so `--help`, `--version` and a usage mistake answer
+at once."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -25,17 +30,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from ._version import __version__
-from .checkpoint import ModelSpec
-from .data import DataSpec, Split
-from .directions import DirectionSpec, DirType, Norm
-from .engine import Compile, EvalSettings, Launch, Precision, tune_cpu_allocator
+from .choices import Compile, DirType, HvpMode, Launch, Norm, Precision, Scale, Split
 from .errors import LandscapeError
-from .grid import Grid, check_axis
 from .importing import user_code_importable
-from .metrics import Loss
-from .hessian import HvpMode
-from .planes import Scale
-from .surface import AutoRange, ComputeJob, ComputeResult, compute, dry_run, duration
+
+if TYPE_CHECKING:
+    from .directions import DirectionSpec
+    from .engine import EvalSettings
+    from .grid import AutoRange, Grid
+    from .surface import ComputeJob, ComputeResult
 
 # User text (paths, messages) is printed as it is: no markup, no emoji codes.
 out_console = Console(markup=False, emoji=False, highlight=False)
@@ -74,15 +77,41 @@ class _Group(typer.core.TyperGroup):
         return code
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        ON_INTERRUPT.clear()
         try:
-            return super().invoke(ctx)
+            with _terminate_as_interrupt():
+                return super().invoke(ctx)
         except LandscapeError as e:
             if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
                 err_console.print(Text("error: ", style="bold red") + Text(str(e)), soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("interrupted: what was computed is saved; run the same command again to resume")
-            raise typer.Exit(130) from None
+            raise typer.Exit(_interrupted()) from None
+        except RuntimeError as e:  # PyTorch's C++ code wraps a KeyboardInterrupt raised inside a callback
+            if "KeyboardInterrupt" not in str(e):
+                raise
+            raise typer.Exit(_interrupted()) from None
+
+
+ON_INTERRUPT: list[Callable[[], str]] = []  # what is true of the outputs if the running command stops now
+
+
+def _interrupted() -> int:
+    """Say, in one line, what an interruption left behind; exit code 130."""
+    said = ON_INTERRUPT[-1]() if ON_INTERRUPT else "nothing was written"
+    if _rank0():
+        err_console.print(f"interrupted: {said}", highlight=False, soft_wrap=True)
+    return 130
+
+
+def _on_interrupt(say: Callable[[], str]) -> None:
+    ON_INTERRUPT[:] = [say]
+
+
+def _resumable(out: Path) -> Callable[[], str]:
+    """For surface files: the points computed so far are saved (and resumed) once the file exists."""
+    return lambda: (f"the points computed so far are saved in {out}; run the same command again to resume"
+                    if out.exists() else "nothing was written")
 
 
 class _Command(typer.core.TyperCommand):
@@ -132,6 +161,8 @@ class Ignore(str, Enum):
 
 def parse_axis(text: str, name: str) -> tuple[float, ...]:
     """'min:max:num' → num evenly spaced coordinates (one point needs min = max)."""
+    from .grid import Grid, check_axis
+
     parts = text.split(":")
     if len(parts) != 3:
         raise LandscapeError(f"--{name} {text!r} must be min:max:num, for example -1:1:51")
@@ -147,20 +178,27 @@ def _auto_points(text: str, name: str, default: int) -> int | None:
     """`auto` or `auto:NUM` → NUM (default `default`); None if `text` is not auto."""
     if not text.startswith("auto"):
         return None
-    _, _, num = text.partition(":")
+    head, sep, num = text.partition(":")
     try:
-        return int(num) if num else default
+        if head != "auto" or (sep and not num):
+            raise ValueError
+        points = int(num) if sep else default
     except ValueError:
         raise LandscapeError(f"--{name} {text!r}: write auto or auto:NUM, for example auto:51") from None
+    if points < 2:
+        raise LandscapeError(f"--{name} {text!r}: an automatic range needs at least 2 points, for example auto:51")
+    return points
 
 
 def _grid(x: str, y: Optional[str], rise: float) -> Grid | AutoRange:
+    from .grid import AutoRange, Grid
+
     nx = _auto_points(x, "x", 51)
     ny = _auto_points(y, "y", 51) if y is not None else None
     if nx is not None or ny is not None:
         if (nx is None) != (ny is None) and y is not None:
             raise LandscapeError("--x auto and --y auto go together: give both as auto, or both as min:max:num")
-        return AutoRange(rise, nx or 51, ny)
+        return AutoRange(rise, nx if nx is not None else 51, ny)
     return Grid(parse_axis(x, "x"), parse_axis(y, "y") if y is not None else None)
 
 
@@ -195,6 +233,31 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
+def _stoppable() -> Iterator[Callable[[], None]]:
+    """SIGINT or SIGTERM during `hessian` and `sharpness`: the first asks the work to stop at its
+    next step, where the check it is given raises KeyboardInterrupt (raised inside PyTorch's C++
+    code instead, it comes out wrapped in a RuntimeError, or is lost); a second stops at once."""
+    asked: list[int] = []
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+
+    def check() -> None:
+        if asked:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield check
+        check()  # a signal during the last step: the command has said what is saved by now
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextmanager
 def _quiet_warnings(quiet: bool) -> Iterator[None]:
     """With --quiet, no Python warnings either (PyTorch's deprecation notes, say)."""
     with warnings.catch_warnings():
@@ -224,7 +287,11 @@ def _rank0() -> bool:
 
 def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
     """Run `compute`; the progress bar appears once evaluation starts (after every check passed)."""
+    from .engine import tune_cpu_allocator
+    from .surface import compute
+
     quiet = quiet or not _rank0()
+    _on_interrupt(_resumable(Path(job.out)))
     bar = _progress(quiet)
     state: dict[str, float] = {}
 
@@ -243,8 +310,7 @@ def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
 
     tune_cpu_allocator()
     try:
-        with _terminate_as_interrupt():
-            return compute(job, progress=update, on_note=note)
+        return compute(job, progress=update, on_note=note)
     finally:
         if state:
             bar.stop()
@@ -264,6 +330,8 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
 
 
 def _print_dry_run(job: ComputeJob, quiet: bool) -> None:
+    from .surface import dry_run, duration
+
     report = dry_run(job, on_note=None if quiet else (lambda m: err_console.print(f"note: {m}", soft_wrap=True)))
     what = "resume" if report.resumes else "compute"
     lines = [f"would {what} {job.out}: {report.points:,} of {report.total:,} points on {report.device}",
@@ -367,6 +435,8 @@ def options(*groups: Callable) -> Callable[[Callable], Callable]:
 
 
 def _settings(opts: dict) -> EvalSettings:
+    from .engine import EvalSettings
+
     return EvalSettings(opts["device"], opts["precision"], opts["batch_size"], opts.get("launch", Launch.auto),
                         opts.get("points_per_launch"), opts.get("fold_bn"), opts.get("channels_last"),
                         opts.get("compile", Compile.auto))
@@ -374,6 +444,12 @@ def _settings(opts: dict) -> EvalSettings:
 
 def _template(checkpoint: Path, out: Path, dir_spec: DirectionSpec, opts: dict) -> ComputeJob:
     """A job from the shared options (the grid is set by each command)."""
+    from .checkpoint import ModelSpec
+    from .data import DataSpec
+    from .grid import Grid
+    from .metrics import Loss
+    from .surface import ComputeJob
+
     return ComputeJob(
         checkpoint=checkpoint,
         grid=Grid((0.0,)),
@@ -389,6 +465,8 @@ def _template(checkpoint: Path, out: Path, dir_spec: DirectionSpec, opts: dict) 
 
 
 def _spec(opts: dict, default: DirType, **kw: Any) -> DirectionSpec:
+    from .directions import DirectionSpec
+
     return DirectionSpec(opts["dir_type"] or default, params=opts["params"], trainable_only=opts["trainable_only"], **kw)
 
 
@@ -435,9 +513,10 @@ def compute_cmd(
     **opts: Any,
 ) -> None:
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
+    grid = _grid(x, y, rise)  # syntax first: a mistake there answers before PyTorch loads
     spec = _spec(opts, DirType.weights, norm=norm, ignore_biasbn=ignore == Ignore.biasbn and not no_ignore, seed=seed)
     job = dataclasses.replace(_template(checkpoint, Path("outputs") / f"{_stem(checkpoint)}.surface.h5", spec, opts),
-                              grid=_grid(x, y, rise), x_target=x_target, y_target=y_target, directions_file=directions,
+                              grid=grid, x_target=x_target, y_target=y_target, directions_file=directions,
                               direction_scale=direction_scale, split_data=split_data, eigen_map=eigen_map)
     _finish(job, opts)
 
@@ -498,14 +577,32 @@ def interpolate(
     _finish(job, opts)
 
 
-def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
-    there = [p for p in paths if p.exists() or p.is_symlink()]
-    if there and not overwrite:
-        raise LandscapeError(f"{there[0]} already exists; pass --overwrite to replace it, or choose another --out")
+def _check_outputs(paths: list[Path], overwrite: bool) -> set[Path]:
+    """Before any work: each output can be written (its folder made and writable, not a folder
+    itself) and is new, or `overwrite` allows replacing it. Returns those that will be replaced."""
+    from .store import check_writable
+
+    there = set()
+    for p in paths:
+        check_writable(p)
+        if p.exists() or p.is_symlink():
+            if not overwrite:
+                raise LandscapeError(f"{p} already exists; pass --overwrite to replace it, or choose another --out")
+            there.add(p)
+    return there
+
+
+def _wrote(path: Path, replaced: set[Path]) -> str:
+    return f"{'replaced' if path in replaced else 'wrote'} {path}"
 
 
 def _curvature_job(opts: dict, params: Optional[str], trainable_only: bool) -> Any:
+    from .checkpoint import ModelSpec
     from .curvature import CurvatureJob
+    from .data import DataSpec
+    from .directions import DirectionSpec
+    from .engine import EvalSettings
+    from .metrics import Loss
 
     return CurvatureJob(
         model=ModelSpec(opts["model"], opts["model_kwargs"]),
@@ -552,32 +649,38 @@ def hessian(
     settings = HessianSettings(top_k=top_k, max_steps=steps, trace=trace, probes=probes, density=density,
                                density_steps=density_steps, per_layer=per_layer, seed=seed, hvp_mode=hvp)
     out = opts["out"] or Path("outputs") / f"{_stem(checkpoint)}.hessian.h5"
-    _refuse_existing([out], overwrite)
+    figure_path = out.with_name(out.name.removesuffix(".h5") + ".density.png")
+    replaced = _check_outputs([out] + ([figure_path] if plot and density else []), overwrite)
     quiet = opts["quiet"]
     bar = _progress(quiet)
     task: dict[str, int] = {}
+    _on_interrupt(lambda: "nothing was saved (the Hessian file is written when all of it is done)")
 
-    def progress(done: int, total: int) -> None:
-        if not task:
-            bar.start()
-            task["id"] = bar.add_task("Hessian-vector products", total=total, rate="")
-        bar.update(task["id"], completed=done, total=total)
+    with _stoppable() as check:
+        def progress(done: int, total: int) -> None:
+            check()
+            if not task:
+                bar.start()
+                task["id"] = bar.add_task("Hessian-vector products", total=total, rate="")
+            bar.update(task["id"], completed=done, total=total)
 
-    try:
-        result = hessian_file(_curvature_job(opts, params, trainable_only), checkpoint, settings, out, progress)
-    finally:
-        if task:
-            bar.stop()
+        try:
+            result = hessian_file(_curvature_job(opts, params, trainable_only), checkpoint, settings, out, progress)
+        finally:
+            if task:
+                bar.stop()
+        _on_interrupt(lambda: f"the Hessian is complete and saved in {out}")
     if not quiet:
         out_console.print("\n".join(describe_result(result)), highlight=False, soft_wrap=True)
-        out_console.print(f"wrote {out}", highlight=False, soft_wrap=True)
+        out_console.print(_wrote(out, replaced), highlight=False, soft_wrap=True)
     if plot and density:
         from . import plot as plotting
 
+        _on_interrupt(lambda: f"{out} is saved; the density figure was not drawn")
         figure = plotting.density_figure(result.density_grid, result.density, result.eigenvalues)
-        path = plotting.save_figure(figure, out.with_name(out.name.removesuffix(".h5") + ".density.png"))
+        path = plotting.save_figure(figure, figure_path)
         if not quiet:
-            out_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+            out_console.print(_wrote(path, replaced), highlight=False, soft_wrap=True)
     elif plot and not quiet:
         err_console.print("note: --plot draws the spectral density: add --density")
 
@@ -607,6 +710,7 @@ def sharpness(
 ) -> None:
     """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""
     from .curvature import sharpness_table
+    from .directions import DirectionSpec
     from .hessian import HessianSettings
     from .sharpness import SharpnessSettings
 
@@ -614,20 +718,30 @@ def sharpness(
                                  directions=directions, direction_spec=DirectionSpec(seed=seed),
                                  hessian=HessianSettings(top_k=1, trace=True, probes=probes, seed=seed))
     prefix = out or Path("outputs") / "sharpness"
-    _refuse_existing([prefix.with_name(prefix.name + s) for s in (".csv", ".md", ".tex")], overwrite)
+    if prefix.name in ("", ".", "..") or str(out).endswith(("/", os.sep)):
+        raise LandscapeError(f"--out {str(out)!r} must be a prefix of file names, such as outputs/sharpness "
+                             "(it writes PREFIX.csv, PREFIX.md and PREFIX.tex)")
+    tables = [prefix.with_name(prefix.name + s) for s in (".csv", ".md", ".tex")]
+    replaced = _check_outputs(tables, overwrite)
     quiet = opts["quiet"]
+    finished: list[Any] = []
 
     def on_row(row: Any) -> None:
+        finished.append(row)
         if not quiet:
             err_console.print(f"{row.name}: loss {row.loss:.4g}, top eigenvalue {row.top_eigenvalue:.4g}, trace "
                               f"{row.trace:.4g} ± {row.trace_stderr:.2g}, ε-sharpness {row.eps_sharpness:.3g}",
                               highlight=False, soft_wrap=True)
 
-    written = sharpness_table(_curvature_job(opts, params, trainable_only), checkpoints, settings, prefix, on_row)
+    _on_interrupt(lambda: (f"the {len(finished)} finished row(s) of {len(checkpoints)} are saved in "
+                           f"{prefix}.csv, .md and .tex" if finished else "nothing was saved (no row was finished)"))
+    with _stoppable() as check:
+        written = sharpness_table(_curvature_job(opts, params, trainable_only), checkpoints, settings, prefix, on_row,
+                                  check)
     if not quiet:
         out_console.print(Path(written[1]).read_text(), highlight=False, soft_wrap=True)
         for path in written:
-            out_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+            out_console.print(_wrote(path, replaced), highlight=False, soft_wrap=True)
 
 
 @app.command(cls=_Command)
@@ -702,6 +816,7 @@ def demo(
     """Train a small CNN on the bundled digits (CPU, seconds), then compute its landscape."""
     from . import store
     from .demo import DemoSettings, run_demo
+    from .engine import tune_cpu_allocator
 
     if epochs < 3:
         raise LandscapeError(f"--epochs must be at least 3 (the trajectory plane needs three checkpoints), got {epochs}")

@@ -106,8 +106,9 @@ def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings,
 
 
 def sharpness_rows(job: CurvatureJob, checkpoints: list[Path], settings: SharpnessSettings,
-                   on_row: Callable[[SharpnessRow], None] | None = None) -> list[SharpnessRow]:
-    """One row of sharpness numbers per checkpoint, in the order given."""
+                   on_row: Callable[[SharpnessRow], None] | None = None,
+                   tick: Callable[[], None] | None = None) -> list[SharpnessRow]:
+    """One row of sharpness numbers per checkpoint, in the order given; `tick()` between steps."""
     rows = []
     names = _names(checkpoints)
     for checkpoint, name in zip(checkpoints, names):
@@ -115,7 +116,8 @@ def sharpness_rows(job: CurvatureJob, checkpoints: list[Path], settings: Sharpne
         hs = dataclasses.replace(settings.hessian, params=settings.hessian.params or loaded.params,
                                  autocast=loaded.plan.precision.autocast_dtype)
         with precision_context(loaded.plan.precision, loaded.device):
-            row = sharpness(loaded.model, loaded.batches, loaded.fn, dataclasses.replace(settings, hessian=hs), name)
+            row = sharpness(loaded.model, loaded.batches, loaded.fn, dataclasses.replace(settings, hessian=hs), name,
+                            tick)
         rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -129,11 +131,26 @@ def _names(checkpoints: list[Path]) -> list[str]:
 
 
 def sharpness_table(job: CurvatureJob, checkpoints: list[Path], settings: SharpnessSettings, prefix: Path,
-                    on_row: Callable[[SharpnessRow], None] | None = None) -> list[Path]:
-    """PREFIX.csv, PREFIX.md and PREFIX.tex with one row per checkpoint."""
+                    on_row: Callable[[SharpnessRow], None] | None = None,
+                    tick: Callable[[], None] | None = None) -> list[Path]:
+    """PREFIX.csv, PREFIX.md and PREFIX.tex with one row per checkpoint. Interrupted (a
+    KeyboardInterrupt, e.g. from `tick`) after some rows, it writes those rows, then re-raises."""
     if not checkpoints:
         raise LandscapeError("sharpness needs at least one checkpoint")
-    return write_table(sharpness_rows(job, checkpoints, settings, on_row), prefix)
+    rows: list[SharpnessRow] = []
+
+    def keep(row: SharpnessRow) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    try:
+        sharpness_rows(job, checkpoints, settings, keep, tick)
+    except KeyboardInterrupt:
+        if rows:
+            write_table(rows, prefix)
+        raise
+    return write_table(rows, prefix)
 
 
 def describe_result(result: HessianResult) -> list[str]:

@@ -15,29 +15,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 import torch
 from torch import nn
 
+from .choices import DirType, Norm
 from .errors import LandscapeError
 
 Direction = dict[str, torch.Tensor]
+MAX_SEED = 2**63 - 1  # a seed is stored as a 64-bit signed attribute
 
 
-class DirType(str, Enum):
-    weights = "weights"
-    states = "states"
-
-
-class Norm(str, Enum):
-    filter = "filter"
-    layer = "layer"
-    weight = "weight"
-    dfilter = "dfilter"
-    dlayer = "dlayer"
-    none = "none"
+def check_seed(seed: object, what: str = "seed") -> int:
+    """A seed as an int in [0, 2^63 - 1] (what an HDF5 attribute and torch.Generator both hold)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        raise LandscapeError(f"{what} must be a whole number from 0 to 2^63 - 1, got {seed!r}")
+    return int(seed)
 
 
 @dataclass(frozen=True)
@@ -50,6 +44,9 @@ class DirectionSpec:
     seed: int = 0
     params: str | None = None  # a regular expression: only tensors whose name it matches (re.search) move
     trainable_only: bool = False  # only parameters that require grad move (e.g. LoRA adapters)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", check_seed(self.seed))
 
     def describe_subset(self) -> str:
         """How the moving tensors were chosen, for the file and `info` ("" when all move)."""

@@ -94,3 +94,20 @@ def check_axis(lo: float, hi: float, num: int, name: str = "x") -> None:
     if num == 1 and lo != hi:
         raise LandscapeError(f"--{name}: one point cannot span {lo:g} to {hi:g}; give min = max (e.g. 0:0:1) "
                              "or more points")
+
+
+@dataclass(frozen=True)
+class AutoRange:
+    """`--x auto`: the range along each direction where the loss rises by `rise`× from the
+    centre, found by a short 1-D search before the grid (recorded in the file)."""
+
+    rise: float = 10.0
+    nx: int = 51
+    ny: int | None = 51  # None: a 1-D surface
+    max_radius: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not (self.rise > 1.0 and np.isfinite(self.rise)):
+            raise LandscapeError(f"--rise must be larger than 1 (a factor over the centre's loss), got {self.rise}")
+        if self.nx < 2 or (self.ny is not None and self.ny < 2):
+            raise LandscapeError("an automatic range needs at least 2 points per axis")

@@ -9,7 +9,6 @@ in interpolation.py.
 from __future__ import annotations
 
 import math
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,23 +19,46 @@ from . import store
 from .checkpoint import load_state_for
 from .directions import (Directions, DirType, base_tensors, check_compatible, chosen, random_direction,
                          random_directions, target_direction)
+from .choices import Scale
 from .errors import LandscapeError
 
 if TYPE_CHECKING:
     from .surface import ComputeJob
 
 
-class Scale(str, Enum):
-    """How a Hessian file's eigenvectors are scaled as directions."""
-
-    unit = "unit"  # unit norm, as computed
-    weights = "weights"  # each scaled to the norm of the weights
-
-
 
 
 def make_directions(job: "ComputeJob", model: nn.Module, two: bool) -> Directions:
-    """The plane of the job: precomputed, from an earlier file, toward target models, or random."""
+    """The plane of the job: precomputed, from an earlier file, toward target models, or random;
+    a user error if it moves nothing or is a line (see `check_plane`)."""
+    return check_plane(_directions(job, model, two), two)
+
+
+def check_plane(plane: Directions, two: bool) -> Directions:
+    """A plane that moves no tensor draws a flat surface, and two parallel directions draw a
+    line as a plane: either is refused in one line that says why."""
+    if not plane.moving():
+        raise LandscapeError(
+            "the directions move no tensor, so the surface would be flat: the model has no floating-point "
+            "parameters, or --params/--trainable-only choose only 1-D tensors (biases, BatchNorm) that --ignore "
+            "biasbn keeps still (add --no-ignore, or choose weights), or a target is the model itself")
+    norm_x = math.sqrt(sum(float((t.double() ** 2).sum()) for t in plane.x.values()))
+    if norm_x == 0:
+        raise LandscapeError("the first direction is zero (--x-target is the same model as the checkpoint?); "
+                             "choose another target")
+    if two and plane.y is not None:
+        norm_y = math.sqrt(sum(float((t.double() ** 2).sum()) for t in plane.y.values()))
+        if norm_y == 0:
+            raise LandscapeError("the second direction is zero (--y-target is the same model as the checkpoint?); "
+                                 "choose another target, or omit --y for a 1-D run")
+        dot = sum(float((plane.x[n].double() * plane.y[n].double()).sum()) for n in plane.x)
+        if abs(dot) >= (1 - 1e-6) * norm_x * norm_y:
+            raise LandscapeError("the two directions are parallel, so the plane is a line (--x-target and --y-target "
+                                 "the same model?); give two different targets, or omit --y for a 1-D run")
+    return plane
+
+
+def _directions(job: "ComputeJob", model: nn.Module, two: bool) -> Directions:
     if job.plane is not None:
         return job.plane
     base = base_tensors(model, job.directions.dir_type)

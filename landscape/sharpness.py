@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.func import grad_and_value
 
-from .directions import DirectionSpec, add, base_tensors, random_direction
+from .directions import DirectionSpec, add, base_tensors, check_seed, random_direction
 from .errors import LandscapeError
 from .files import write_bytes
 from .hessian import HessianSettings, autocast_context, eval_mode, evaluate, hessian, resolve_params
@@ -67,6 +67,7 @@ class SharpnessSettings:
             raise LandscapeError(f"sharpness directions must be a whole number ≥ 0 (0 skips them), "
                                  f"got {self.directions!r}")
         object.__setattr__(self, "ascent_start", AscentStart(self.ascent_start))
+        object.__setattr__(self, "seed", check_seed(self.seed))
 
 
 @dataclass
@@ -98,13 +99,14 @@ class EpsilonSharpness:
 
 def epsilon_sharpness(model: nn.Module, batches: Sequence[Any], fn: EvalFn, epsilon: float = 1e-3, steps: int = 10,
                       step: float = 0.25, start: AscentStart = AscentStart.random, seed: int = 0,
-                      params: Sequence[str] | None = None, autocast: torch.dtype | None = None) -> EpsilonSharpness:
+                      params: Sequence[str] | None = None, autocast: torch.dtype | None = None,
+                      tick: Callable[[], None] | None = None) -> EpsilonSharpness:
     """Keskar et al.'s ε-sharpness in the full parameter space (their A = I): the largest loss
     within the box C_ε = {δ : |δ_i| ≤ ε(|θ_i| + 1)}, searched by projected sign-gradient ascent
     (δ ← clip(δ + step · r ⊙ sign ∇L(θ+δ), −r, r), r_i = ε(|θ_i| + 1)) instead of their
     L-BFGS-B; the best loss seen over all iterates counts, so more steps never lower it.
     Sign steps suit the box: its maximum of a separable convex loss lies at a vertex, which
-    they reach in 1/step steps."""
+    they reach in 1/step steps. `tick()` is called after each step (a place to stop)."""
     names = resolve_params(model, params)
     own = dict(model.named_parameters())
     theta = {n: own[n].detach() for n in names}
@@ -137,6 +139,8 @@ def epsilon_sharpness(model: nn.Module, batches: Sequence[Any], fn: EvalFn, epsi
                     g[n] += gb[n]
             best = torch.maximum(best, total / base.samples)
             delta = {n: torch.clamp(delta[n] + step * r[n] * torch.sign(g[n]), -r[n], r[n]) for n in names}
+            if tick is not None:
+                tick()
         last = evaluate(model, batches, fn, {**fixed, **{n: theta[n] + delta[n] for n in names}}, autocast)
     top = max(float(best), last.loss)
     rise = top - l0
@@ -145,33 +149,41 @@ def epsilon_sharpness(model: nn.Module, batches: Sequence[Any], fn: EvalFn, epsi
 
 def random_rise(model: nn.Module, batches: Sequence[Any], fn: EvalFn, radius: float = 0.1, count: int = 10,
                 spec: DirectionSpec = DirectionSpec(), autocast: torch.dtype | None = None,
-                loss: float | None = None, only: set[str] | None = None) -> np.ndarray:
+                loss: float | None = None, only: set[str] | None = None,
+                tick: Callable[[], None] | None = None) -> np.ndarray:
     """L(θ + r·d) − L(θ) for `count` random directions d drawn one after another from one
     generator seeded with `spec.seed` (so the first two are the d1, d2 of a surface with the
     same spec), normalized per `spec` (filter normalization, biases and BatchNorm ignored, by
-    default). `loss`: L(θ), if already known; `only`: move these tensors only."""
+    default). `loss`: L(θ), if already known; `only`: move these tensors only; `tick()` after each."""
     base = base_tensors(model, spec.dir_type)
     l0 = evaluate(model, batches, fn, None, autocast).loss if loss is None else loss
     gen = torch.Generator().manual_seed(spec.seed)
     rises = []
     for _ in range(count):
         d = random_direction(base, spec, gen, only)
+        if not any(bool(t.any()) for t in d.values()):
+            raise LandscapeError("the random directions move no parameter: the parameters chosen are all 1-D "
+                                 "(biases, BatchNorm), which filter-normalized directions keep still; choose "
+                                 "parameters that include weights, or no random directions (--directions 0)")
         rises.append(evaluate(model, batches, fn, add(base, d, radius), autocast).loss - l0)
+        if tick is not None:
+            tick()
     return np.asarray(rises, dtype=np.float64)
 
 
 def sharpness(model: nn.Module, batches: Sequence[Any], fn: EvalFn, settings: SharpnessSettings = SharpnessSettings(),
-              name: str = "") -> SharpnessRow:
+              name: str = "", tick: Callable[[], None] | None = None) -> SharpnessRow:
     """Every number of a row for one model (the CLI calls it once per checkpoint).
 
     `batches`: a list of whatever `fn` takes, already on the weights' device. The model and
-    its tensors are left as they were."""
+    its tensors are left as they were. `tick()` is called between steps of the work (a place
+    to stop it)."""
     h = settings.hessian
-    hr = hessian(model, batches, fn, h)  # with the loss and accuracy at θ
+    hr = hessian(model, batches, fn, h, progress=None if tick is None else lambda done, total: tick())
     eps = epsilon_sharpness(model, batches, fn, settings.epsilon, settings.ascent_steps, settings.ascent_step,
-                            settings.ascent_start, settings.seed, h.params, h.autocast)
+                            settings.ascent_start, settings.seed, h.params, h.autocast, tick)
     rises = (random_rise(model, batches, fn, settings.radius, settings.directions, settings.direction_spec,
-                         h.autocast, hr.loss, set(hr.params) if h.params else None)
+                         h.autocast, hr.loss, set(hr.params) if h.params else None, tick)
              if settings.directions else np.array([]))
     nan = float("nan")
     return SharpnessRow(

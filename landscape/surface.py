@@ -33,29 +33,12 @@ from .directions import Directions, DirectionSpec
 from .engine import Compile, EvalSettings, Evaluator, Plan, plan_for, profile_of, resolve_device
 from .engine.probe import check_objective
 from .errors import LandscapeError
-from .grid import Grid
+from .grid import AutoRange, Grid
 from .metrics import EvalFn, LossFn, Loss, Objective
 from .planes import Scale, make_directions
 
 Progress = Callable[[int, int], None]  # (points done, points in total)
 Note = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class AutoRange:
-    """`--x auto`: the range along each direction where the loss rises by `rise`× from the
-    centre, found by a short 1-D search before the grid (recorded in the file)."""
-
-    rise: float = 10.0
-    nx: int = 51
-    ny: int | None = 51  # None: a 1-D surface
-    max_radius: float = 100.0
-
-    def __post_init__(self) -> None:
-        if not self.rise > 1.0:
-            raise LandscapeError(f"--rise must be larger than 1 (a factor over the centre's loss), got {self.rise}")
-        if self.nx < 2 or (self.ny is not None and self.ny < 2):
-            raise LandscapeError("an automatic range needs at least 2 points per axis")
 
 
 @dataclass(frozen=True)
@@ -349,6 +332,8 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
                                split_data=job.split_data)
     evaluator = Evaluator(model, part, directions, objective, plan, device, note)
     evaluator.prepare()  # fast paths checked before any file is written
+    if not isinstance(job.grid, AutoRange):  # (the automatic range measured it already)
+        check_centre(evaluator)
     plan = evaluator.plan_now()  # the file records the fast paths kept, not only those planned
     split = data.split or "train"
     metrics = [f"{split}_loss"] + ([f"{split}_acc"] if objective.classification else [])
@@ -551,10 +536,14 @@ def _auto_grid(auto: AutoRange, model: nn.Module, data: Data, directions: Direct
     (both of them) reach `rise` times the loss at the centre, by doubling then bisection."""
     plan, objective = plan_for(model, data, objective, settings, device, 64)
     ev = Evaluator(model, data, directions, objective, plan, device, note)
-    centre = float(ev.evaluate(np.zeros((1, 2)))[0][0])
+    centre = check_centre(ev)
+    if not centre > 0:
+        raise LandscapeError(f"an automatic range needs a positive loss at the centre to rise from, and it is "
+                             f"{centre:g} there; give the range instead, for example --x -1:1:51")
     target = auto.rise * centre
 
-    def radius(axis: int) -> float:
+    def radius(axis: int) -> tuple[float, bool]:
+        """The radius along one direction, and whether the loss reached the target there."""
         worst = 0.0
         for sign in (1.0, -1.0):
             def rises(r: float) -> bool:
@@ -566,20 +555,31 @@ def _auto_grid(auto: AutoRange, model: nn.Module, data: Data, directions: Direct
             while not rises(hi):
                 lo, hi = hi, 2 * hi
                 if hi > auto.max_radius:
-                    note(f"the loss does not rise {auto.rise:g}× within ±{auto.max_radius:g} along direction "
-                         f"{axis + 1}; using ±{auto.max_radius:g}")
-                    return auto.max_radius
+                    return auto.max_radius, False
             for _ in range(8):
                 mid = (lo + hi) / 2
                 lo, hi = (lo, mid) if rises(mid) else (mid, hi)
             worst = max(worst, hi)
-        return float(f"{worst:.3g}")
+        return float(f"{worst:.3g}"), True
 
-    rx = radius(0)
-    ry = radius(1) if auto.ny is not None else None
-    note(f"--x auto: the loss rises {auto.rise:g}× from {centre:.4g} within ±{rx:g}"
-         + (f"; --y auto: within ±{ry:g}" if ry is not None else ""))
+    found = [radius(0)] + ([radius(1)] if auto.ny is not None else [])
+    for axis, (r, reached) in enumerate(found):
+        name = "xy"[axis]
+        note(f"--{name} auto: the loss rises {auto.rise:g}× from {centre:.4g} within ±{r:g} along direction {axis + 1}"
+             if reached else f"--{name} auto: the loss does not rise {auto.rise:g}× from {centre:.4g} within "
+                             f"±{auto.max_radius:g} along direction {axis + 1}; using ±{auto.max_radius:g}")
+    rx, ry = found[0][0], (found[1][0] if len(found) > 1 else None)
     return Grid.linspace((-rx, rx, auto.nx), (-ry, ry, auto.ny) if ry is not None else None)
+
+
+def check_centre(ev: Evaluator) -> float:
+    """The loss at the centre of the plane (the model's own weights): a user error if it is not
+    finite, since a landscape around a diverged model shows nothing."""
+    centre = float(ev.evaluate(np.zeros((1, 2)))[0][0])
+    if not np.isfinite(centre):
+        raise LandscapeError(f"the loss at the model's own weights (the centre of the plane) is {centre}: the model "
+                             "diverged or the data or loss is broken there; check the checkpoint, --data and --loss")
+    return centre
 
 
 @dataclass

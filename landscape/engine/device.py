@@ -8,27 +8,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
 
 import torch
 
+from ..choices import Precision
 from ..errors import LandscapeError
 
 OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
     {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
 )
-
-
-class Precision(str, Enum):
-    auto = "auto"  # fp32 on a CPU, tf32 on a GPU that has TF32 units (see engine.plan)
-    fp32 = "fp32"  # exact: TF32 off
-    tf32 = "tf32"  # TF32 matmuls and convolutions on GPUs that have them (PyTorch's own default for convolutions)
-    bf16 = "bf16"  # autocast to bfloat16
-    fp16 = "fp16"  # autocast to float16
-
-    @property
-    def autocast_dtype(self) -> torch.dtype | None:
-        return {Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}.get(self)
 
 
 def resolve_device(name: str, local_rank: int | None = None) -> torch.device:

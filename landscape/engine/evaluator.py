@@ -21,7 +21,7 @@ from torch.func import functional_call
 from ..data import BatchData, Data, TensorData, to_device
 from ..directions import Directions
 from ..errors import LandscapeError
-from ..metrics import Objective, correct_count
+from ..metrics import EvalChecks, Objective, correct_count
 from . import pointmodel as pmod
 from .device import OOM_ERRORS, precision_context
 from .plan import Compile, Launch, Plan
@@ -43,6 +43,10 @@ class Evaluator:
         self.on_note = on_note
         self.batch_size = plan.batch_size
         self.points_per_launch = plan.points_per_launch
+        self.checks = EvalChecks(objective.eval_fn)  # every batch of an --eval function
+        if isinstance(data, TensorData) and self.batch_size < 1:
+            raise LandscapeError(f"the evaluation plan's batch size is {self.batch_size}, but this data is split into "
+                                 "batches by it: the plan is damaged; pass --overwrite to compute the file again")
         self._ready = False
 
     # ---- set-up -------------------------------------------------------------------------
@@ -145,12 +149,20 @@ class Evaluator:
         if self.objective.eval_fn is not None:
             batches = (self._device_batch(k) for k in range(len(self.batches))) if isinstance(self.data, BatchData) \
                 else ((xb, yb) for _, xb, yb in self._batches())
-            for batch in batches:
-                result = self.pm.run_eval(tensors, batch)
-                for k, r in enumerate(result[:3]):
+            where = f"point (x={a:g}, y={b:g})"
+            for k, batch in enumerate(batches):
+                try:
+                    result = self.pm.run_eval(tensors, batch)
+                except OOM_ERRORS:
+                    raise
+                except Exception as e:  # the user's function failed on this batch
+                    raise self.checks.error(where, k, f"it raised {type(e).__name__}: "
+                                                      f"{(str(e).splitlines() or [''])[0][:200]}") from None
+                checked = self.checks.add(result, k, where)
+                for i, r in enumerate((checked.loss, checked.count, checked.correct)):
                     if r is not None:  # a Python number is added as a scalar: copying it to a GPU would sync
-                        total[k] += (torch.as_tensor(r, dtype=torch.float64, device=self.device).reshape(())
-                                     if isinstance(r, torch.Tensor) else float(r))
+                        total[i] += (r.to(device=self.device, dtype=torch.float64)
+                                     if isinstance(r, torch.Tensor) else r)
             return total
         loss, classification = self.objective.loss, self.objective.classification
         for start, xb, yb in self._batches():
@@ -196,8 +208,11 @@ class Evaluator:
                         sums = torch.cat([self._vmap_points(coords[s : s + self.points_per_launch])
                                           for s in range(0, len(coords), self.points_per_launch)])
                     else:
+                        self.checks.pending.clear()  # of a try that ran out of memory
                         sums = torch.stack([self._point(float(a), float(b)) for a, b in coords])
-                return sums.cpu().numpy()  # the one host sync for this chunk
+                values = sums.cpu().numpy()  # the one host sync for this chunk
+                self.checks.finish()
+                return values
             except OOM_ERRORS:
                 self._back_off()
             except Exception as e:

@@ -16,26 +16,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
+from ..choices import Compile, Launch
 from ..errors import LandscapeError
 from .device import DeviceProfile, Precision
-
-
-class Launch(str, Enum):
-    """How many grid points one forward pass evaluates."""
-
-    auto = "auto"  # the rule: one point per pass (vmap over points was slower everywhere we measured)
-    point = "point"  # one point per pass (the data is the batch)
-    vmap = "vmap"  # several points per pass with torch.func.vmap
-
-
-class Compile(str, Enum):
-    """torch.compile of the per-point forward; point weights are graph inputs (one compile per grid)."""
-
-    auto = "auto"  # compile when the estimated saving exceeds the device's compile cost
-    off = "off"
-    default = "default"
-    max_autotune = "max-autotune"
-    cudagraphs = "reduce-overhead"  # CUDA graphs on a GPU
 
 
 @dataclass(frozen=True)
@@ -84,6 +69,20 @@ GPU_MEMORY_SHARE = 0.4  # of the GPU's total memory, for activations of one batc
 HVP_MEMORY = 4  # a Hessian-vector product holds about this many forward passes' activations
 
 
+def _whole(v: Any) -> int:
+    """An integer attribute as int: a float with a fraction, text or a bool is refused."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) or v != int(v):
+        raise ValueError(f"{v!r} is not a whole number")
+    return int(v)
+
+
+def _flag(v: Any) -> bool:
+    """A boolean attribute as bool: only true/false or 0/1 (bool("False") would be True)."""
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+        return bool(v)
+    raise ValueError(f"{v!r} is not true or false")
+
+
 @dataclass(frozen=True)
 class Plan:
     """How every point of a surface is evaluated. `reasons` says why, for `info` and `--dry-run`."""
@@ -106,6 +105,18 @@ class Plan:
 
     CHOICES = ("device", "precision", "batch_size", "launch", "points_per_launch", "fold_bn", "channels_last",
                "compile", "first_layer", "cast_weights", "stream_data", "hvp_batch", "split_data", "shards")
+    DEVICES = ("cpu", "cuda", "mps")
+
+    def __post_init__(self) -> None:
+        """The same limits for a plan made here and one read back from a file or a journal."""
+        counts = {"batch_size": (self.batch_size, 0), "points_per_launch": (self.points_per_launch, 1),
+                  "hvp_batch": (self.hvp_batch, 0), "shards": (self.shards, 1)}
+        for name, (value, least) in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 1 << 40:
+                raise LandscapeError(f"the evaluation plan's {name} must be a whole number ≥ {least}, got {value!r}")
+        if self.device not in self.DEVICES:
+            raise LandscapeError(f"the evaluation plan's device must be one of {', '.join(self.DEVICES)}, "
+                                 f"got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as the file's `plan` group stores them."""
@@ -122,13 +133,17 @@ class Plan:
                                  "than this version: pass --overwrite to compute it again")
         try:
             reasons = tuple(tuple(str(r).split(": ", 1)) for r in (d.get("reasons") or []))
-            return cls(str(d["device"]), Precision(str(d["precision"])), int(d["batch_size"]), Launch(str(d["launch"])),
-                       int(d["points_per_launch"]), bool(d["fold_bn"]), bool(d["channels_last"]),
-                       Compile(str(d["compile"])), bool(d["first_layer"]), bool(d["cast_weights"]),
-                       bool(d["stream_data"]), int(d.get("hvp_batch", 0)), bool(d.get("split_data", False)),
-                       int(d.get("shards", 1)), tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
-        except (ValueError, TypeError) as e:
+            return cls(str(d["device"]), Precision(str(d["precision"])), _whole(d["batch_size"]),
+                       Launch(str(d["launch"])), _whole(d["points_per_launch"]), _flag(d["fold_bn"]),
+                       _flag(d["channels_last"]), Compile(str(d["compile"])), _flag(d["first_layer"]),
+                       _flag(d["cast_weights"]), _flag(d["stream_data"]), _whole(d.get("hvp_batch", 0)),
+                       _flag(d.get("split_data", False)), _whole(d.get("shards", 1)),
+                       tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
+        except (ValueError, TypeError, OverflowError) as e:
             raise LandscapeError(f"the file's evaluation plan is not readable ({e}); pass --overwrite") from None
+        except LandscapeError as e:
+            raise LandscapeError(f"the file's evaluation plan is damaged ({e}); pass --overwrite to compute it "
+                                 "again") from None
 
     def conflict(self, settings: EvalSettings, world: int | None = None, split_data: bool | None = None) -> str | None:
         """The first explicit setting that differs from this plan, as a sentence (None: none)."""

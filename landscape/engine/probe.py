@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..data import BatchData, Data, TensorData, to_device
 from ..errors import LandscapeError
-from ..metrics import Objective, correct_count, cross_entropy, mse
+from ..metrics import EvalChecks, Objective, correct_count, cross_entropy, mse
 from .device import DeviceProfile, Precision, precision_context, profile_of
 from .fold import find_pairs
 from .plan import EvalSettings, Plan, Probe, choose_precision, resolve_plan
@@ -46,15 +46,12 @@ def check_objective(model: nn.Module, data: Data, objective: Objective) -> Objec
                     result = objective.eval_fn(model, to_device(batch, dev))
             except Exception as e:
                 raise LandscapeError(f"the --eval function fails on the first batch: {type(e).__name__}: {_first_line(e)}") from None
-            if not isinstance(result, (tuple, list)) or len(result) not in (2, 3):
-                raise LandscapeError(f"the --eval function must return (loss sum, count) or (loss sum, count, correct), "
-                                     f"got a {type(result).__name__}")
-            loss_sum, count = result[0], result[1]
-            if not (isinstance(loss_sum, (int, float)) or (isinstance(loss_sum, torch.Tensor) and loss_sum.numel() == 1)):
-                raise LandscapeError("the --eval function's loss sum must be a number or a one-element tensor")
-            if float(count) <= 0:
-                raise LandscapeError(f"the --eval function's count must be positive, got {float(count)}")
-            return Objective(eval_fn=objective.eval_fn, classification=len(result) == 3 and result[2] is not None)
+            checks = EvalChecks(objective.eval_fn)
+            checked = checks.add(result, 0, "the model's weights")
+            checks.finish()
+            if float(checked.count) <= 0:
+                raise LandscapeError(f"the --eval function's count must be positive, got {float(checked.count)}")
+            return Objective(eval_fn=objective.eval_fn, classification=checked.correct is not None)
         if isinstance(data, BatchData):
             raise LandscapeError("the data's batches are not (input, label) pairs; give --eval pkg.module:fn, "
                                  "a function (model, batch) -> (loss sum, count) that evaluates one batch")
