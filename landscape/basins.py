@@ -157,11 +157,16 @@ def smoothness(z: np.ndarray) -> float:
     d1 = np.concatenate([np.diff(z, 1, axis=a).ravel() for a in (0, 1)])
     d2 = np.concatenate([np.diff(z, 2, axis=a).ravel() for a in (0, 1)])  # NaN where a point involved is not finite
     d1, d2 = d1[np.isfinite(d1)], d2[np.isfinite(d2)]
-    first = math.sqrt(float(np.mean(d1**2))) if len(d1) else 0.0
-    second = math.sqrt(float(np.mean(d2**2))) if len(d2) else 0.0
+    first, second = _rms(d1), _rms(d2)
     if first == 0.0:
         return 1.0
     return float(np.clip(1.0 - second / first / math.sqrt(3.0), 0.0, 1.0))
+
+
+def _rms(v: np.ndarray) -> float:
+    """Root mean square, scaled first so that values near 1e300 do not overflow when squared."""
+    m = float(np.abs(v).max()) if len(v) else 0.0
+    return m * math.sqrt(float(np.mean((v / m) ** 2))) if m > 0 and np.isfinite(m) else m
 
 
 def default_threshold(z: np.ndarray) -> float:

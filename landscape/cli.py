@@ -718,7 +718,7 @@ def sharpness(
                                  directions=directions, direction_spec=DirectionSpec(seed=seed),
                                  hessian=HessianSettings(top_k=1, trace=True, probes=probes, seed=seed))
     prefix = out or Path("outputs") / "sharpness"
-    if prefix.name in ("", ".", "..") or str(out).endswith(("/", os.sep)):
+    if prefix.name in ("", ".", ".."):
         raise LandscapeError(f"--out {str(out)!r} must be a prefix of file names, such as outputs/sharpness "
                              "(it writes PREFIX.csv, PREFIX.md and PREFIX.tex)")
     tables = [prefix.with_name(prefix.name + s) for s in (".csv", ".md", ".tex")]

@@ -72,13 +72,28 @@ def _import_module(module_name: str, what: str, spec: str) -> Any:
         raise LandscapeError(f"cannot import {what} module {module_name!r}: {type(e).__name__}: {e}") from e
 
 
+def _is_file_spec(module_name: str) -> bool:
+    return module_name.endswith(".py") or "/" in module_name or os.sep in module_name
+
+
+def source_file(spec: str) -> str | None:
+    """The source file that `spec` (`pkg.module:name` or `path/to/file.py:name`) was imported
+    from, for digests that notice an edit; None if it is not imported or has no file."""
+    module_name = spec.rpartition(":")[0]
+    if _is_file_spec(module_name):
+        path = Path(module_name)
+        return str(path.resolve()) if path.is_file() else None
+    module = sys.modules.get(module_name)
+    return getattr(module, "__file__", None) if module is not None else None
+
+
 def import_object(spec: str, what: str) -> Any:
     """Import `pkg.module:name` or `path/to/file.py:name` (dots after the colon walk attributes);
     `what` names the option in errors."""
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
         raise LandscapeError(f"{what} {spec!r} is not of the form 'pkg.module:name' or 'path/to/file.py:name'")
-    if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
+    if _is_file_spec(module_name):
         obj: Any = _module_from_file(Path(module_name), what, spec)
     else:
         obj = _import_module(module_name, what, spec)

@@ -147,6 +147,20 @@ class EvalChecks:
     def error(self, where: str, batch: int, problem: str) -> LandscapeError:
         return LandscapeError(f"the --eval function {eval_name(self.fn)} at {where}, batch {batch}: {problem}")
 
+    def run(self, call: Callable[[], Any], batch: int, where: str) -> EvalBatch:
+        """`call()` (the user's function on one batch), checked; its failure is a user error that
+        names the place, except running out of memory, which the caller handles."""
+        from .engine.device import OOM_ERRORS
+
+        try:
+            result = call()
+        except OOM_ERRORS:
+            raise
+        except Exception as e:
+            raise self.error(where, batch, f"it raised {type(e).__name__}: "
+                                           f"{(str(e).splitlines() or [''])[0][:200]}") from None
+        return self.add(result, batch, where)
+
     def add(self, result: Any, batch: int, where: str) -> EvalBatch:
         try:
             checked = eval_batch(result)

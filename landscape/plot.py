@@ -242,7 +242,8 @@ class PlotOptions:
                f"--{k} must be a finite number, got {v}") for k, v in numbers.items()),
             (None not in (self.vmin, self.vmax) and self.vmin >= self.vmax,  # type: ignore[operator]
              f"--vmin {self.vmin} must be smaller than --vmax {self.vmax}"),
-            (self.levels is not None and self.levels < 1, f"--levels must be at least 1, got {self.levels}"),
+            (self.levels is not None and not 1 <= self.levels <= STYLE.max_levels,
+             f"--levels must be between 1 and {STYLE.max_levels}, got {self.levels}"),
             (self.vlevel is not None and self.vlevel <= 0, f"--vlevel must be positive, got {self.vlevel}"),
             (None not in (self.levels, self.vlevel), "give --levels (a count) or --vlevel (a step), not both"),
             (self.log and self.metric is not Metric.loss,
@@ -271,8 +272,26 @@ def _axes(ax: Axes | None, size: tuple[float, float] = STYLE.size_2d, projection
     return ax if ax is not None else Figure(figsize=size, layout="constrained").add_subplot(projection=projection)
 
 
+MAX_DRAWN = 1e100  # values beyond ±this are drawn as diverged, like inf: no axis or colour scale spans them
+
+
+def drawable(v: ArrayLike) -> np.ndarray:
+    """Where values can be drawn: finite and within ±MAX_DRAWN."""
+    a = np.asarray(v, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(a) & (np.abs(a) <= MAX_DRAWN)
+
+
 def _masked(z: ArrayLike) -> np.ma.MaskedArray:
-    return np.ma.masked_invalid(np.ma.asarray(z, dtype=np.float64))
+    a = np.ma.asarray(z, dtype=np.float64)
+    return np.ma.masked_where(~drawable(a.filled(np.nan)), a)
+
+
+def _diverged_words(v: np.ndarray, computed: np.ndarray) -> tuple[int, str]:
+    """How many computed points cannot be drawn, and what they hold ("an inf or NaN loss")."""
+    bad = computed & ~drawable(v)
+    huge = bool((bad & np.isfinite(v)).any())
+    return int(bad.sum()), ("an inf, NaN or huge (beyond ±1e100) loss" if huge else "an inf or NaN loss")
 
 
 def _range(z: np.ma.MaskedArray) -> tuple[float, float]:
@@ -308,9 +327,10 @@ def _levels(z: ArrayLike, o: PlotOptions = PlotOptions()) -> np.ndarray:
         anchor = lo if o.vmin is not None else (STYLE.paper_levels[0] if plain else 0.0)
         top = min(hi, STYLE.paper_levels[1]) if plain and o.vmax is None else hi
         k0, k1 = np.ceil((max(lo, dlo) - anchor) / step - 1e-9), np.floor((min(top, dhi) - anchor) / step + 1e-9)
-        if k1 - k0 > STYLE.max_levels:
+        if k1 - k0 > STYLE.max_levels and o.vlevel is not None:
             raise LandscapeError(f"--vlevel {step:g} gives {k1 - k0:.0f} levels over the data; use a larger step")
-        levels = np.round(anchor + step * np.arange(k0, k1 + 1), 12)
+        levels = (np.round(anchor + step * np.arange(k0, k1 + 1), 12) if k0 <= k1 <= k0 + STYLE.max_levels
+                  else np.empty(0))  # none, or far too many of the paper's: nice levels below
         if (o.vlevel is not None and len(levels)) or len(levels) >= STYLE.min_levels:
             return levels
     levels = MaxNLocator(STYLE.nice_levels).tick_values(lo, hi)
@@ -1186,13 +1206,13 @@ def barcode(topology: Any, ax: Axes | None = None, *, label: str = "loss", log: 
     thr = float(topology.threshold)
     lows = [b.minimum for b in shown] or [0.0]
     lo = min(lows)
-    log = log and lo > 0
     highest = max([b.saddle for b in shown if math.isfinite(b.saddle)] + lows + [lo + thr]
                   + ([top] if top is not None and math.isfinite(top) else []))
+    log = log and lo > 0 and math.log10(highest) - math.log10(lo) < 100  # a log axis over 100 decades overflows
     if log:
-        right = 10 ** (math.log10(highest) + 0.06 * max(math.log10(highest / lo), 0.3))
+        right = 10 ** min(math.log10(highest) + 0.06 * max(math.log10(highest) - math.log10(lo), 0.3), 307.0)
     else:
-        right = highest + 0.06 * max(highest - lo, 1e-12)
+        right = highest + 0.06 * max(highest - lo, 1e-12) if highest - lo < 1e307 else highest
     y = np.arange(len(shown))
     counted = [b.persistence > thr for b in shown]
     colors = [STYLE.loss_color if c else "0.78" for c in counted]
@@ -1281,8 +1301,11 @@ def _values(s: Surface, o: PlotOptions) -> tuple[str, np.ma.MaskedArray]:
     """The metric's name and its masked values (log10 if o.log); at least one must be finite."""
     name, v = s.metric(o.metric.value)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = _masked(np.log10(v) if o.log else v)
+        z = _masked(np.where(drawable(v), np.log10(v), np.nan) if o.log else v)
     if z.count() == 0:
+        if o.log and drawable(v).any():
+            raise LandscapeError(f"{s.name}: --log needs positive values, and every drawable {o.metric.value} value "
+                                 "is ≤ 0; drop --log")
         raise LandscapeError(f"{s.name}: no computed points to plot ({describe(s) or 'every value is inf or NaN'})")
     return name, z
 
@@ -1295,9 +1318,9 @@ def describe(surface: Surface) -> str:
     if missing:
         parts.append(f"{missing} of {s.computed.size} points not computed yet (hatched in the figures)")
     if any(n.endswith("_loss") for n in s.values):
-        bad = int((s.computed & ~np.isfinite(s.metric("loss")[1])).sum())
+        bad, what = _diverged_words(s.metric("loss")[1], s.computed)
         if bad:
-            parts.append(f"{bad} computed points have an inf or NaN loss (hatched red in the figures)")
+            parts.append(f"{bad} computed points have {what} (hatched red in the figures)")
     return "; ".join(parts)
 
 
@@ -1307,12 +1330,17 @@ def _fits(surfaces: Sequence[Surface], metric: Metric = Metric.loss) -> tuple[Ki
     return tuple(k for k in fit if k is not Kind.barcode or metric is Metric.loss)
 
 
+GRID_KINDS = (Kind.contour, Kind.filled, Kind.heatmap, Kind.surface, Kind.barcode)  # need 2 points along x and y
+
+
 def _kinds(surfaces: Sequence[Surface], o: PlotOptions) -> tuple[Kind, ...]:
     """The kinds to write: the defaults, or those asked for with "all" expanded to what fits."""
     if o.kinds is None:
         return DEFAULTS_2D if surfaces[0].is_2d else DEFAULTS_1D
     everything = ALL_2D if surfaces[0].is_2d else ALL_1D
     fit = _fits(surfaces, o.metric)
+    if any(s.is_2d and min(s.computed.shape) < 2 for s in surfaces):  # a 1 x N grid: only what needs no area
+        fit = tuple(k for k in fit if k not in GRID_KINDS)
     return tuple(dict.fromkeys(k for r in o.kinds for k in ([e for e in everything if e in fit]
                                                               if r is Kind.all else [r])))
 
@@ -1326,7 +1354,7 @@ def _check_kind(surfaces: Sequence[Surface], kind: Kind, o: PlotOptions = PlotOp
     if kind not in fit:
         what = ("2-D" if surfaces[0].is_2d else "1-D") + (" surfaces compared" if len(surfaces) > 1 else " surface")
         raise LandscapeError(f"kind {kind.value!r} does not fit a {what}; use one of: {', '.join(k.value for k in fit)}")
-    if kind in (Kind.contour, Kind.filled, Kind.heatmap, Kind.surface, Kind.barcode):
+    if kind in GRID_KINDS:
         for s in surfaces:
             if min(s.computed.shape) < 2:
                 raise LandscapeError(f"{s.name}: a {kind.value} figure needs at least 2 points along x and y, "
@@ -1342,9 +1370,9 @@ def _progress_note(ss: Sequence[Surface], hatched: bool) -> list[str]:
         if done < total:
             notes.append(f"{who}{done} of {total} points computed" + (" (hatched: not yet)" if hatched else ""))
         if any(n.endswith("_loss") for n in s.values):
-            bad = int((s.computed & ~np.isfinite(s.metric("loss")[1])).sum())
+            bad, what = _diverged_words(s.metric("loss")[1], s.computed)
             if bad:
-                notes.append(f"{who}{bad} computed point{'s have' if bad > 1 else ' has'} an inf or NaN loss"
+                notes.append(f"{who}{bad} computed point{'s have' if bad > 1 else ' has'} {what}"
                              + (" (hatched red)" if hatched else ""))
     return notes
 
@@ -1438,8 +1466,8 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
         if not is3d:
             if not equal:
                 ax.set_aspect("auto")
-            if not s.computed.all() or not np.isfinite(s.metric(o.metric.value)[1][s.computed]).all():
-                mark_missing(ax, s.x, s.y, s.computed, np.isfinite(s.metric(o.metric.value)[1]),
+            if not s.computed.all() or not drawable(s.metric(o.metric.value)[1][s.computed]).all():
+                mark_missing(ax, s.x, s.y, s.computed, drawable(s.metric(o.metric.value)[1]),
                              cells=kind is Kind.heatmap)
             mine: list[PointLabel] = []
             for tname, track in s.tracks.items():

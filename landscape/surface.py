@@ -34,6 +34,7 @@ from .engine import Compile, EvalSettings, Evaluator, Plan, plan_for, profile_of
 from .engine.probe import check_objective
 from .errors import LandscapeError
 from .grid import AutoRange, Grid
+from .importing import source_file
 from .metrics import EvalFn, LossFn, Loss, Objective
 from .planes import Scale, make_directions
 
@@ -126,10 +127,9 @@ def model_sha256(model: nn.Module, spec: ModelSpec) -> str:
         module = sys.modules.get(type(m).__module__)
         if module is not None and not type(m).__module__.startswith("torch") and getattr(module, "__file__", None):
             files.add(module.__file__)
-    if spec.factory:
-        module = sys.modules.get(spec.factory.rpartition(":")[0])
-        if module is not None and getattr(module, "__file__", None):
-            files.add(module.__file__)
+    source = source_file(spec.factory) if spec.factory else None
+    if source is not None:  # the factory's own file, `pkg.module:name` or `path/to/file.py:name`
+        files.add(source)
     return _digest_files(h, files)
 
 
@@ -298,19 +298,7 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
     settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
     part = _shard(data, world, job.split_data)
     if out.exists() and not job.overwrite:
-        try:
-            stored_settings = store.read_settings(out)
-        except LandscapeError as e:
-            raise LandscapeError(f"--out: {e}; pass --overwrite to replace it, or choose another --out") from None
-        diff = store.settings_difference(stored_settings, settings)
-        if diff is not None:
-            raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
-        before = store.read_surface(out)
-        plan = Plan.from_dict(before.plan)
-        conflict = plan.conflict(job.evaluation, world.size, job.split_data)
-        if conflict is not None:
-            raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); resume without that "
-                                 "option, or pass --overwrite to start again")
+        before, plan = _matching_file(out, job, settings, world.size)
         if plan.device == "cuda" and device.type != "cuda":
             raise LandscapeError(f"{out} is being computed on a GPU (its plan says cuda) and none is visible here; "
                                  "resume where one is, or pass --overwrite to start again on this device")
@@ -348,6 +336,44 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
         attrs["subset"] = subset
     store.create(out, grid, metrics, directions, attrs, settings, plan.to_dict())
     return _Prepared(job, grid, plan, evaluator)
+
+
+DIGESTS = {  # settings recorded as digests, named by what they stand for
+    "checkpoint_sha256": "the checkpoint's contents", "model_sha256": "the model's code or structure",
+    "data_sha256": "the data", "loss_sha256": "the code of the loss (or --eval) function",
+    "x_target_sha256": "the --x-target checkpoint", "y_target_sha256": "the --y-target checkpoint",
+    "directions_sha256": "the --directions file", "plane_sha256": "the plane's directions",
+}
+
+
+def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str | None:
+    """The first setting in which this run differs from the file, in words (None: it matches):
+    settings a user chose first, then digests, which say only that something changed."""
+    for key in sorted(set(stored) | set(wanted), key=lambda k: (k in DIGESTS, k)):
+        if stored.get(key) != wanted.get(key):
+            if key in DIGESTS:
+                return f"{DIGESTS[key]} changed since the file was started"
+            return f"{key} is {stored.get(key)!r} in the file but {wanted.get(key)!r} in this run"
+    return None
+
+
+def _matching_file(out: Path, job: ComputeJob, settings: dict[str, Any], world: int | None) -> tuple[store.Surface, Plan]:
+    """The existing file `out` and its plan, if this job may resume it; else a user error that
+    says what differs (the one decision of `compute` and `dry_run`)."""
+    try:
+        stored_settings = store.read_settings(out)
+    except LandscapeError as e:
+        raise LandscapeError(f"--out: {e}; pass --overwrite to replace it, or choose another --out") from None
+    diff = settings_difference(stored_settings, settings)
+    if diff is not None:
+        raise LandscapeError(f"{out} was computed with other settings ({diff}); pass --overwrite to replace it, or --out")
+    before = store.read_surface(out)
+    plan = Plan.from_dict(before.plan)
+    conflict = plan.conflict(job.evaluation, world, job.split_data)
+    if conflict is not None:
+        raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); resume without that "
+                             "option, or pass --overwrite to start again")
+    return before, plan
 
 
 def _two(grid: Grid | AutoRange) -> bool:
@@ -611,15 +637,7 @@ def dry_run(job: ComputeJob, on_note: Note | None = None) -> DryRun:
     missing, resumes = None, False
     if out.exists() and not job.overwrite:
         settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
-        diff = store.settings_difference(store.read_settings(out), settings)
-        if diff is not None:
-            raise LandscapeError(f"{out} was computed with other settings ({diff}); the run would refuse it: "
-                                 "pass --overwrite, or --out")
-        before = store.read_surface(out)
-        plan = Plan.from_dict(before.plan)
-        conflict = plan.conflict(job.evaluation, None, job.split_data)
-        if conflict is not None:
-            raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); the run would refuse")
+        before, plan = _matching_file(out, job, settings, None)
         directions = store.read_directions(out)
         grid = before.grid
         if not grid.is_2d:

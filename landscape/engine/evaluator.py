@@ -151,14 +151,7 @@ class Evaluator:
                 else ((xb, yb) for _, xb, yb in self._batches())
             where = f"point (x={a:g}, y={b:g})"
             for k, batch in enumerate(batches):
-                try:
-                    result = self.pm.run_eval(tensors, batch)
-                except OOM_ERRORS:
-                    raise
-                except Exception as e:  # the user's function failed on this batch
-                    raise self.checks.error(where, k, f"it raised {type(e).__name__}: "
-                                                      f"{(str(e).splitlines() or [''])[0][:200]}") from None
-                checked = self.checks.add(result, k, where)
+                checked = self.checks.run(lambda: self.pm.run_eval(tensors, batch), k, where)
                 for i, r in enumerate((checked.loss, checked.count, checked.correct)):
                     if r is not None:  # a Python number is added as a scalar: copying it to a GPU would sync
                         total[i] += (r.to(device=self.device, dtype=torch.float64)

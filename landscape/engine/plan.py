@@ -282,7 +282,9 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     mode = Compile.cudagraphs if kind == "cuda" else Compile.default
     compile_mode = pick("compile", None if settings.compile == Compile.auto else settings.compile,
                         mode if compile_rule else Compile.off,
-                        f"about {eager:.0f} s of evaluation: compiling saves ~{saving:.0f} s, costs ~{profile.compile_seconds:.0f} s")
+                        # no duration here: the dry run's timing (and the file's own times) are the one estimate
+                        f"by its FLOPs, the grid's evaluation is {'long enough' if compile_rule else 'too short'} "
+                        f"to repay a ~{profile.compile_seconds:.0f} s compile")
     if compile_mode != Compile.off and probe.scripted:
         compile_mode, reasons["compile"] = Compile.off, "not for TorchScript modules"
     if compile_mode == Compile.cudagraphs and kind != "cuda":

@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..directions import Directions, base_tensors
-from ..metrics import EvalFn, call_with
+from ..metrics import EvalChecks, EvalFn, call_with
 from .device import Precision, precision_context
 from .firstlayer import apply_layer, find_first_layer, macs_per_output, replace_with_precomputed
 from .fold import Pair, bn_names, find_pairs, fold, folded_model, pair_names
@@ -249,7 +249,10 @@ def outputs_at_test_point(pm: PointModel, xb: Any) -> torch.Tensor:
     with torch.no_grad(), precision_context(Precision.fp32, _device(pm)):
         tensors = pm.tensors(a, b)
         if pm.eval_fn is not None:
-            return torch.as_tensor(pm.run_eval(tensors, xb)[0], dtype=torch.float64).reshape(1)
+            checks = EvalChecks(pm.eval_fn)
+            loss = checks.run(lambda: pm.run_eval(tensors, xb), 0, "a test point of its first batch").loss
+            checks.finish()
+            return torch.as_tensor(loss, dtype=torch.float64).reshape(1)
         return pm.forward(tensors, xb, 0, a, b).double()
 
 

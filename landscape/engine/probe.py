@@ -41,13 +41,9 @@ def check_objective(model: nn.Module, data: Data, objective: Objective) -> Objec
     try:
         if objective.eval_fn is not None:
             batch = (data.x[:2], data.y[:2]) if isinstance(data, TensorData) else data.batches[0]
-            try:
-                with torch.no_grad():
-                    result = objective.eval_fn(model, to_device(batch, dev))
-            except Exception as e:
-                raise LandscapeError(f"the --eval function fails on the first batch: {type(e).__name__}: {_first_line(e)}") from None
             checks = EvalChecks(objective.eval_fn)
-            checked = checks.add(result, 0, "the model's weights")
+            with torch.no_grad():
+                checked = checks.run(lambda: objective.eval_fn(model, to_device(batch, dev)), 0, "the model's weights")
             checks.finish()
             if float(checked.count) <= 0:
                 raise LandscapeError(f"the --eval function's count must be positive, got {float(checked.count)}")
@@ -115,8 +111,11 @@ def probe(model: nn.Module, data: Data, objective: Objective, device: torch.devi
             samples, dims, batches = len(data), data.x.dim(), 0
         else:
             batch = (data.x[:2], data.y[:2]) if isinstance(data, TensorData) else data.batches[0]
+            checks = EvalChecks(objective.eval_fn)
             with torch.no_grad():
-                count = float(objective.eval_fn(model, to_device(batch, dev))[1])
+                count = float(checks.run(lambda: objective.eval_fn(model, to_device(batch, dev)), 0,
+                                         "the model's weights").count)
+            checks.finish()
             flops = _flops(model, lambda: objective.eval_fn(model, to_device(batch, dev))) / max(count, 1.0)
             n_batches = len(data.batches) if isinstance(data, BatchData) else 0
             samples = int(count * n_batches) if n_batches else len(data)
