@@ -4,19 +4,29 @@ Every `torch.load` uses `weights_only=True`, and TorchScript archives (which car
 runs while they load) are refused, unless the user passes `trust=True` (`--trust-checkpoint`):
 an untrusted file can hold tensors but cannot run code. This holds wherever a checkpoint is
 read: the model, `--x-target`/`--y-target`, the checkpoints of a trajectory or interpolation.
+
+Before anything is unpickled, a checkpoint must be a regular file with bytes in it (a device such
+as /dev/zero reads without end, a FIFO blocks), and every member of a zip checkpoint (torch.save's
+format) must match its recorded CRC-32, checked while streaming: PyTorch's reader does not check
+them, so a damaged file would otherwise load with altered weights.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
+import pickletools
+import re
+import stat
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from torch import nn
@@ -60,6 +70,7 @@ class ModelSpec:
 
 
 def sha256(path: Path) -> str:
+    regular_file(path, "file")
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -67,33 +78,200 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+              (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+
+
+def regular_file(path: Path, what: str) -> os.stat_result:
+    """Refuse, before it is opened, what is not a regular file holding some bytes: a device such
+    as /dev/zero reads without end, a FIFO blocks until something writes to it, and a file of
+    0 bytes (or a /proc file, which claims 0) is no checkpoint. `what` names the file in errors."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise LandscapeError(f"{what} {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise LandscapeError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in FILE_KINDS if test(st.st_mode)), "a special file")
+        raise LandscapeError(f"{what} {str(path)!r} is {kind}, not a regular file; name a file saved on disk")
+    if st.st_size == 0:
+        raise LandscapeError(f"{what} {str(path)!r} is empty (0 bytes); it was not written completely, "
+                             "save it again or name another file")
+    return st
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
-    """The checkpoint file for `path`, choosing the weights file inside a directory."""
+    """The checkpoint file for `path`, choosing the weights file inside a directory; only a
+    regular file is accepted (see `regular_file`)."""
     path = Path(path)
-    if not path.exists():
-        raise LandscapeError(f"checkpoint {str(path)!r} does not exist")
-    if path.is_dir():
-        for name in DIRECTORY_FILES:
-            if (path / name).is_file():
-                return path / name
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
-        if len(found) == 1:
-            return found[0]
-        listing = (", ".join(p.name for p in found[:5]) + (", …" if len(found) > 5 else "")) or "none"
-        raise LandscapeError(
-            f"directory {str(path)!r} holds {len(found)} checkpoint files ({listing}); name the file to load"
-        )
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        raise LandscapeError(f"checkpoint {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise LandscapeError(f"cannot read checkpoint {str(path)!r}: {e.strerror or e}") from None
+    if is_dir:
+        path = _weights_in_folder(path)
+    regular_file(path, "checkpoint")
     return path
 
 
-def _is_torchscript(path: Path) -> bool:
+def _weights_in_folder(path: Path) -> Path:
+    for name in DIRECTORY_FILES:
+        if (path / name).is_file():  # follows links, and is False for devices and FIFOs
+            return path / name
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
+    if len(found) == 1:
+        return found[0]
+    listing = (", ".join(p.name for p in found[:5]) + (", …" if len(found) > 5 else "")) or "none"
+    raise LandscapeError(
+        f"directory {str(path)!r} holds {len(found)} checkpoint files ({listing}); name the file to load"
+    )
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # how torch.load tells its zip format from the legacy pickle stream
+LEGACY_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"  # the pickled magic number that opens a legacy torch.save file
+# What the members of a zip may claim to hold beyond the archive's own size: torch.save stores them
+# uncompressed; a compressed member may expand, but not without bound (a "zip bomb").
+MAX_EXPANSION, MAX_EXTRA_BYTES = 32, 1 << 30
+
+
+def _damaged(path: Path, what: str, detail: str) -> LandscapeError:
+    return LandscapeError(f"{what} {str(path)!r} is damaged ({detail}); save it again, or copy it again from where it "
+                          "was made")
+
+
+def check_archive(path: Path, what: str = "checkpoint") -> list[str]:
+    """The member names of a zip-format file (torch.save's format) after checking the CRC-32 of
+    every member, streamed: memory stays bounded and the cost is one more read of the file. [] for
+    a file in another format. A member recorded with CRC 0 was saved without one
+    (`torch.serialization.set_crc32_options(False)`) and is not checked."""
+    with open(path, "rb") as f:
+        if f.read(4) != ZIP_MAGIC:
+            return []
+    size = os.stat(path).st_size
+    member = None
     try:
-        if not zipfile.is_zipfile(path):
-            return False
         with zipfile.ZipFile(path) as z:
-            return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):  # a damaged archive: torch.load will say so
+            infos = z.infolist()
+            claimed = sum(i.file_size for i in infos)
+            if claimed > MAX_EXPANSION * size + MAX_EXTRA_BYTES:
+                raise _damaged(path, what, f"its members claim {claimed:,} bytes, more than its {size:,} bytes "
+                                           "can hold")
+            for info in infos:
+                if info.is_dir() or (info.CRC == 0 and info.file_size > 0):
+                    continue
+                member = info.filename
+                with z.open(info) as stream:  # zipfile compares the CRC when the member's end is read
+                    while stream.read(1 << 20):
+                        pass
+            return [i.filename for i in infos]
+    except zipfile.BadZipFile as e:
+        if member is not None and "CRC" in str(e):
+            raise _damaged(path, what, f"CRC mismatch in member {member}") from None
+        raise _damaged(path, what, _zip_detail(member, e)) from None
+    except (EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError, OverflowError) as e:
+        raise _damaged(path, what, _zip_detail(member, e)) from None
+    except OSError as e:
+        raise LandscapeError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+
+
+def _zip_detail(member: str | None, e: BaseException) -> str:
+    where = f"member {member} is unreadable" if member is not None else "its zip directory is unreadable"
+    return f"{where}: {_reason(e)}" if _reason(e) else f"{where}, it ends too early"
+
+
+def _reason(e: BaseException, limit: int = 160) -> str:
+    """The first sentence of an exception's message, on one line, cut at a word if long."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    text = " ".join((text.splitlines() or [""])[0].split())
+    first = re.match(r"(.+?)[.!?](\s|$)", text)
+    text = first.group(1) if first else text
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return text
+
+
+class _Bounded:
+    """The next `left` bytes of a stream, for `pickletools.genops`: no read asks for more than is
+    there, so a bogus length inside a pickle cannot allocate beyond the file."""
+
+    def __init__(self, f: IO[bytes], left: int):
+        self.f, self.left = f, left
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(self.left if n is None or n < 0 else min(n, self.left))
+        self.left -= len(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self.f.readline(min(self.left, 1 << 20))
+        self.left -= len(data)
+        return data
+
+
+def _pickles_complete(stream: IO[bytes], size: int, count: int) -> bool:
+    """Whether `stream` starts with `count` complete pickles (parsed, never run)."""
+    bounded = _Bounded(stream, size)
+    try:
+        for _ in range(count):
+            for _op in pickletools.genops(bounded):
+                pass
+    except Exception:  # pickletools raises ValueError and others on bytes that are no pickle
         return False
+    return True
+
+
+def _torch_pickle(path: Path, head: bytes, names: list[str]) -> bool | None:
+    """For a file that torch.load refused: True if it is a complete torch.save file (loading it with
+    code may work), False if it is one but damaged, None if torch.save did not write it."""
+    if names:  # a zip, its CRCs checked
+        pkl = next((n for n in names if n.endswith("data.pkl")), None)
+        if pkl is None:
+            return None
+        with zipfile.ZipFile(path) as z, z.open(pkl) as stream:
+            return _pickles_complete(stream, z.getinfo(pkl).file_size, 1)
+    if LEGACY_MAGIC not in head[:32]:
+        return None
+    with open(path, "rb") as f:  # the magic number, protocol, system info, the object, the storage keys
+        return _pickles_complete(f, os.stat(path).st_size, 5)
+
+
+def _is_pickle(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # the PROTO opcode of protocols 2 to 5
+
+
+def _refusal(path: Path, head: bytes, names: list[str], e: Exception, trust: bool) -> LandscapeError:
+    """The one-line error for a checkpoint that torch could not load."""
+    name = str(path)
+    if isinstance(e, PermissionError):
+        return LandscapeError(f"cannot read checkpoint {name!r}: permission denied")
+    if isinstance(e, (AttributeError, ModuleNotFoundError)):
+        return LandscapeError(f"{name!r} pickles a class that cannot be imported here ({_reason(e)}); run from the "
+                              "folder that holds its module, or save the state_dict() instead")
+    try:
+        made_by_torch = _torch_pickle(path, head, names)
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, RuntimeError, zlib.error):
+        made_by_torch = False
+    if made_by_torch is None:
+        if _is_pickle(head):
+            return LandscapeError(f"{name!r} is a Python pickle not written by torch.save, not a PyTorch checkpoint; "
+                                  "load it and save its state_dict() with torch.save")
+        return LandscapeError(f"{name!r} is not a PyTorch checkpoint ({_kind_and_reason(e)})")
+    if not made_by_torch:
+        return _damaged(path, "checkpoint", "its pickled data is cut short or garbled")
+    if not trust and isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
+        return LandscapeError(
+            f"{name!r} needs code to load: it pickles Python objects (such as a whole nn.Module) or uses pickle "
+            "features that loading weights alone cannot read; pass --trust-checkpoint if you trust the file, "
+            "or save its state_dict() instead"
+        )
+    return _damaged(path, "checkpoint", _kind_and_reason(e))
+
+
+def _kind_and_reason(e: BaseException) -> str:
+    return f"{type(e).__name__}: {_reason(e)}" if _reason(e) else type(e).__name__
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
@@ -108,10 +286,12 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as e:
             raise LandscapeError(f"{str(path)!r} is not a readable safetensors file: {e}") from None
-    kind = _other_file_kind(path)
+    head = _head(path)
+    kind = _other_file_kind(head)
     if kind:
         raise LandscapeError(f"{str(path)!r} is {kind}, not a checkpoint")
-    scripted = _is_torchscript(path)
+    names = check_archive(path)
+    scripted = any(n.endswith("constants.pkl") or "/code/" in n for n in names)
     if scripted and not trust:
         raise LandscapeError(
             f"{str(path)!r} is a TorchScript archive, which runs code from the file as it loads; "
@@ -120,41 +300,31 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     if trust:
         user_code_importable()  # a pickled module's classes may live in the working folder
     try:
-        with warnings.catch_warnings():  # torch's deprecation notes about TorchScript are not the user's concern
+        with warnings.catch_warnings():  # torch's notes on TorchScript and pickle protocols are not the user's concern
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*TorchScript.*")
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
             if scripted:
                 return torch.jit.load(str(path), map_location="cpu")
             return torch.load(path, map_location="cpu", weights_only=not trust)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        if "Weights only load failed" in text and ("GLOBAL" in text or "global" in text):
-            raise LandscapeError(
-                f"{str(path)!r} holds pickled Python objects (such as a whole nn.Module); loading them can run "
-                "code from the file, so it is off by default. Pass --trust-checkpoint if you trust the file"
-            ) from None
-        raise LandscapeError(f"{str(path)!r} is not a PyTorch checkpoint ({text.splitlines()[0][:120]})") from None
     except Exception as e:  # torch.load raises many types for files that are not checkpoints
-        first = (str(e).splitlines() or [""])[0][:160]
-        if isinstance(e, PermissionError):
-            raise LandscapeError(f"cannot read checkpoint {str(path)!r}: permission denied") from None
-        if isinstance(e, (AttributeError, ModuleNotFoundError)):
-            raise LandscapeError(f"{str(path)!r} pickles a class that cannot be imported here ({first}); run from the "
-                                 "folder that holds its module, or save the state_dict() instead") from None
-        raise LandscapeError(f"{str(path)!r} is not a PyTorch checkpoint ({type(e).__name__}: {first})") from None
+        raise _refusal(path, head, names, e, trust) from None
 
 
 MAGIC = {b"\x89HDF": "an HDF5 file (a surface file?)", b"\x89PNG": "a PNG image", b"%PDF": "a PDF document",
          b"<svg": "an SVG image", b"<?xm": "an XML file"}
 
 
-def _other_file_kind(path: Path) -> str | None:
-    """What a file that is surely not a checkpoint is, from its first bytes."""
+def _head(path: Path) -> bytes:
     try:
         with open(path, "rb") as f:
-            head = f.read(512)
+            return f.read(512)
     except OSError as e:
         raise LandscapeError(f"cannot read checkpoint {str(path)!r}: {e.strerror or e}") from None
+
+
+def _other_file_kind(head: bytes) -> str | None:
+    """What a file that is surely not a checkpoint is, from its first bytes."""
     for magic, kind in MAGIC.items():
         if head.startswith(magic):
             return kind

@@ -79,7 +79,7 @@ class _Group(typer.core.TyperGroup):
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         ON_INTERRUPT.clear()
         try:
-            with _terminate_as_interrupt():
+            with _terminate_as_interrupt(), _one_line_warnings():
                 return super().invoke(ctx)
         except LandscapeError as e:
             if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
@@ -230,6 +230,26 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """A warning from a library (NumPy, PyTorch) as one line, "warning: ...", without the source
+    line Python prints under it; each text once."""
+    seen: set[str] = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        text = (str(message).splitlines() or [""])[0].strip()
+        if text not in seen and _rank0():
+            seen.add(text)
+            err_console.print(f"warning: {text}", highlight=False, soft_wrap=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 @contextmanager

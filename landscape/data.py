@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -21,6 +22,7 @@ from typing import Any, Union
 import numpy as np
 import torch
 
+from .checkpoint import check_archive, regular_file
 from .errors import LandscapeError
 from .importing import import_object
 
@@ -36,6 +38,7 @@ TORCHVISION_SETS = {
     "fashion-mnist": ("FashionMNIST", (0.2860,), (0.3530,)),
 }
 DIGITS_TEST_FRACTION = 0.2
+DATA_SUFFIXES = (".npz", ".pt", ".pth")
 
 
 @dataclass(frozen=True)
@@ -151,24 +154,38 @@ def load_digits_split(split: Split) -> TensorData:
     return TensorData(x[idx], y[idx], split.value)
 
 
-def _from_arrays(a: Any, b: Any, where: str, split: str | None = None) -> TensorData:
+DTYPE_KINDS = {"U": "text", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans",
+               "V": "records", "c": "complex numbers"}
+
+
+def _numbers(a: Any, what: str, where: str) -> torch.Tensor:
+    """`a` as a tensor of real numbers (bool, integer or float); any other dtype is named."""
+    if isinstance(a, torch.Tensor):
+        if a.is_complex():
+            raise LandscapeError(f"{where}: {what} are complex numbers ({str(a.dtype).removeprefix('torch.')}), "
+                                 "not real numbers; give real inputs and labels")
+        return a
     try:
-        x = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
-        y = torch.as_tensor(np.asarray(b) if not isinstance(b, torch.Tensor) else b)
+        arr = np.asarray(a)
     except (TypeError, ValueError) as e:
-        raise LandscapeError(f"{where}: inputs and labels must be arrays ({e})") from None
+        raise LandscapeError(f"{where}: {what} must be an array ({str(e).splitlines()[0][:100]})") from None
+    if arr.dtype.kind not in "biuf":
+        words = DTYPE_KINDS.get(arr.dtype.kind, "of another kind")
+        real = "real " if arr.dtype.kind == "c" else ""
+        raise LandscapeError(f"{where}: {what} are {words} ({arr.dtype}), not {real}numbers; store {what} as an "
+                             "array of numbers")
+    return torch.as_tensor(arr)
+
+
+def _from_arrays(a: Any, b: Any, where: str, split: str | None = None) -> TensorData:
+    x = _numbers(a, "inputs", where)
+    y = _numbers(b, "labels", where)
     if x.dim() == 0 or y.dim() == 0:
         raise LandscapeError(f"{where}: inputs and labels must be arrays with one entry per sample, not scalars")
     if len(x) != len(y):
-        raise LandscapeError(f"{where}: {len(x)} inputs but {len(y)} labels")
-    if x.is_floating_point():
-        x = x.float()
-    elif x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
-        x = x.float()
-    if not y.is_floating_point():
-        y = y.long()
-    else:
-        y = y.float()
+        raise LandscapeError(f"{where}: {len(x)} inputs but {len(y)} labels; give one label per input")
+    x = x.float()  # bool, integer and half inputs alike: the model's weights are float
+    y = y.float() if y.is_floating_point() else y.long()  # regression targets, or class indices
     return TensorData(x.contiguous(), y.contiguous(), split)
 
 
@@ -195,6 +212,7 @@ def _pick_arrays(keys: list[str], get: Any, split: Split | None, where: str) -> 
 
 def _from_file(path: Path, split: Split | None) -> TensorData:
     where = f"--data {str(path)!r}"
+    regular_file(path, "--data")  # a device reads without end, a FIFO blocks
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -203,10 +221,12 @@ def _from_file(path: Path, split: Split | None) -> TensorData:
             raise
         except Exception as e:  # a damaged archive: BadZipFile, a bad CRC, a truncated array
             raise LandscapeError(f"{where} is not a readable .npz file ({type(e).__name__}: {e})") from None
+    check_archive(path, "--data")  # torch.load does not check the CRCs of a zip's members
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise LandscapeError(f"{where} is not a readable tensor file ({type(e).__name__})") from None
+        raise LandscapeError(f"{where} is not a readable tensor file ({type(e).__name__}); save a dict of tensors "
+                             "with torch.save") from None
     if isinstance(obj, dict):
         return _pick_arrays([str(k) for k in obj], lambda k: obj[k], split, where)
     if isinstance(obj, (list, tuple)) and len(obj) == 2:
@@ -218,12 +238,14 @@ def _from_file(path: Path, split: Split | None) -> TensorData:
 
 
 def _is_pair(obj: Any) -> bool:
-    """An (inputs, labels) pair of arrays with one entry per sample (not a list of batches)."""
+    """An (inputs, labels) pair of arrays (not a list of two batches): one entry per sample in
+    each, or arrays of different sample shapes, which cannot be two batches of one source."""
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         return False
     a, b = obj
-    arrays = all(isinstance(v, (torch.Tensor, np.ndarray)) for v in (a, b))
-    return arrays and getattr(a, "ndim", 0) > 0 and getattr(b, "ndim", 0) > 0 and len(a) == len(b)
+    if not all(isinstance(v, (torch.Tensor, np.ndarray)) and v.ndim > 0 for v in (a, b)):
+        return False
+    return len(a) == len(b) or tuple(a.shape[1:]) != tuple(b.shape[1:])
 
 
 def materialize(obj: Any, where: str = "the data", split: str | None = None) -> Data:
@@ -307,12 +329,17 @@ def load_data(spec: DataSpec) -> Data:
         data = load_digits_split(spec.split or Split.train)
     elif source.lower() in TORCHVISION_SETS:
         data = _from_torchvision(source.lower(), spec)
-    elif Path(source).suffix in (".npz", ".pt", ".pth") and Path(source).exists():
+    elif Path(source).suffix in DATA_SUFFIXES:
+        if not os.path.lexists(source):
+            raise LandscapeError(f"--data {source!r}: no such file; check the path")
         data = _from_file(Path(source), spec.split)
     elif ":" in source and not Path(source).exists():
         data = _from_factory(spec)
     elif Path(source).exists():
         raise LandscapeError(f"--data {source!r}: unsupported file type; use a .npz or .pt file with x and y")
+    elif "/" in source or os.sep in source:
+        raise LandscapeError(f"--data {source!r}: no such file; check the path, or name a dataset or "
+                             "pkg.module:factory")
     else:
         raise LandscapeError(
             f"unknown --data {source!r}: use digits, cifar10, mnist, fashion-mnist, a .npz/.pt file, or pkg.module:factory"

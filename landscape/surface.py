@@ -352,7 +352,7 @@ def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str |
     for key in sorted(set(stored) | set(wanted), key=lambda k: (k in DIGESTS, k)):
         if stored.get(key) != wanted.get(key):
             if key in DIGESTS:
-                return f"{DIGESTS[key]} changed since the file was started"
+                return f"{DIGESTS[key]} changed since the file was started ({key})"
             return f"{key} is {stored.get(key)!r} in the file but {wanted.get(key)!r} in this run"
     return None
 
