@@ -842,6 +842,8 @@ def demo(
         raise LandscapeError(f"--epochs must be at least 3 (the trajectory plane needs three checkpoints), got {epochs}")
     store.check_writable(out_dir / "demo.surface.h5")
     settings = DemoSettings(out_dir=out_dir, epochs=epochs)
+    before = {p for p in out_dir.iterdir()} if out_dir.is_dir() else set()  # the demo's own folder: replaced, said so
+    _on_interrupt(lambda: f"the demo stopped; run it again to start over (it replaces what it wrote in {out_dir})")
 
     tune_cpu_allocator()
     with _progress(quiet) as bar, _quiet_warnings(quiet):
@@ -856,10 +858,11 @@ def demo(
         result = run_demo(settings, on_epoch, progress)
     if not quiet:
         for r in (result.surface, result.trajectory, result.interpolation):
-            out_console.print(f"wrote {r.path} ({r.total} points, {r.seconds:.1f} s)", highlight=False)
+            out_console.print(f"{_wrote(r.path, before)} ({r.total} points, {r.seconds:.1f} s)", highlight=False)
         for f in result.figures:
-            out_console.print(f"wrote {f}", highlight=False)
-        out_console.print(f"checkpoints: {out_dir}/epoch_1.pt ... epoch_{epochs}.pt", highlight=False)
+            out_console.print(_wrote(f, before), highlight=False)
+        verb = "replaced" if out_dir / "epoch_1.pt" in before else "wrote"
+        out_console.print(f"checkpoints ({verb}): {out_dir}/epoch_1.pt ... epoch_{epochs}.pt", highlight=False)
         out_console.print(f"next: landscape info {result.surface.path}", highlight=False)
 
 

@@ -15,7 +15,6 @@ import inspect
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, Union
 
@@ -23,13 +22,9 @@ import numpy as np
 import torch
 
 from .checkpoint import check_archive, regular_file
+from .choices import Split
 from .errors import LandscapeError
 from .importing import import_object
-
-
-class Split(str, Enum):
-    train = "train"
-    test = "test"
 
 
 TORCHVISION_SETS = {
