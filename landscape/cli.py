@@ -669,8 +669,9 @@ def hessian(
     settings = HessianSettings(top_k=top_k, max_steps=steps, trace=trace, probes=probes, density=density,
                                density_steps=density_steps, per_layer=per_layer, seed=seed, hvp_mode=hvp)
     out = opts["out"] or Path("outputs") / f"{_stem(checkpoint)}.hessian.h5"
+    replaced = _check_outputs([out], overwrite)
     figure_path = out.with_name(out.name.removesuffix(".h5") + ".density.png")
-    replaced = _check_outputs([out] + ([figure_path] if plot and density else []), overwrite)
+    replaced |= _check_outputs([figure_path] if plot and density else [], overwrite)
     quiet = opts["quiet"]
     bar = _progress(quiet)
     task: dict[str, int] = {}
@@ -754,7 +755,8 @@ def sharpness(
                               highlight=False, soft_wrap=True)
 
     _on_interrupt(lambda: (f"the {len(finished)} finished row(s) of {len(checkpoints)} are saved in "
-                           f"{prefix}.csv, .md and .tex" if finished else "nothing was saved (no row was finished)"))
+                           f"{prefix}.csv, .md and .tex (run again with --overwrite for every row)" if finished
+                           else "nothing was saved (no row was finished)"))
     with _stoppable() as check:
         written = sharpness_table(_curvature_job(opts, params, trainable_only), checkpoints, settings, prefix, on_row,
                                   check)

@@ -111,3 +111,6 @@ class AutoRange:
             raise LandscapeError(f"--rise must be larger than 1 (a factor over the centre's loss), got {self.rise}")
         if self.nx < 2 or (self.ny is not None and self.ny < 2):
             raise LandscapeError("an automatic range needs at least 2 points per axis")
+        if self.nx * (self.ny or 1) > MAX_POINTS:
+            raise LandscapeError(f"an automatic range of {self.nx:,} × {self.ny or 1:,} points is over the limit of "
+                                 f"{MAX_POINTS:,} points: use fewer points per axis (the paper's figures use 51 × 51)")

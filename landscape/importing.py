@@ -33,7 +33,8 @@ def user_code_importable() -> None:
 def _module_from_file(path: Path, what: str, spec: str) -> Any:
     """Import a .py file as a module (its folder searched for its own imports, after the installed packages)."""
     if not path.is_file():
-        raise LandscapeError(f"{what} {spec!r}: file {str(path)!r} does not exist")
+        there = path.exists()
+        raise LandscapeError(f"{what} {spec!r}: {str(path)!r} " + ("is not a regular file" if there else "does not exist"))
     path = path.resolve()
     for name, module in list(sys.modules.items()):
         if getattr(module, "__file__", None) and Path(module.__file__).resolve() == path:

@@ -328,7 +328,8 @@ def _levels(z: ArrayLike, o: PlotOptions = PlotOptions()) -> np.ndarray:
         top = min(hi, STYLE.paper_levels[1]) if plain and o.vmax is None else hi
         k0, k1 = np.ceil((max(lo, dlo) - anchor) / step - 1e-9), np.floor((min(top, dhi) - anchor) / step + 1e-9)
         if k1 - k0 > STYLE.max_levels and o.vlevel is not None:
-            raise LandscapeError(f"--vlevel {step:g} gives {k1 - k0:.0f} levels over the data; use a larger step")
+            raise LandscapeError(f"--vlevel {step:g} gives {k1 - k0:.3g} levels over the data (at most "
+                                 f"{STYLE.max_levels}); use a larger step")
         levels = (np.round(anchor + step * np.arange(k0, k1 + 1), 12) if k0 <= k1 <= k0 + STYLE.max_levels
                   else np.empty(0))  # none, or far too many of the paper's: nice levels below
         if (o.vlevel is not None and len(levels)) or len(levels) >= STYLE.min_levels:

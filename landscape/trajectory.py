@@ -21,7 +21,7 @@ from torch import nn
 from .checkpoint import CHECKPOINT_SUFFIXES, DIRECTORY_FILES, load_model, load_state_for, read_checkpoint, resolve_checkpoint
 from .directions import Direction, Directions, DirectionSpec, DirType, Track, base_tensors, chosen
 from .errors import LandscapeError
-from .grid import Grid
+from .grid import MAX_POINTS, Grid
 from .surface import ComputeJob
 
 STEP_PATTERN = re.compile(r"(?<![a-z])(?:epoch|ep|step|iter|it|checkpoint)[_\-=]?(\d+)", re.IGNORECASE)
@@ -217,6 +217,8 @@ def trajectory_plane(
 
 def fitted_axis(values: np.ndarray, num: int, margin: float = 0.25) -> tuple[float, ...]:
     """`num` coordinates spanning the values and the origin, with a margin on each side."""
+    if not 2 <= num <= MAX_POINTS:
+        raise LandscapeError(f"--resolution must be from 2 to {MAX_POINTS:,} points per axis, got {num:,}")
     lo, hi = min(0.0, float(np.min(values))), max(0.0, float(np.max(values)))
     pad = margin * (hi - lo) if hi > lo else 1.0
     return tuple(np.linspace(lo - pad, hi + pad, num).tolist())

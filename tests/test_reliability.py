@@ -120,6 +120,26 @@ def test_a_crafted_plan_is_refused_on_resume(tmp_path, checkpoint, field, value)
     assert not s.computed.any()  # nothing stored as NaN and marked computed
 
 
+def test_a_crafted_plan_in_the_journal_is_refused_on_resume(tmp_path, checkpoint):
+    from landscape import journal
+
+    out = tmp_path / "s.h5"
+    job = ComputeJob(checkpoint, Grid.linspace((-1, 1, 3)), out, ModelSpec("landscape.models:digits_cnn",
+                                                                          '{"width": 4}'),
+                     DataSpec("digits", samples=16), evaluation=EvalSettings(device="cpu"))
+    compute(job)
+    with h5py.File(out, "r+") as f:
+        f["computed"][...] = False
+        run_id = f.attrs["run_id"]
+    w = journal.JournalWriter(out, str(run_id), sorted(store.read_surface(out).values), size=3)
+    w.open()
+    w.append_attrs({"plan/batch_size": -5})
+    w.close()
+    with pytest.raises(LandscapeError, match="plan"):
+        compute(job)
+    assert not store.read_surface(out).computed.any()
+
+
 def test_plan_limits_are_the_same_from_a_dict():
     good = Plan("cpu", "fp32", 8, "point", 8, True, False, "off", False, False, False).to_dict()
     assert Plan.from_dict(good).batch_size == 8
