@@ -1,6 +1,7 @@
-"""Writing files beside the user's output without trusting what is already there.
+"""Writing files beside the user's output, and reading the user's files, without trusting what
+is already there.
 
-Two mechanisms, each in one place:
+Three mechanisms, each in one place:
 - `replacing(target)`: a new file is written to a temporary file created exclusively under an
   unpredictable name in the target's folder, flushed to disk, then renamed over the target;
   on any error the temporary file is removed and the target is untouched. HDF5 is written
@@ -9,16 +10,25 @@ Two mechanisms, each in one place:
 - `open_private(path)`: the lock and the journal beside a surface file are opened with
   O_NOFOLLOW and must be regular files, so a symbolic link planted at a predictable name
   is refused instead of followed.
+- `isolated(run, seconds, memory)`: a first reading of an untrusted file in a forked child
+  process, for the damage that makes a C library (libhdf5) crash, loop or allocate without
+  bound instead of raising: the child's death by a signal, its not finishing in time, or its
+  growing past a memory allowance is reported, so the caller refuses the file before reading
+  it in its own process.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import shutil
+import signal
 import stat
 import tempfile
-from collections.abc import Iterator
+import time
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -121,3 +131,71 @@ def same_file(path: Path, fd: int) -> bool:
     except FileNotFoundError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _resident(pid: int | str) -> int | None:
+    """Resident bytes of a process (Linux: /proc); None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def isolated(run: Callable[[], object], seconds: float, memory: int | None = None) -> str | None:
+    """Call `run()` in a forked child process and wait for it at most `seconds`, and (where /proc
+    tells) while it holds at most `memory` bytes more than this process: None if it returned or
+    raised (an exception is the reader's to report, in the caller's own process), else how it
+    failed ("it was killed by SIGSEGV", "it did not finish in 10 s", "it needed more than 2.1 GB
+    of memory"). None too where there is no fork (Windows) or it fails (no memory): the caller
+    then reads without this net.
+
+    The child only reads: it shares nothing back, writes nothing, and leaves by os._exit, so the
+    parent's buffers and exit handlers are never run twice."""
+    if not hasattr(os, "fork"):
+        return None
+    base = _resident("self")
+    limit = None if memory is None or base is None else base + memory
+    r, w = os.pipe()
+    try:
+        with warnings.catch_warnings():  # Python >= 3.12 warns of forking with threads; the child runs none
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # the child
+        try:
+            os.close(r)
+            run()
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+    os.close(w)
+    status, failed = None, f"it did not finish in {seconds:.0f} s"
+    deadline, pause = time.monotonic() + seconds, 0.002
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([r], [], [], min(pause, left))[0]:  # readable: the child is gone (its end closed)
+                status = os.waitpid(pid, 0)[1]
+                break
+            pause = min(2 * pause, 0.05)
+            if limit is not None and (_resident(pid) or 0) > limit:
+                failed = f"it needed more than {memory / 1e9:.1f} GB of memory"
+                break
+    finally:
+        os.close(r)
+        if status is None:  # too slow, too big, or we were interrupted
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    if status is None:
+        return failed
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            return f"it was killed by {signal.Signals(sig).name}"
+        except ValueError:
+            return f"it was killed by signal {sig}"
+    return None

@@ -56,11 +56,12 @@ from torch import nn
 from torch.func import grad, jvp, vmap
 
 from . import store
-from .directions import Direction, Directions
+from .choices import HvpMode
+from .directions import Direction, Directions, check_seed
 from .engine.device import OOM_ERRORS
 from .errors import LandscapeError
 from .files import replacing
-from .metrics import EvalFn, call_with
+from .metrics import EvalChecks, EvalFn, call_with
 
 Progress = Callable[[int, int], None]
 """`progress(done, total)`: Hessian-vector products done and planned (the plan shrinks when
@@ -68,11 +69,6 @@ Lanczos converges early)."""
 
 FORMAT = "landscape-hessian"
 FORMAT_VERSION = 1
-
-
-class HvpMode(str, Enum):
-    forward = "forward"  # forward-over-reverse: jvp(grad(L)) (torch.func); reverse where an op lacks forward AD
-    reverse = "reverse"  # reverse-over-reverse: PyHessian's double backward, batched over vectors
 
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -127,6 +123,7 @@ class HessianSettings:
             raise LandscapeError(f"Hessian autocast must be torch.bfloat16, torch.float16 or None, "
                                  f"got {self.autocast!r}")
         object.__setattr__(self, "hvp_mode", HvpMode(self.hvp_mode))
+        object.__setattr__(self, "seed", check_seed(self.seed))
         if self.params is not None:
             object.__setattr__(self, "params", tuple(self.params))
 
@@ -223,15 +220,18 @@ def evaluate(model: nn.Module, batches: Sequence[Any], fn: EvalFn, tensors: Mapp
     count: Any = 0
     correct: Any = 0
     have_correct = True
+    checks = EvalChecks(fn)
+    where = "the model's weights" if tensors is None else "the weights given"
     with torch.no_grad(), eval_mode(model), autocast_context(device, autocast):
-        for batch in batches:
-            out = call_with(model, dict(tensors or {}), fn, batch)
-            loss_sum += out[0].detach().double()
-            count = count + out[1]
-            if len(out) > 2 and out[2] is not None:
-                correct = correct + out[2]
+        for k, batch in enumerate(batches):
+            out = checks.run(lambda: call_with(model, dict(tensors or {}), fn, batch), k, where)
+            loss_sum += out.loss.double() if isinstance(out.loss, torch.Tensor) else out.loss
+            count = count + out.count
+            if out.correct is not None:
+                correct = correct + out.correct
             else:
                 have_correct = False
+    checks.finish()
     n = int(count)
     if n <= 0:
         raise LandscapeError("the evaluation function counted no samples; check the data and the --eval function")
@@ -267,6 +267,10 @@ def resolve_params(model: nn.Module, params: Sequence[str] | None) -> list[str]:
     if not names:
         raise LandscapeError("the model has no floating-point parameters: there is no Hessian to compute")
     return names
+
+
+class NonFiniteLoss(LandscapeError):
+    """The loss (or its curvature) is inf or NaN at the weights asked about: no Hessian there."""
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -377,6 +381,9 @@ class HessianOperator:
     def count(self) -> int:
         if self.evaluation is None:
             self.evaluation = evaluate(self.model, self.batches, self.fn, {**self.fixed, **self.theta}, self.autocast)
+            if not math.isfinite(self.evaluation.loss):
+                raise NonFiniteLoss(f"the loss at these weights is {self.evaluation.loss} (the model diverged there): "
+                                    "its Hessian is undefined; use a checkpoint whose loss is finite")
         return self.evaluation.samples
 
     def matmat(self, v: torch.Tensor) -> torch.Tensor:
@@ -493,7 +500,11 @@ class Krylov:
 
     def ritz(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Ritz values ascending, eigenvectors of T as columns, residual norms ‖H y − θ y‖)."""
-        theta, s = np.linalg.eigh(self.tridiagonal())
+        t = self.tridiagonal()
+        if not np.isfinite(t).all() or not math.isfinite(self.next_beta):
+            raise NonFiniteLoss("the Hessian-vector products are not finite (inf or NaN): the loss overflows near "
+                                "these weights; use a checkpoint whose loss is finite, or --precision fp32")
+        theta, s = np.linalg.eigh(t)
         return theta, s, np.abs(self.next_beta * s[-1, :])
 
     def vectors(self, s: np.ndarray) -> torch.Tensor:
@@ -542,7 +553,7 @@ def _rademacher(m: int, n: int, generator: torch.Generator, device: torch.device
 def _generator(seed: int, part: int) -> torch.Generator:
     """Each part of a computation (Lanczos start, probes, density starts, per tensor) draws from
     its own generator, so turning one part on or off does not change the others."""
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + part)
+    return torch.Generator().manual_seed((int(seed) * 1_000_003 + part) % 2**64)
 
 
 def _full_apply(op: HessianOperator) -> Callable[[list[Krylov]], list[torch.Tensor]]:
@@ -593,6 +604,14 @@ def extreme_eigenvalues(model: nn.Module, batches: Sequence[Any], fn: EvalFn,
     return float(theta[-1]), float(theta[0])
 
 
+def _extremes_or_nan(*args: Any) -> tuple[float, float]:
+    """`extreme_eigenvalues`, or NaN where the loss (or its curvature) is not finite."""
+    try:
+        return extreme_eigenvalues(*args)
+    except NonFiniteLoss:
+        return float("nan"), float("nan")
+
+
 def eigen_map(model: nn.Module, batches: Sequence[Any], fn: EvalFn, directions: Directions, coords: np.ndarray,
               steps: int = 20, tol: float = 1e-3, settings: HessianSettings = HessianSettings(),
               device: torch.device | None = None) -> dict[str, np.ndarray]:
@@ -612,7 +631,7 @@ def eigen_map(model: nn.Module, batches: Sequence[Any], fn: EvalFn, directions: 
             if state[n].is_floating_point():
                 at[n] = state[n] + float(a) * d.to(state[n].dtype) + (
                     float(b) * dy[n].to(state[n].dtype) if dy is not None else 0.0)
-        hi[i], lo[i] = extreme_eigenvalues(model, batches, fn, at, steps, tol, settings)
+        hi[i], lo[i] = _extremes_or_nan(model, batches, fn, at, steps, tol, settings)  # NaN where the loss diverged
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.abs(lo / hi)
     return {"eig_max": hi, "eig_min": lo, "eig_ratio": ratio}
@@ -893,53 +912,119 @@ def _names(value: Any) -> list[str]:
 
 
 def read_hessian(path: Path) -> HessianResult:
-    """A result written by `write_hessian`."""
+    """A result written by `write_hessian`. Every attribute and dataset is checked (present, of
+    its type and shape, backed by the file) before any data is read, so a damaged or hostile
+    file is a user error, never a traceback or a huge allocation."""
     path = Path(path)
+    return store.guarded(path, lambda: _read_hessian(path), "a Hessian file", "landscape hessian ...")
+
+
+def _read_hessian(path: Path) -> HessianResult:
+    where = repr(str(path))
+
+    def damaged(what: str) -> LandscapeError:
+        return LandscapeError(f"{where}: {what}; the file is damaged: compute it again (landscape hessian ...)")
+
     with store.open_file(path) as f:
         if _text(f.attrs.get("format", "")) != FORMAT or "eigenvalues" not in f:
-            raise LandscapeError(f"{str(path)!r} is not a Hessian file (written by landscape hessian)")
+            raise LandscapeError(f"{where} is not a Hessian file (written by landscape hessian)")
         a = dict(f.attrs)
+
+        def attr(name: str, kind: type, default: Any = None) -> Any:
+            """A scalar attribute as `kind` (bool, int, float or str); required unless `default` is given."""
+            if name not in a:
+                if default is None:
+                    raise damaged(f"it lacks the attribute {name!r}")
+                return default
+            v = a[name]
+            v = v[()] if isinstance(v, np.ndarray) and v.shape == () else v
+            flag = isinstance(v, (bool, np.bool_))
+            whole = isinstance(v, (int, np.integer)) and not flag
+            if {bool: flag or whole and v in (0, 1), int: whole, float: whole or isinstance(v, (float, np.floating)),
+                    str: isinstance(v, (str, bytes))}[kind]:
+                return _text(v) if kind is str else kind(v)
+            wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[kind]
+            raise damaged(f"its attribute {name!r} is {_text(v)[:40]!r}, not {wanted}")
+
+        def choice(name: str, choices: dict[str, Any]) -> Any:
+            text = attr(name, str)
+            if text not in choices:
+                raise damaged(f"its attribute {name!r} is {text[:40]!r}, not one of {', '.join(choices)}")
+            return choices[text]
+
+        modes = {m.value: m for m in HvpMode}
         kwargs: dict[str, Any] = {}
         for fld in dataclasses.fields(HessianSettings):
             if fld.name not in a or fld.name == "params":
                 continue
-            v = a[fld.name]
             if fld.name == "autocast":
-                kwargs[fld.name] = AUTOCAST_DTYPES.get(_text(v))
+                kwargs[fld.name] = choice(fld.name, {"none": None, **AUTOCAST_DTYPES})
             elif fld.name == "hvp_mode":
-                kwargs[fld.name] = HvpMode(_text(v))
-            elif isinstance(v, (np.bool_, bool)):
-                kwargs[fld.name] = bool(v)
-            elif isinstance(v, (np.integer, int)):
-                kwargs[fld.name] = int(v)
+                kwargs[fld.name] = choice(fld.name, modes)
             else:
-                kwargs[fld.name] = float(v)
+                kwargs[fld.name] = attr(fld.name, type(fld.default))
         given = a.get("params", "all")
-        settings = HessianSettings(**kwargs, params=None if isinstance(given, (str, bytes)) else tuple(_names(given)))
+        try:
+            settings = HessianSettings(**kwargs,
+                                       params=None if isinstance(given, (str, bytes)) else tuple(_names(given)))
+        except LandscapeError as e:
+            raise damaged(f"its settings are invalid ({e})") from None
         params = tuple(_names(a["param_names"])) if "param_names" in a else ()
-        values = np.asarray(f["eigenvalues"][()], dtype=np.float64)
-        vectors = []
-        for i in range(len(values)):
-            group = f[_vector_group(i)]
-            names = _names(group.attrs["names"])
-            vectors.append({n: torch.from_numpy(np.asarray(group[str(j)][()])) for j, n in enumerate(names)})
-        result = HessianResult(
-            eigenvalues=values, eigenvectors=vectors, residuals=np.asarray(f["residuals"][()], dtype=np.float64),
-            smallest_ritz=float(a["smallest_ritz"]), lanczos_steps=int(a["lanczos_steps"]),
-            converged=bool(a["converged"]), params=params, loss=float(a["loss"]), accuracy=float(a["accuracy"]),
-            samples=int(a["samples"]), settings=settings, hvps=int(a["hvps"]),
-            hvp_mode=HvpMode(_text(a["hvp_mode_used"])), vectors_per_pass=int(a["vectors_per_pass_used"]),
-            seconds=float(a["seconds"]))
+
+        def vector(name: str, length: int | None = None, scalar: bool = False) -> h5py.Dataset:
+            """A numeric dataset: 1-D (of `length` entries) or, with `scalar`, one number."""
+            node = f.get(name)
+            if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "iuf":
+                raise damaged(f"{name} is not an array of numbers")
+            if scalar and node.size != 1 or not scalar and (len(node.shape) != 1 or node.shape[0] == 0
+                                                           or length is not None and node.shape[0] != length):
+                raise damaged(f"{name} has shape {node.shape}, expected "
+                              + ("one number" if scalar else f"({length},)" if length is not None else "a list"))
+            return node
+
+        values = vector("eigenvalues")
+        k = values.shape[0]
+        columns = {"eigenvalues": values, "residuals": vector("residuals", k)}
         if "trace" in f:
-            result.trace, result.trace_stderr = float(f["trace"][()]), float(f["trace_stderr"][()])
-            result.probes = int(a.get("probes", 0))
-        if "density" in f:
-            result.density_grid = np.asarray(f["density_grid"][()], dtype=np.float64)
-            result.density = np.asarray(f["density"][()], dtype=np.float64)
+            columns.update(trace=vector("trace", scalar=True), trace_stderr=vector("trace_stderr", scalar=True))
+        if "density" in f or "density_grid" in f:
+            columns["density_grid"] = vector("density_grid")
+            columns["density"] = vector("density", columns["density_grid"].shape[0])
+        layer_names: list[str] = []
         if "per_layer" in f:
             g = f["per_layer"]
-            cols = {k: np.asarray(g[k][()]) for k in ("size", "top_eigenvalue", "trace", "trace_stderr")}
-            result.per_layer = [LayerCurvature(n, int(cols["size"][i]), float(cols["top_eigenvalue"][i]),
-                                               float(cols["trace"][i]), float(cols["trace_stderr"][i]))
-                                for i, n in enumerate(_names(g.attrs["names"]))]
+            if not isinstance(g, h5py.Group) or "names" not in g.attrs:
+                raise damaged("per_layer is not a group with tensor names")
+            layer_names = _names(g.attrs["names"])
+            for key in ("size", "top_eigenvalue", "trace", "trace_stderr"):
+                columns[f"per_layer/{key}"] = vector(f"per_layer/{key}", len(layer_names))
+        store.check_backed(path, list(columns.items()))  # before `k` is trusted to count anything
+        groups = []
+        for i in range(k):
+            name = _vector_group(i)
+            if not isinstance(f.get(name), h5py.Group) or "names" not in f[name].attrs:
+                raise damaged(f"eigenvector {i + 1} ({name}) is missing or has no tensor names")
+            groups.append(store.direction_tensors(f[name], path))
+            if [(n, d.shape) for n, d in groups[-1]] != [(n, d.shape) for n, d in groups[0]]:
+                raise damaged(f"eigenvector {i + 1} ({name}) holds other tensors than eigenvector 1")
+        store.check_backed(path, [(f"{d.name} ({n})", d) for items in groups for n, d in items])
+        col = {n: np.asarray(d[()], dtype=np.float64).ravel() for n, d in columns.items()}
+        vectors = [{n: torch.from_numpy(np.asarray(d[()])) for n, d in items} for items in groups]
+        result = HessianResult(
+            eigenvalues=col["eigenvalues"], eigenvectors=vectors, residuals=col["residuals"],
+            smallest_ritz=attr("smallest_ritz", float), lanczos_steps=attr("lanczos_steps", int),
+            converged=attr("converged", bool), params=params, loss=attr("loss", float),
+            accuracy=attr("accuracy", float), samples=attr("samples", int), settings=settings, hvps=attr("hvps", int),
+            hvp_mode=choice("hvp_mode_used", modes), vectors_per_pass=attr("vectors_per_pass_used", int),
+            seconds=attr("seconds", float))
+        if "trace" in col:
+            result.trace, result.trace_stderr = float(col["trace"][0]), float(col["trace_stderr"][0])
+            result.probes = attr("probes", int, 0)
+        if "density" in col:
+            result.density_grid, result.density = col["density_grid"], col["density"]
+        if layer_names:
+            result.per_layer = [
+                LayerCurvature(n, int(col["per_layer/size"][i]), float(col["per_layer/top_eigenvalue"][i]),
+                                float(col["per_layer/trace"][i]), float(col["per_layer/trace_stderr"][i]))
+                for i, n in enumerate(layer_names)]
     return result

@@ -17,7 +17,8 @@ SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_t
 
 def summary(path: str | Path) -> str:
     """Aligned "key  value" lines; odd attributes of a damaged file are a user error too."""
-    return store.guarded(Path(path), lambda: _hessian_summary(path) if _is_hessian(path) else _summary(path))
+    return store.guarded(Path(path), lambda: _hessian_summary(path) if _is_hessian(path) else _summary(path),
+                         "a surface or Hessian file", "landscape compute or landscape hessian")
 
 
 def _is_hessian(path: str | Path) -> bool:

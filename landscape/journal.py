@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import LandscapeError
 from .files import open_private, reason, refuse_link, replacing, same_file
+from .grid import MAX_POINTS
 
 try:
     import fcntl
@@ -126,10 +127,18 @@ class Contents:
     end: int = 0
 
 
+def longest(n_metrics: int, size: int | None) -> int:
+    """The most bytes a journal of a surface of `size` points (MAX_POINTS if unknown) can hold: a
+    header, attribute records, and each point in a record of its own, twice over."""
+    points = MAX_POINTS if size is None else max(0, int(size))
+    return (16 << 20) + 2 * points * (12 + 8 * (1 + max(0, int(n_metrics))))
+
+
 def read_journal(path: Path, run_id: str, n_metrics: int, size: int | None = None) -> Contents:
     """The intact records of `path`'s journal, if it belongs to `run_id` (else empty). Reading
     stops at the first torn or invalid record (a point index outside [0, size), a bad
-    attribute record), as at the end of the journal."""
+    attribute record), as at the end of the journal, and at `longest` bytes: a journal larger
+    than its surface can explain is never read whole."""
     out = Contents()
     jp = journal_path(path)
     try:
@@ -137,7 +146,7 @@ def read_journal(path: Path, run_id: str, n_metrics: int, size: int | None = Non
     except FileNotFoundError:
         return out
     with os.fdopen(fd, "rb") as f:
-        data = f.read()
+        data = f.read(longest(n_metrics, size))  # what lies beyond cannot be a record of this surface
     if len(data) < HEADER.size or data[:4] != MAGIC:
         return out
     (_, hlen) = HEADER.unpack_from(data)
@@ -254,8 +263,12 @@ def set_attrs(f: h5py.File, attrs: dict[str, object]) -> None:
 
 
 def merge(path: Path, run_id: str, metrics: list[str]) -> None:
-    """Fold the journal into the HDF5 file: a copy is updated, then replaces it."""
-    with h5py.File(path, "r") as f:
+    """Fold the journal into the HDF5 file: a copy is updated, then replaces it. The file is opened
+    through `store.open_file`, which refuses one whose datasets live in other files (writing
+    them would write there)."""
+    from .store import open_file  # store imports this module
+
+    with open_file(path) as f:
         size = int(np.prod(f["computed"].shape))
     contents = read_journal(path, run_id, len(metrics), size)
     try:

@@ -28,6 +28,8 @@ error, never a crash or a huge allocation.
 from __future__ import annotations
 
 import json
+import stat
+import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,11 +39,12 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
+from h5py import h5a, h5d, h5g, h5l, h5o, h5t, h5z
 
 from . import journal
 from .directions import Directions, DirType, Track
 from .errors import LandscapeError
-from .files import reason, replacing
+from .files import isolated, reason, replacing
 from .grid import MAX_POINTS, Grid
 
 __all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_directions", "read_surface", "write_track"]
@@ -97,7 +100,7 @@ def _vector(node: Any, what: str, path: Path, length: int | None = None) -> np.n
     if not 0 < node.shape[0] <= MAX_AXIS or (length is not None and node.shape[0] != length):
         raise LandscapeError(f"{str(path)!r}: {what} has {node.shape[0]} entries"
                              + (f", expected {length}" if length is not None else "") + "; the file is damaged")
-    return np.asarray(node[()], dtype=np.float64)
+    return np.asarray(read_array(node, what, path), dtype=np.float64)
 
 
 def _read_track(group: h5py.Group, path: Path) -> Track:
@@ -279,12 +282,14 @@ def check_writable(path: Path) -> None:
 
 
 def open_file(path: Path, mode: str = "r") -> h5py.File:
-    """Open a surface file for reading, turning unreadable or damaged files into a user error."""
+    """Open a surface file for reading, turning unreadable or damaged files into a user error.
+    What would make reading it read another file, or crash libhdf5, is refused here, before any
+    data is read (see `check_contents`)."""
     path = Path(path)
     if path.is_dir():
         raise LandscapeError(f"{str(path)!r} is a folder, not a surface file")
     try:
-        return h5py.File(path, mode)
+        handle = h5py.File(path, mode)
     except FileNotFoundError:
         raise LandscapeError(f"surface file {str(path)!r} does not exist") from None
     except OSError as e:
@@ -302,20 +307,258 @@ def open_file(path: Path, mode: str = "r") -> h5py.File:
             f"{str(path)!r} is damaged ({reason}); if a killed run damaged it, compute it again "
             "(landscape compute ... --overwrite)"
         ) from None
+    try:
+        check_contents(handle, path)
+    except BaseException as e:
+        handle.close()
+        if isinstance(e, Exception) and not isinstance(e, LandscapeError):
+            raise damaged(path, e) from None
+        raise
+    return handle
 
 
-def guarded(path: Path, read: Any) -> Any:
-    """Run a reader of `path`; whatever a damaged file makes h5py or NumPy raise becomes a user error."""
+# ----------------------------------------------------------------- what a file may hold
+# An HDF5 file can make its reader read other files (external links, external storage,
+# virtual datasets, filter plugins), and a damaged one can crash libhdf5: a flipped bit that
+# turns a string attribute's type into a variable-length sequence makes H5Aread write through
+# a garbage pointer (SIGSEGV in H5T__conv_vlen). landscape and the paper's code write only hard
+# links, in-file datasets, the filters below and attributes of the types below, so anything
+# else is refused, from the metadata alone, before any data is read: links and attributes when
+# the file is opened (`check_contents`), a dataset's storage and size just before it is read,
+# together with the others the same reader reads (`check_backed`).
+
+MAX_LINKS = 1_000_000  # links in one file (a direction of a big model holds thousands of tensors)
+FILTERS = {h5z.FILTER_DEFLATE: "gzip", h5z.FILTER_SHUFFLE: "shuffle", h5z.FILTER_FLETCHER32: "fletcher32",
+           h5z.FILTER_SZIP: "szip", h5z.FILTER_NBIT: "nbit", h5z.FILTER_SCALEOFFSET: "scale-offset",
+           32000: "lzf"}  # built into libhdf5 and h5py: no plugin is loaded from outside the file
+ATTRIBUTE_TYPES = {h5t.INTEGER: "integer", h5t.FLOAT: "float", h5t.STRING: "string", h5t.ENUM: "bool"}
+DATA_TYPES = {h5t.INTEGER, h5t.FLOAT, h5t.ENUM}  # of the datasets landscape reads (NumPy kinds b, i, u, f)
+COMPRESSION = 1100  # the most bytes one stored byte of compressed data can decode to (deflate: ~1032)
+UNBACKED = 16 << 20  # bytes one read may take from fill values or chunk padding rather than from the file
+TYPE_NAMES = {h5t.VLEN: "variable-length sequence", h5t.COMPOUND: "compound", h5t.REFERENCE: "reference",
+              h5t.OPAQUE: "opaque", h5t.ARRAY: "array", h5t.BITFIELD: "bitfield", h5t.TIME: "time"}
+
+
+def check_contents(f: h5py.File, path: Path) -> None:
+    """Refuse a file whose reading would read another file or that libhdf5 cannot read safely:
+    external, user-defined, dangling or outward links, and attributes of types landscape never
+    writes. Links are walked without being followed (an external link is never resolved); each
+    dataset's own storage (external storage, virtual datasets, filter plugins) is checked where
+    it is read, by `check_backed`, before any of its data is.
+
+    Soft links that lead to an object of the file through hard links are kept: that object is
+    itself reached by the walk and checked, and reading it reads nothing else."""
+    where = repr(str(path))
+    _check_attributes(f.id, repr("/"), where)
+    links: list[tuple[bytes, int]] = []  # (path, link type)
+
+    def collect(name: bytes, info: Any) -> bool | None:
+        links.append((name, info.type))  # h5py reuses `info` from call to call: copy what is needed
+        return True if len(links) > MAX_LINKS else None  # True stops the walk
+
+    f.id.links.visit(collect, info=True)  # hard links only are descended, each group once
+    if len(links) > MAX_LINKS:
+        raise LandscapeError(f"{where} holds more than {MAX_LINKS:,} objects; the file is damaged or not a landscape "
+                             "file: use another file")
+    for name, kind in links:
+        shown = repr("/" + name.decode(errors="replace"))
+        if kind == h5l.TYPE_SOFT:
+            _soft_target(f, name, where)
+        elif kind == h5l.TYPE_EXTERNAL:
+            target = f.id.links.get_val(name)[0].decode(errors="replace")
+            raise LandscapeError(f"{where}: {shown} is a link to another file ({target!r}); landscape reads only what "
+                                 "is stored inside the file: copy the object into it, or use another file")
+        elif kind != h5l.TYPE_HARD:
+            raise LandscapeError(f"{where}: {shown} is a user-defined link (type {kind}); landscape reads only "
+                                 "hard links and soft links within the file: use another file")
+    with_attributes: list[bytes] = []  # each object once, whatever its number of names
+    h5o.visit(f.id, lambda name, info: with_attributes.append(name) if info.num_attrs else None, info=True)
+    for name in with_attributes:
+        _check_attributes(h5o.open(f.id, name), repr("/" + name.decode(errors="replace")), where)
+
+
+def _check_attributes(obj: Any, shown: str, where: str) -> None:
+    for i in range(h5a.get_num_attrs(obj)):
+        attr = h5a.open(obj, index=i)
+        kind = attr.get_type().get_class()
+        if kind not in ATTRIBUTE_TYPES:
+            name = repr(attr.name.decode(errors="replace"))
+            kind_name = TYPE_NAMES.get(kind, f"class {kind}")
+            raise LandscapeError(f"{where}: the attribute {name} of {shown} is of a type landscape never writes "
+                                 f"({kind_name}); the file is damaged or not a landscape file: use another file")
+
+
+def _check_storage(d: Any, shown: str, where: str) -> Any:
+    """A dataset's creation properties, once they show its data is stored inside the file and
+    needs no filter plugin."""
+    dcpl = d.get_create_plist()
+    if dcpl.get_layout() == h5d.VIRTUAL:
+        raise LandscapeError(f"{where}: {shown} is a virtual dataset (its data lives in other files); landscape reads "
+                             "only what is stored inside the file: copy the data into it, or use another file")
+    if dcpl.get_external_count():
+        target = dcpl.get_external(0)[0].decode(errors="replace")
+        raise LandscapeError(f"{where}: {shown} keeps its data in another file ({target!r}, external storage); "
+                             "landscape reads only what is stored inside the file: copy the data into it, or use "
+                             "another file")
+    for i in range(dcpl.get_nfilters()):
+        code = dcpl.get_filter(i)[0]
+        if code not in FILTERS:
+            raise LandscapeError(f"{where}: {shown} is compressed with filter {code}, which libhdf5 would load from a "
+                                 "plugin outside the file; rewrite it uncompressed or with gzip (h5repack)")
+    return dcpl
+
+
+def _soft_target(f: h5py.File, name: bytes, where: str, depth: int = 0) -> str:
+    """The path of hard links that the soft link `name` leads to; a user error if it dangles or
+    leads out of the file (through an external link)."""
+    target = f.id.links.get_val(name).decode(errors="replace")
+    shown = repr("/" + name.decode(errors="replace"))
+    parent = "/" + name.decode(errors="replace").rpartition("/")[0]
+    parts = target.split("/") if target.startswith("/") else parent.split("/") + target.split("/")
+    current = "/"
+    for part in (p for p in parts if p not in ("", ".")):
+        group = h5o.open(f.id, current.encode())
+        if not isinstance(group, h5g.GroupID) or not group.links.exists(part.encode()):
+            raise LandscapeError(f"{where}: {shown} is a soft link to {target!r}, which does not exist; the file is "
+                                 "damaged: remove the link or use another file")
+        kind = group.links.get_info(part.encode()).type
+        child = current.rstrip("/") + "/" + part
+        if kind == h5l.TYPE_HARD:
+            current = child
+        elif kind == h5l.TYPE_SOFT and depth < 8:
+            current = _soft_target(f, child.lstrip("/").encode(), where, depth + 1)
+        else:
+            raise LandscapeError(f"{where}: {shown} is a soft link to {target!r}, which leads out of the file or in a "
+                                 "circle; landscape reads only what is stored inside the file: use another file")
+    return current
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} TB"
+
+
+def check_backed(path: Path, nodes: list[tuple[str, h5py.Dataset]]) -> None:
+    """Refuse, before any of them is read, numeric datasets whose claimed size the file cannot
+    back. A dataset's bytes (its shape times its item size, or a chunk where that is larger)
+    must come from storage the file really holds: as many bytes for uncompressed data, at most
+    COMPRESSION times as many for compressed data; fill values of unallocated storage and chunk
+    padding may add up to UNBACKED bytes over all `nodes`, and their storage together cannot
+    exceed the file. A genuine file of any size passes; a 44 KB file that claims a 3 GB tensor
+    (gzip of zeros, or storage never allocated) does not. Data stored outside the file (see
+    `_check_storage`) is refused too. `what` names a dataset in messages."""
+    if not nodes:
+        return
+    file_size = nodes[0][1].file.id.get_filesize()
+    rows = []  # (what, node, claimed, stored, compressed)
+    for what, node in nodes:
+        d = node.id
+        if d.dtype.kind not in "biuf":
+            raise LandscapeError(f"{str(path)!r}: {what} is not an array of numbers; the file is damaged")
+        dcpl = _check_storage(d, repr(node.name), repr(str(path)))
+        claimed = int(d.get_space().get_simple_extent_npoints()) * d.dtype.itemsize
+        stored = int(d.get_storage_size())
+        compressed = False
+        if stored < claimed:  # the storage does not hold every byte: how much can it decode to?
+            if dcpl.get_layout() == h5d.CHUNKED:
+                claimed = max(claimed, int(np.prod(dcpl.get_chunk(), dtype=np.int64)) * d.dtype.itemsize)
+            compressed = any(dcpl.get_filter(i)[0] not in (h5z.FILTER_SHUFFLE, h5z.FILTER_FLETCHER32)
+                             for i in range(dcpl.get_nfilters()))
+        rows.append((what, node, claimed, stored, compressed))
+    if sum(r[3] for r in rows) > file_size:  # unless one dataset is listed twice, the file lies
+        rows = list({r[1].id: r for r in rows}.values())
+    stored_total, unbacked = 0, 0
+    for what, node, claimed, stored, compressed in rows:
+        stored_total += stored
+        unbacked += max(0, claimed - stored * (COMPRESSION if compressed else 1))
+        if stored_total > file_size or unbacked > UNBACKED:
+            raise LandscapeError(f"{str(path)!r}: {what} claims {_size(claimed)} of data but the file holds "
+                                 f"{_size(stored)} of it{' (compressed)' if compressed else ''}; the file is damaged")
+
+
+def read_array(node: Any, what: str, path: Path) -> np.ndarray:
+    """A numeric dataset's values, once the file is known to back its size (`check_backed`)."""
+    if not isinstance(node, h5py.Dataset):
+        raise LandscapeError(f"{str(path)!r}: {what} is not an array of numbers; the file is damaged")
+    check_backed(path, [(what, node)])
+    return np.asarray(node[()])
+
+
+# ----------------------------------------------------------------- reading a file at all
+# Some damage makes libhdf5 itself crash (SIGSEGV) or spin forever (a corrupt global heap loops
+# in H5HG__cache_heap_deserialize) instead of raising, and not every such spot can be checked
+# for first. So every reader runs first in a forked child process (`files.isolated`): the child
+# does exactly what this process is about to do, from the same memory, so a child killed by a
+# signal, out of time or past a memory allowance (a thousand variable-length strings that all
+# point at one large string of the file) means the file would kill, hang or swamp this process,
+# and it is refused.
+
+def damaged(path: Path, e: Exception, what: str = "a surface file",
+            again: str = "landscape compute ... --overwrite") -> LandscapeError:
+    """The user error for whatever a damaged file made h5py or NumPy raise."""
+    if isinstance(e, MemoryError):
+        return LandscapeError(f"{str(path)!r} claims more data than fits in memory; the file is damaged")
+    first = " ".join(str(e).split())[:160]
+    return LandscapeError(f"{str(path)!r} is damaged or not {what} ({type(e).__name__}: {first}); "
+                          f"compute it again ({again})")
+
+
+FIRST_READ_SECONDS = 30.0  # a reader may take this long in the child, plus a second per 5 MB of file
+FIRST_READ_MEMORY = 2 << 30  # and need this much memory, plus 4 bytes per byte of the file and its journal
+_passed: dict[tuple[Any, ...], None] = {}  # (file version, reader) pairs a child has read to the end
+_inside: set[tuple[int, ...]] = set()  # file versions whose checked reader this process is running
+_in_child = False  # True in the child process of a first reading
+
+
+def _version(path: Path) -> tuple[int, ...] | None:
+    """What tells one version of a regular file from another; None for anything else."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def _read_in_child(read: Any) -> None:
+    global _in_child
+    _in_child = True  # readers that `read` calls run as they are: this child is their first reading
+    read()
+
+
+def guarded(path: Path, read: Any, what: str = "a surface file",
+            again: str = "landscape compute ... --overwrite") -> Any:
+    """Run a reader of `path`: first in a child process (once per version of the file and reader;
+    see above), then here; whatever a damaged file makes h5py or NumPy raise becomes a user error."""
+    path = Path(path)
+    version = None if _in_child else _version(path)
+    if version in _inside:
+        version = None  # an outer reader of this file, checked as a whole, calls this one
+    if version is not None:
+        key = (version, getattr(read, "__code__", read))
+        if key not in _passed:
+            size = version[2] + ((_version(journal.journal_path(path)) or (0, 0, 0))[2])
+            failed = isolated(lambda: _read_in_child(read), FIRST_READ_SECONDS + size / 5e6,
+                              FIRST_READ_MEMORY + 4 * size)
+            if failed is not None:
+                raise LandscapeError(f"{str(path)!r} is damaged: reading it makes libhdf5 fail ({failed}); "
+                                     f"compute it again ({again}), or use another file")
+            if len(_passed) >= 1024:
+                _passed.clear()
+            if time.time() - version[3] / 1e9 > 2:  # else a change within the clock's tick could look the same
+                _passed[key] = None
+        _inside.add(version)  # the readers `read` calls were part of the child's reading
     try:
         return read()
     except LandscapeError:
         raise
-    except MemoryError:
-        raise LandscapeError(f"{str(path)!r} claims more data than fits in memory; the file is damaged") from None
     except Exception as e:  # h5py raises many types on corrupt internals
-        first = (str(e).splitlines() or [""])[0][:160]
-        raise LandscapeError(f"{str(path)!r} is damaged or not a surface file ({type(e).__name__}: {first}); "
-                             "compute it again (landscape compute ... --overwrite)") from None
+        raise damaged(path, e, what, again) from None
+    finally:
+        if version is not None:
+            _inside.discard(version)
 
 
 def read_settings(path: Path) -> dict[str, Any]:
@@ -345,6 +588,35 @@ def settings_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str |
     return None
 
 
+def _dataset(group: h5py.Group, name: str) -> h5py.Dataset | None:
+    """The dataset `name` of `group`, or None (group.get, at a quarter of its cost per tensor)."""
+    try:
+        obj = h5o.open(group.id, name.encode())
+    except KeyError:
+        return None
+    return h5py.Dataset(obj) if isinstance(obj, h5d.DatasetID) else None
+
+
+def direction_tensors(group: Any, path: Path) -> list[tuple[str, h5py.Dataset]]:
+    """(name, dataset) of each tensor of a stored direction (see `write_direction`), checked but
+    not read: numeric arrays "0", "1", ..., as many as the attribute `names` has distinct names."""
+    if not isinstance(group, h5py.Group):
+        raise LandscapeError(f"{str(path)!r}: a direction is not a group of datasets; the file is damaged")
+    n = len([k for k in group.keys() if k.isdigit()])
+    names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        twice = next(name for name in names if name in seen or seen.add(name))
+        raise LandscapeError(f"{str(path)!r}: {group.name} has duplicate tensor names (e.g. {twice!r}); "
+                             "the file is damaged")
+    if len(names) != n:
+        raise LandscapeError(f"{str(path)!r}: {group.name} names {len(names)} tensors but holds {n}")
+    datasets = [_dataset(group, str(i)) for i in range(n)]
+    if any(d is None or d.dtype.kind not in "iuf" for d in datasets):
+        raise LandscapeError(f"{str(path)!r}: {group.name} holds something other than numeric arrays")
+    return list(zip(names, datasets))
+
+
 def read_directions(path: Path, shapes: dict[str, tuple[int, ...]] | None = None) -> Directions:
     """The directions stored in a surface, direction or Hessian file (ours or the paper's code's).
 
@@ -352,31 +624,34 @@ def read_directions(path: Path, shapes: dict[str, tuple[int, ...]] | None = None
     against them before any is read."""
     path = Path(path)
 
-    def load(group: Any) -> dict[str, torch.Tensor]:
-        if not isinstance(group, h5py.Group):
-            raise LandscapeError(f"{str(path)!r}: a direction is not a group of datasets; the file is damaged")
-        n = len([k for k in group.keys() if k.isdigit()])
-        names = _strings(group.attrs["names"]) if "names" in group.attrs else [str(i) for i in range(n)]
-        if len(names) != n or len(set(names)) != n:
-            raise LandscapeError(f"{str(path)!r}: {group.name} names {len(names)} tensors but holds {n}")
-        datasets = [group.get(str(i)) for i in range(n)]
-        if any(not isinstance(d, h5py.Dataset) or d.dtype.kind not in "iuf" for d in datasets):
-            raise LandscapeError(f"{str(path)!r}: {group.name} holds something other than numeric arrays")
+    def tensors(group: Any) -> list[tuple[str, h5py.Dataset]]:
+        items = direction_tensors(group, path)
         if shapes is not None:
+            n = len(items)
+            names = [name for name, _ in items]
             wanted = list(shapes.values())
-            got = [tuple(d.shape) for d in datasets]
+            got = [tuple(d.shape) for _, d in items]
             if names == [str(i) for i in range(n)] and got != wanted or (names != [str(i) for i in range(n)] and (
                     list(names) != list(shapes) or got != wanted)):
                 raise LandscapeError(f"--directions {str(path)!r}: its tensors do not match the model's in names and "
                                      "shapes; use directions made for this architecture and --dir-type")
-        return {name: torch.from_numpy(np.asarray(d[()])) for name, d in zip(names, datasets)}
+        return items
+
+    def load(items: list[tuple[str, h5py.Dataset]]) -> dict[str, torch.Tensor]:
+        return {name: torch.from_numpy(np.asarray(d[()])) for name, d in items}
 
     def read() -> Directions:
         with open_file(path) as f:
             if "xdirection" not in f:
                 raise LandscapeError(f"{str(path)!r} holds no directions (no 'xdirection' group)")
-            dx = load(f["xdirection"])
-            dy = load(f["ydirection"]) if "ydirection" in f else None
+            tx = tensors(f["xdirection"])
+            ty = tensors(f["ydirection"]) if "ydirection" in f else None
+            if ty is not None and [(n, d.shape) for n, d in tx] != [(n, d.shape) for n, d in ty]:
+                raise LandscapeError(f"{str(path)!r}: xdirection and ydirection hold different tensors (names or "
+                                     "shapes); the file is damaged")
+            check_backed(path, [(f"tensor {name!r}", d) for name, d in tx + (ty or [])])
+            dx = load(tx)
+            dy = load(ty) if ty is not None else None
             try:
                 dir_type = DirType(str(_attr(f.attrs.get("dir_type", "weights"))))
             except ValueError:
@@ -403,11 +678,13 @@ class Writer:
     def __enter__(self) -> "Writer":
         with ExitStack() as stack:
             stack.enter_context(journal.Lock(self.path))
-            with open_file(self.path) as f:
-                self.run_id = str(_attr(f.attrs.get("run_id", "")))
-                self.metrics = _metric_names(f)
-                self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
-                size = int(np.prod(f["computed"].shape))
+
+            def header() -> tuple[str, list[str], dict[str, Any], int]:
+                with open_file(self.path) as f:
+                    return (str(_attr(f.attrs.get("run_id", ""))), _metric_names(f),
+                            {k: _attr(v) for k, v in f.attrs.items()}, int(np.prod(f["computed"].shape)))
+
+            self.run_id, self.metrics, self.attrs, size = guarded(self.path, header)
             self._journal = journal.JournalWriter(self.path, self.run_id, self.metrics, size)
             self._journal.open()
             self._stack = stack.pop_all()  # held until __exit__
@@ -467,6 +744,10 @@ def _read_surface(path: Path) -> Surface:
     with open_file(path) as f:
         if "xcoordinates" not in f:
             raise LandscapeError(f"{str(path)!r} is not a surface file (no 'xcoordinates')")
+        for group in [f] + [f[name] for name in TRACK_GROUPS if isinstance(f.get(name), h5py.Group)]:
+            for node in group.values():  # the datasets this reads, stored in the file, before any is read
+                if isinstance(node, h5py.Dataset):
+                    _check_storage(node.id, repr(node.name), repr(str(path)))
         x = _vector(f["xcoordinates"], "xcoordinates", path)
         y = _vector(f["ycoordinates"], "ycoordinates", path) if "ycoordinates" in f else None
         shape = (len(y), len(x)) if y is not None else (len(x),)
@@ -480,7 +761,7 @@ def _read_surface(path: Path) -> Surface:
             if node.dtype.kind not in "iuf" or int(np.prod(node.shape, dtype=np.int64)) != size:
                 raise LandscapeError(f"{str(path)!r}: {n} has shape {node.shape}, expected {shape}; the file is damaged")
             # the paper's code allocates (nx, ny) but fills it in [y, x] order: a reshape is right
-            values[n] = np.asarray(node[()], dtype=np.float64).reshape(shape)
+            values[n] = np.asarray(read_array(node, n, path), dtype=np.float64).reshape(shape)
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
         tracks = {name: _read_track(f[name], path) for name in TRACK_GROUPS if isinstance(f.get(name), h5py.Group)}
         plan = {k: _attr(v) for k, v in f["plan"].attrs.items()} if isinstance(f.get("plan"), h5py.Group) else {}
@@ -489,7 +770,7 @@ def _read_surface(path: Path) -> Surface:
             if not isinstance(node, h5py.Dataset) or tuple(node.shape) != shape or node.dtype.kind not in "biu":
                 raise LandscapeError(f"{str(path)!r}: computed has shape {getattr(node, 'shape', '?')}, expected "
                                      f"{shape}; the file is damaged")
-            computed = np.asarray(node[()], dtype=bool).copy()
+            computed = np.asarray(read_array(node, "computed", path), dtype=bool).copy()
             # points of a running or killed computation that are not merged yet
             pending = journal.read_journal(path, str(attrs.get("run_id", "")), len(names), size)
             for key, value in pending.attrs.items():

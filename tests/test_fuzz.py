@@ -1,10 +1,14 @@
 """Every reader of untrusted bytes under random damage (Hypothesis, derandomized so CI is
 repeatable): truncations, bit flips, and datasets of the wrong type or shape. The only outcomes
-allowed are a well-formed result or a LandscapeError."""
+allowed are a well-formed result or a LandscapeError. A seeded corpus of byte flips over a
+surface file with its journal, a direction file and a Hessian file is read in child processes,
+so that a crash or a hang inside libhdf5 fails the test instead of killing pytest."""
 
 from __future__ import annotations
 
 import io
+import multiprocessing
+import random
 from pathlib import Path
 
 import h5py
@@ -150,3 +154,110 @@ def test_direction_file_against_a_model(tmp_path, originals, how):
         assert dirs.y is not None and list(dirs.x) == list(dict(tiny_model().named_parameters()))
     except LandscapeError:
         pass
+
+
+# ------------------------------------------------------------ byte flips, each read in a child
+# libhdf5 can crash (SIGSEGV) or spin forever on some damage instead of raising, so these cases
+# run in forked child processes: a child killed by a signal, or one that does not finish, fails
+# the test, where in the same process it would take pytest down with it. The files are made the
+# same way every time (only the run_id differs), so a seed names the same damage on every run.
+
+CORPUS_CASES = 105  # the kinds take turns; about 70 ms a case
+# Seeds whose damage killed the reader before these checks (SIGSEGV in H5Aread of a string
+# attribute whose type flags were flipped) or hung it (a global heap that loops forever).
+CORPUS_KNOWN = [("surface", 676), ("surface", 1029), ("surface", 1170), ("hessian", 854)]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, bytes]:
+    """A surface file with a journal of pending points, a direction file of the paper's code
+    (unnamed tensors) and a Hessian file, as bytes."""
+    from test_readers import hessian_file, surface_file
+
+    root = tmp_path_factory.mktemp("corpus")
+    path = surface_file(root / "s.h5")
+    s = store.read_surface(path)
+    with h5py.File(path, "r+") as f:
+        f["computed"][1:, :] = False
+    names = sorted(s.values)
+    w = journal.JournalWriter(path, s.attrs["run_id"], names, size=6)
+    w.open()
+    w.append(np.arange(3, 6), {n: s.values[n].ravel()[3:6] for n in names})
+    w.append_attrs({"finished": "now"})
+    w.close()
+    paper = root / "d.h5"
+    with h5py.File(paper, "w") as f:
+        for g in ("xdirection", "ydirection"):
+            group = f.create_group(g)
+            for i, t in enumerate(tiny_model().parameters()):
+                group.create_dataset(str(i), data=torch.full_like(t, 0.5 if g == "xdirection" else -0.5).numpy())
+    return {"surface": path.read_bytes(), "journal": journal.journal_path(path).read_bytes(),
+            "directions": paper.read_bytes(), "hessian": hessian_file(root / "h.h5").read_bytes()}
+
+
+def flipped(data: bytes, name: str) -> bytes:
+    """`data` with 1 to 16 bytes changed (and, one time in five, cut short), from the seed `name`."""
+    rng = random.Random(name)
+    b = bytearray(data[: rng.randrange(len(data))] if rng.random() < 0.2 else data)
+    for _ in range(rng.choice([1, 2, 4, 8, 16])):
+        if b:
+            b[rng.randrange(len(b))] ^= rng.randrange(1, 256)
+    return bytes(b)
+
+
+def _read_case(kind: str, seed: int, corpus: dict[str, bytes], folder: Path) -> str:
+    from landscape.hessian import read_hessian
+    from landscape.info import summary
+
+    path = _write(folder, "f.h5", flipped(corpus[kind], f"{kind}-{seed}"))
+    _write(folder, "f.h5.journal", corpus["journal"])
+    readers = {"surface": (store.read_surface, store.read_directions, summary),
+               "directions": (store.read_directions, lambda p: read_plane(p, tiny_model())),
+               "hessian": (read_hessian, summary, store.read_directions)}[kind]
+    outcomes = []
+    for read in readers:
+        try:
+            read(path)
+            outcomes.append("ok")
+        except LandscapeError as e:
+            outcomes.append("refused" if len(str(e).splitlines()) == 1 else f"{len(str(e).splitlines())} lines: {e}")
+        except Exception as e:  # a traceback a user would see
+            outcomes.append(f"{type(e).__name__}: {e}")
+    return ", ".join(outcomes)
+
+
+def _read_cases(conn, cases, corpus, folder) -> None:
+    store.FIRST_READ_SECONDS = 0.5  # a child reads a tiny file in milliseconds; a spinning one never ends
+    for i, (kind, seed) in enumerate(cases):
+        conn.send((i, _read_case(kind, seed, corpus, folder)))
+
+
+def test_byte_flips_never_kill_or_hang_the_reader(tmp_path, corpus):
+    kinds = ("surface", "directions", "hessian")
+    cases = [(kinds[i % 3], i) for i in range(CORPUS_CASES)] + CORPUS_KNOWN
+    ctx = multiprocessing.get_context("fork")
+    failures, start = [], 0
+    while start < len(cases):  # one child reads the cases in turn; a new one goes on after a death
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_read_cases, args=(send, cases[start:], corpus, tmp_path))
+        child.start()
+        send.close()
+        done = start
+        try:
+            while receive.poll(30):  # per case: at most three first readings of 0.5 s, and the reads
+                i, outcome = receive.recv()
+                done = start + i + 1
+                if outcome.replace("ok", "").replace("refused", "").strip(", "):
+                    failures.append((cases[done - 1], outcome))
+        except EOFError:  # the child is gone
+            pass
+        child.join(5)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+        if done < len(cases):
+            failures.append((cases[done], f"exit code {child.exitcode}" if child.exitcode else "no answer in 30 s"))
+            start = done + 1
+        else:
+            start = done
+    assert not failures, failures

@@ -344,10 +344,21 @@ def test_an_interrupted_hessian_says_nothing_was_saved(tmp_path, checkpoint, mon
 # ------------------------------------------------------------------ 14: plot limits and extreme values
 
 
-def test_levels_are_bounded(tmp_path, checkpoint):
-    out = tmp_path / "s.h5"
+@pytest.fixture(scope="module")
+def small_surface(tmp_path_factory) -> bytes:
+    """A computed 3 x 3 surface file, as bytes (each test writes its own copy)."""
+    root = tmp_path_factory.mktemp("small")
+    checkpoint = root / "tiny.pt"
+    torch.save({"state_dict": tiny_model().state_dict()}, checkpoint)
+    out = root / "s.h5"
     assert runner.invoke(app, ["compute", str(checkpoint), *TINY, "--x", "-1:1:3", "--y", "-1:1:3",
                                "--out", str(out)]).exit_code == 0
+    return out.read_bytes()
+
+
+def test_levels_are_bounded(tmp_path, small_surface):
+    out = tmp_path / "s.h5"
+    out.write_bytes(small_surface)
     fails(["plot", str(out), "--levels", "1000000"], "--levels must be between 1 and 500")
 
 
@@ -358,10 +369,9 @@ def test_levels_are_bounded(tmp_path, checkpoint):
     [[1e20, 1.1e20, 1.2e20], [1.3e20, 1.4e20, 1.5e20], [1.6e20, 1.7e20, 1.8e20]],
 ])
 @pytest.mark.parametrize("extra", [[], ["--log"], ["--metric", "acc"]])
-def test_extreme_values_plot_or_say_why(tmp_path, checkpoint, values, extra):
+def test_extreme_values_plot_or_say_why(tmp_path, small_surface, values, extra):
     out = tmp_path / "s.h5"
-    assert runner.invoke(app, ["compute", str(checkpoint), *TINY, "--x", "-1:1:3", "--y", "-1:1:3",
-                               "--out", str(out)]).exit_code == 0
+    out.write_bytes(small_surface)
     with h5py.File(out, "r+") as f:
         f["train_loss"][...] = np.array(values)
         f["train_acc"][...] = np.array(values)
