@@ -883,7 +883,7 @@ def write_hessian(path: Path, result: HessianResult, attrs: Mapping[str, Any] | 
             if result.trace is not None:
                 f.create_dataset("trace", data=float(result.trace))
                 f.create_dataset("trace_stderr", data=float(result.trace_stderr))
-                f.attrs["probes"] = result.probes
+                f.attrs["probes_used"] = result.probes  # `probes` is the setting (the most probes)
             if result.density is not None:
                 f.create_dataset("density_grid", data=np.asarray(result.density_grid, dtype=np.float64))
                 f.create_dataset("density", data=np.asarray(result.density, dtype=np.float64))
@@ -1019,7 +1019,7 @@ def _read_hessian(path: Path) -> HessianResult:
             seconds=attr("seconds", float))
         if "trace" in col:
             result.trace, result.trace_stderr = float(col["trace"][0]), float(col["trace_stderr"][0])
-            result.probes = attr("probes", int, 0)
+            result.probes = attr("probes_used", int, 0) if "probes_used" in f.attrs else attr("probes", int, 0)
         if "density" in col:
             result.density_grid, result.density = col["density_grid"], col["density"]
         if layer_names:

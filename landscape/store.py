@@ -45,7 +45,7 @@ from . import journal
 from .directions import Directions, DirType, Track
 from .errors import LandscapeError
 from .files import isolated, reason, replacing
-from .grid import MAX_POINTS, Grid
+from .grid import MAX_COORDINATE, MAX_POINTS, Grid
 
 __all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_directions", "read_surface", "write_track"]
 
@@ -750,6 +750,10 @@ def _read_surface(path: Path) -> Surface:
                     _check_storage(node.id, repr(node.name), repr(str(path)))
         x = _vector(f["xcoordinates"], "xcoordinates", path)
         y = _vector(f["ycoordinates"], "ycoordinates", path) if "ycoordinates" in f else None
+        for name, axis in (("xcoordinates", x), ("ycoordinates", y)):
+            if axis is not None and not (np.isfinite(axis).all() and np.abs(axis).max() <= MAX_COORDINATE):
+                raise LandscapeError(f"{str(path)!r}: {name} holds a value that is not a finite number within "
+                                     f"±{MAX_COORDINATE:g}; the file is damaged")
         shape = (len(y), len(x)) if y is not None else (len(x),)
         size = int(np.prod(shape, dtype=np.int64))
         if size > MAX_POINTS:

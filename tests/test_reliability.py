@@ -379,6 +379,16 @@ def test_extreme_values_plot_or_say_why(tmp_path, small_surface, values, extra):
     assert r.exit_code in (0, 2) and "Traceback" not in r.output and "Warning" not in r.output, r.output
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -1e300])
+def test_coordinates_that_are_not_finite_are_refused_by_the_reader(tmp_path, small_surface, bad):
+    out = tmp_path / "s.h5"
+    out.write_bytes(small_surface)
+    with h5py.File(out, "r+") as f:
+        f["xcoordinates"][1] = bad
+    fails(["plot", str(out), "--out", str(tmp_path / "figs")], "xcoordinates holds a value that is not a finite")
+    fails(["info", str(out)], "xcoordinates")
+
+
 def test_kind_all_on_a_one_row_grid_draws_what_fits(tmp_path, checkpoint):
     out = tmp_path / "row.h5"
     assert runner.invoke(app, ["compute", str(checkpoint), *TINY, "--x", "-1:1:4", "--y", "0:0:1",
@@ -427,3 +437,17 @@ def test_notebook_names_load_on_use():
     assert set(ls.__all__) <= set(dir(ls))
     with pytest.raises(AttributeError):
         ls.no_such_name  # noqa: B018
+
+
+def test_a_hessian_file_keeps_the_probes_asked_for_and_those_used(tmp_path):
+    import torch.nn.functional as F
+
+    from landscape.hessian import HessianSettings, hessian, read_hessian, write_hessian
+    from landscape.metrics import batch_loss
+
+    data = tiny_data(32)
+    s = HessianSettings(top_k=1, max_steps=4, trace=True, probes=40, trace_rtol=10.0, seed=1)  # stops early
+    r = hessian(tiny_model(), [(data.x, data.y)], batch_loss(F.cross_entropy, True), s)
+    assert r.probes < 40
+    back = read_hessian(write_hessian(tmp_path / "h.h5", r))
+    assert back.settings == s and back.settings.probes == 40 and back.probes == r.probes
