@@ -58,20 +58,27 @@ def originals(tmp_path_factory) -> dict[str, bytes]:
     compute(ComputeJob(ckpt, Grid.linspace((-1, 1, 4), (-1, 1, 3)), out, ModelSpec("landscape.models:digits_cnn",
                                                                                   '{"width": 4}'),
                        DataSpec("digits", samples=16), evaluation=EvalSettings(device="cpu")))
-    s = store.read_surface(out)
-    with h5py.File(out, "r+") as f:
-        f["computed"][1:, :] = False
-    names = sorted(s.values)
-    w = journal.JournalWriter(out, s.attrs["run_id"], names, size=12)
-    w.open()
-    w.append(np.arange(4, 8), {n: s.values[n].ravel()[4:8] for n in names})
-    w.append_attrs({"finished": "now"})
-    w.append(np.arange(8, 12), {n: s.values[n].ravel()[8:12] for n in names})
-    w.close()
+    pending_journal(out, [(4, 8), (8, 12)])
     buf = io.BytesIO()
     torch.save(tiny_model().state_dict(), buf)
     return {"surface": out.read_bytes(), "journal": journal.journal_path(out).read_bytes(), "checkpoint": buf.getvalue(),
             "safetensors": save(tiny_model().state_dict())}
+
+
+def pending_journal(path: Path, chunks: list[tuple[int, int]]) -> None:
+    """Mark every row but the first of a computed surface file missing, and journal the points of
+    `chunks` (flat index ranges) as a running computation would, with an attribute after the first."""
+    s = store.read_surface(path)
+    with h5py.File(path, "r+") as f:
+        f["computed"][1:, :] = False
+    names = sorted(s.values)
+    w = journal.JournalWriter(path, s.attrs["run_id"], names, size=s.computed.size)
+    w.open()
+    for i, (a, b) in enumerate(chunks):
+        w.append(np.arange(a, b), {n: s.values[n].ravel()[a:b] for n in names})
+        if i == 0:
+            w.append_attrs({"finished": "now"})
+    w.close()
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -176,15 +183,7 @@ def corpus(tmp_path_factory) -> dict[str, bytes]:
 
     root = tmp_path_factory.mktemp("corpus")
     path = surface_file(root / "s.h5")
-    s = store.read_surface(path)
-    with h5py.File(path, "r+") as f:
-        f["computed"][1:, :] = False
-    names = sorted(s.values)
-    w = journal.JournalWriter(path, s.attrs["run_id"], names, size=6)
-    w.open()
-    w.append(np.arange(3, 6), {n: s.values[n].ravel()[3:6] for n in names})
-    w.append_attrs({"finished": "now"})
-    w.close()
+    pending_journal(path, [(3, 6)])
     paper = root / "d.h5"
     with h5py.File(paper, "w") as f:
         for g in ("xdirection", "ydirection"):

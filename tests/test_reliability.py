@@ -103,14 +103,20 @@ def test_resume_refuses_an_edited_model_file(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ 5: plans read back are validated
 
 
-@pytest.mark.parametrize("field,value", [("batch_size", -3), ("batch_size", 0), ("points_per_launch", 0),
-                                         ("batch_size", 2.5), ("fold_bn", "False"), ("device", "tpu")])
-def test_a_crafted_plan_is_refused_on_resume(tmp_path, checkpoint, field, value):
-    out = tmp_path / "s.h5"
+def _three_points(checkpoint: Path, out: Path) -> ComputeJob:
+    """A computed 3-point surface file and its job, to resume."""
     job = ComputeJob(checkpoint, Grid.linspace((-1, 1, 3)), out, ModelSpec("landscape.models:digits_cnn",
                                                                           '{"width": 4}'),
                      DataSpec("digits", samples=16), evaluation=EvalSettings(device="cpu"))
     compute(job)
+    return job
+
+
+@pytest.mark.parametrize("field,value", [("batch_size", -3), ("batch_size", 0), ("points_per_launch", 0),
+                                         ("batch_size", 2.5), ("fold_bn", "False"), ("device", "tpu")])
+def test_a_crafted_plan_is_refused_on_resume(tmp_path, checkpoint, field, value):
+    out = tmp_path / "s.h5"
+    job = _three_points(checkpoint, out)
     with h5py.File(out, "r+") as f:
         f["computed"][...] = False
         f["plan"].attrs[field] = value
@@ -124,10 +130,7 @@ def test_a_crafted_plan_in_the_journal_is_refused_on_resume(tmp_path, checkpoint
     from landscape import journal
 
     out = tmp_path / "s.h5"
-    job = ComputeJob(checkpoint, Grid.linspace((-1, 1, 3)), out, ModelSpec("landscape.models:digits_cnn",
-                                                                          '{"width": 4}'),
-                     DataSpec("digits", samples=16), evaluation=EvalSettings(device="cpu"))
-    compute(job)
+    job = _three_points(checkpoint, out)
     with h5py.File(out, "r+") as f:
         f["computed"][...] = False
         run_id = f.attrs["run_id"]
