@@ -762,7 +762,10 @@ def _read_surface(path: Path) -> Surface:
         values = {}
         for n in names:
             node = f[n]
-            if node.dtype.kind not in "iuf" or int(np.prod(node.shape, dtype=np.int64)) != size:
+            if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "iuf":
+                raise LandscapeError(f"{str(path)!r}: {n} holds {getattr(node, 'dtype', 'a group')}, not numbers; "
+                                     "the file is damaged")
+            if int(np.prod(node.shape, dtype=np.int64)) != size:
                 raise LandscapeError(f"{str(path)!r}: {n} has shape {node.shape}, expected {shape}; the file is damaged")
             # the paper's code allocates (nx, ny) but fills it in [y, x] order: a reshape is right
             values[n] = np.asarray(read_array(node, n, path), dtype=np.float64).reshape(shape)
@@ -771,9 +774,12 @@ def _read_surface(path: Path) -> Surface:
         plan = {k: _attr(v) for k, v in f["plan"].attrs.items()} if isinstance(f.get("plan"), h5py.Group) else {}
         if "computed" in f:
             node = f["computed"]
-            if not isinstance(node, h5py.Dataset) or tuple(node.shape) != shape or node.dtype.kind not in "biu":
-                raise LandscapeError(f"{str(path)!r}: computed has shape {getattr(node, 'shape', '?')}, expected "
-                                     f"{shape}; the file is damaged")
+            if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "biu":
+                raise LandscapeError(f"{str(path)!r}: computed holds {getattr(node, 'dtype', 'a group')}, not "
+                                     "true/false values; the file is damaged")
+            if tuple(node.shape) != shape:
+                raise LandscapeError(f"{str(path)!r}: computed has shape {node.shape}, expected {shape}; the file is "
+                                     "damaged")
             computed = np.asarray(read_array(node, "computed", path), dtype=bool).copy()
             # points of a running or killed computation that are not merged yet
             pending = journal.read_journal(path, str(attrs.get("run_id", "")), len(names), size)

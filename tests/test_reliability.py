@@ -454,3 +454,30 @@ def test_a_hessian_file_keeps_the_probes_asked_for_and_those_used(tmp_path):
     assert r.probes < 40
     back = read_hessian(write_hessian(tmp_path / "h.h5", r))
     assert back.settings == s and back.settings.probes == 40 and back.probes == r.probes
+
+
+def test_a_wrong_dtype_in_a_surface_file_is_named(tmp_path, small_surface):
+    out = tmp_path / "s.h5"
+    out.write_bytes(small_surface)
+    with h5py.File(out, "r+") as f:
+        del f["computed"]
+        f["computed"] = np.zeros((3, 3), dtype=np.float64)
+    fails(["info", str(out)], "computed holds float64, not true/false values")
+
+
+def test_resume_refuses_an_edited_loss_or_eval_file(tmp_path, checkpoint, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fns").mkdir()
+    losses = tmp_path / "fns" / "lossy.py"
+    losses.write_text("import torch.nn.functional as F\n"
+                      "def ce(out, y):\n    return F.cross_entropy(out, y)\n"
+                      "def ev(model, batch):\n    x, y = batch\n"
+                      "    return F.cross_entropy(model(x), y, reduction='sum'), len(y)\n")
+    for option, name in (("--loss", "ce"), ("--eval", "ev")):
+        out = f"{name}.h5"
+        args = ["compute", str(checkpoint), *TINY, option, f"fns/lossy.py:{name}", "--x", "-1:1:3", "--out", out]
+        assert runner.invoke(app, args).exit_code == 0
+        losses.write_text(losses.read_text() + "\n# edited\n")
+        for module in [n for n in sys.modules if n.startswith("landscape_user_lossy")]:
+            del sys.modules[module]
+        fails(args, "the code of the loss (or --eval) function changed since the file was started")
