@@ -14,6 +14,7 @@ Every name loads its module on first use, so `import landscape` (and the command
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -46,8 +47,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
         globals()[name] = value  # once
         return value
-    if name in _MODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _MODULES or (not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None):
+        return importlib.import_module(f".{name}", __name__)  # `ls.plot`, `ls.store`, ... as modules
     raise AttributeError(f"module 'landscape' has no attribute {name!r}")
 
 

@@ -93,6 +93,7 @@ class _Group(typer.core.TyperGroup):
             raise typer.Exit(_interrupted()) from None
 
 
+FIGURES_WHOLE = "no figure is half-written (each file is written whole), and any not written yet are missing"
 ON_INTERRUPT: list[Callable[[], str]] = []  # what is true of the outputs if the running command stops now
 
 
@@ -496,6 +497,7 @@ def _finish(job: ComputeJob, opts: dict) -> None:
         return
     result = _run_with_progress(job, opts["quiet"])
     _print_result(result, opts["quiet"])
+    _on_interrupt(lambda: f"{result.path} is complete; {FIGURES_WHOLE}")
     if opts["plot"] and _rank0():
         _plot_defaults(result.path, opts["quiet"])
 
@@ -810,6 +812,7 @@ def plot(
                           elev, azim, zmax, epoch_labels, dims, threshold)
     if len(files) > 1 and not compare:
         raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
+    _on_interrupt(lambda: FIGURES_WHOLE)
     for f in files:
         missing = describe(store.read_surface(f))
         if missing:

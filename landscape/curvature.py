@@ -146,7 +146,7 @@ def sharpness_table(job: CurvatureJob, checkpoints: list[Path], settings: Sharpn
 
     try:
         sharpness_rows(job, checkpoints, settings, keep, tick)
-    except KeyboardInterrupt:
+    except BaseException:  # an interrupt (or one that torch's C++ code wrapped): keep the rows finished
         if rows:
             write_table(rows, prefix)
         raise

@@ -142,6 +142,19 @@ def _resident(pid: int | str) -> int | None:
         return None
 
 
+def _forking_is_unsafe() -> bool:
+    """Under torchrun (NCCL's registered memory) or once CUDA is set up, a fork is not safe:
+    there the first reading is skipped and only the metadata checks guard the reader."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    dist = getattr(torch, "distributed", None)
+    return bool((dist is not None and dist.is_available() and dist.is_initialized())
+                or torch.cuda.is_initialized())
+
+
 def isolated(run: Callable[[], object], seconds: float, memory: int | None = None) -> str | None:
     """Call `run()` in a forked child process and wait for it at most `seconds`, and (where /proc
     tells) while it holds at most `memory` bytes more than this process: None if it returned or
@@ -152,7 +165,7 @@ def isolated(run: Callable[[], object], seconds: float, memory: int | None = Non
 
     The child only reads: it shares nothing back, writes nothing, and leaves by os._exit, so the
     parent's buffers and exit handlers are never run twice."""
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or _forking_is_unsafe():
         return None
     base = _resident("self")
     limit = None if memory is None or base is None else base + memory
@@ -176,9 +189,11 @@ def isolated(run: Callable[[], object], seconds: float, memory: int | None = Non
     os.close(w)
     status, failed = None, f"it did not finish in {seconds:.0f} s"
     deadline, pause = time.monotonic() + seconds, 0.002
+    poller = select.poll()  # (select.select fails on descriptors past 1024)
+    poller.register(r, select.POLLIN | select.POLLHUP)
     try:
         while (left := deadline - time.monotonic()) > 0:
-            if select.select([r], [], [], min(pause, left))[0]:  # readable: the child is gone (its end closed)
+            if poller.poll(1000 * min(pause, left)):  # readable or hung up: the child is gone (its end closed)
                 status = os.waitpid(pid, 0)[1]
                 break
             pause = min(2 * pause, 0.05)

@@ -1009,7 +1009,7 @@ def _read_hessian(path: Path) -> HessianResult:
                 raise damaged(f"eigenvector {i + 1} ({name}) holds other tensors than eigenvector 1")
         store.check_backed(path, [(f"{d.name} ({n})", d) for items in groups for n, d in items])
         col = {n: np.asarray(d[()], dtype=np.float64).ravel() for n, d in columns.items()}
-        vectors = [{n: torch.from_numpy(np.asarray(d[()])) for n, d in items} for items in groups]
+        vectors = [{n: torch.from_numpy(store.values(d)) for n, d in items} for items in groups]
         result = HessianResult(
             eigenvalues=col["eigenvalues"], eigenvectors=vectors, residuals=col["residuals"],
             smallest_ritz=attr("smallest_ritz", float), lanczos_steps=attr("lanczos_steps", int),

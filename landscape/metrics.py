@@ -171,11 +171,18 @@ class EvalChecks:
         return checked
 
     def finish(self) -> None:
-        """Check the tensor-held values (after the caller's sync, so reading them is cheap)."""
+        """Check the tensor-held values, with one copy to the host for all of them (after the
+        caller's sync, so it costs no wait)."""
         pending, self.pending = self.pending, []
-        for where, batch, b in pending:
+        if not pending:
+            return
+        device = next(v.device for _, _, b in pending for v in (b.count, b.correct) if isinstance(v, torch.Tensor))
+        flat = [torch.as_tensor(-1.0 if v is None else v, dtype=torch.float64, device=device).reshape(())
+                for _, _, b in pending for v in (b.count, b.correct)]
+        host = torch.stack(flat).cpu().tolist()
+        for i, (where, batch, b) in enumerate(pending):
             try:
-                check_values(float(b.count), None if b.correct is None else float(b.correct))
+                check_values(host[2 * i], None if b.correct is None else host[2 * i + 1])
             except LandscapeError as e:
                 raise self.error(where, batch, str(e)) from None
 

@@ -42,16 +42,21 @@ def check_plane(plane: Directions, two: bool) -> Directions:
             "the directions move no tensor, so the surface would be flat: the model has no floating-point "
             "parameters, or --params/--trainable-only choose only 1-D tensors (biases, BatchNorm) that --ignore "
             "biasbn keeps still (add --no-ignore, or choose weights), or a target is the model itself")
-    norm_x = math.sqrt(sum(float((t.double() ** 2).sum()) for t in plane.x.values()))
+    def norm(d: dict) -> float:  # float64 sums without float64 copies of the tensors, one host sync
+        return float(torch.stack([torch.linalg.vector_norm(t.detach(), dtype=torch.float64).cpu()
+                                  for t in d.values()]).norm()) if d else 0.0
+
+    norm_x = norm(plane.x)
     if norm_x == 0:
         raise LandscapeError("the first direction is zero (--x-target is the same model as the checkpoint?); "
                              "choose another target")
     if two and plane.y is not None:
-        norm_y = math.sqrt(sum(float((t.double() ** 2).sum()) for t in plane.y.values()))
+        norm_y = norm(plane.y)
         if norm_y == 0:
             raise LandscapeError("the second direction is zero (--y-target is the same model as the checkpoint?); "
                                  "choose another target, or omit --y for a 1-D run")
-        dot = sum(float((plane.x[n].double() * plane.y[n].double()).sum()) for n in plane.x)
+        dot = float(torch.stack([torch.sum(plane.x[n].detach() * plane.y[n].detach(), dtype=torch.float64).cpu()
+                                 for n in plane.x]).sum())
         if abs(dot) >= (1 - 1e-6) * norm_x * norm_y:
             raise LandscapeError("the two directions are parallel, so the plane is a line (--x-target and --y-target "
                                  "the same model?); give two different targets, or omit --y for a 1-D run")

@@ -28,9 +28,11 @@ error, never a crash or a huge allocation.
 from __future__ import annotations
 
 import json
+import os
 import stat
 import time
 import uuid
+import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -484,7 +486,7 @@ def read_array(node: Any, what: str, path: Path) -> np.ndarray:
     if not isinstance(node, h5py.Dataset):
         raise LandscapeError(f"{str(path)!r}: {what} is not an array of numbers; the file is damaged")
     check_backed(path, [(what, node)])
-    return np.asarray(node[()])
+    return values(node)
 
 
 # ----------------------------------------------------------------- reading a file at all
@@ -522,10 +524,29 @@ def _version(path: Path) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
+CHILD_FULL_READ = 64 << 20  # bytes of one dataset the child reads whole; of a larger one, a slice
+
+
 def _read_in_child(read: Any) -> None:
     global _in_child
     _in_child = True  # readers that `read` calls run as they are: this child is their first reading
-    read()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # the child says nothing: warnings and notes are the parent's to print
+    os.dup2(devnull, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read()
+
+
+def values(node: h5py.Dataset) -> np.ndarray:
+    """A dataset's values. In the child of a first reading, a dataset over CHILD_FULL_READ bytes
+    (the directions of a large model) is read as one slice and stands in as zeros (pages never
+    touched): its metadata and storage are checked all the same, and a file of many GB is not
+    read twice."""
+    if _in_child and node.size * node.dtype.itemsize > CHILD_FULL_READ:
+        node[(slice(0, 1),) * node.ndim]
+        return np.zeros(node.shape, node.dtype)
+    return np.asarray(node[()])
 
 
 def guarded(path: Path, read: Any, what: str = "a surface file",
@@ -638,7 +659,7 @@ def read_directions(path: Path, shapes: dict[str, tuple[int, ...]] | None = None
         return items
 
     def load(items: list[tuple[str, h5py.Dataset]]) -> dict[str, torch.Tensor]:
-        return {name: torch.from_numpy(np.asarray(d[()])) for name, d in items}
+        return {name: torch.from_numpy(values(d)) for name, d in items}
 
     def read() -> Directions:
         with open_file(path) as f:
