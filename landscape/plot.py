@@ -1591,8 +1591,10 @@ def _barcode_figure(ss: list[Surface], o: PlotOptions) -> Figure:
     tops = []
     for s in ss:
         name, v = s.metric("loss")
-        z = np.where(s.computed, v, np.nan)
-        tops.append((name, basins.topology(z, o.threshold), float(np.nanmax(np.where(np.isfinite(z), z, np.nan)))))
+        z = np.where(s.computed & drawable(v), v, np.nan)  # as the other figures: huge values count as diverged
+        if not np.isfinite(z).any():
+            raise LandscapeError(f"{s.name}: no computed points to plot ({describe(s) or 'every value is inf or NaN'})")
+        tops.append((name, basins.topology(z, o.threshold), float(np.nanmax(z))))
     bars = max(min(len(t.basins), STYLE.max_bars) for _, t, _ in tops)
     n = len(ss)
     fig = Figure(figsize=o.size or (STYLE.size_2d[0] * n, min(4.8, max(2.2, 1.5 + 0.14 * bars))), dpi=o.dpi,
