@@ -351,22 +351,15 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
 
 
 def _print_dry_run(job: ComputeJob, quiet: bool) -> None:
+    from .files import size_text
     from .surface import dry_run, duration
 
     report = dry_run(job, on_note=None if quiet else (lambda m: err_console.print(f"note: {m}", soft_wrap=True)))
     what = "resume" if report.resumes else "compute"
     lines = [f"would {what} {job.out}: {report.points:,} of {report.total:,} points on {report.device}",
-             f"estimated {duration(report.seconds)} (timed on a few points), file about {_size(report.file_bytes)}",
+             f"estimated {duration(report.seconds)} (timed on a few points), file about {size_text(report.file_bytes)}",
              "plan:"] + [f"  {row}" for row in report.plan.describe()] + ["nothing was written (--dry-run)"]
     out_console.print("\n".join(lines), highlight=False, soft_wrap=True)
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 # ---------------------------------------------------------------------------------- shared options

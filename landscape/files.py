@@ -133,6 +133,15 @@ def same_file(path: Path, fd: int) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def size_text(n: float) -> str:
+    """A number of bytes as people read it: 812 bytes, 73.7 KB, 3.2 GB (decimal units)."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} TB"
+
+
 def _resident(pid: int | str) -> int | None:
     """Resident bytes of a process (Linux: /proc); None where that cannot be read."""
     try:

@@ -141,7 +141,10 @@ class EvalChecks:
     `finish()` after the host sync; errors name the function, the point and the batch."""
 
     def __init__(self, fn: Any):
+        from .engine.device import OOM_ERRORS  # (engine imports this module: not at the top)
+
         self.fn = fn
+        self.oom = OOM_ERRORS
         self.pending: list[tuple[str, int, EvalBatch]] = []
 
     def error(self, where: str, batch: int, problem: str) -> LandscapeError:
@@ -150,11 +153,9 @@ class EvalChecks:
     def run(self, call: Callable[[], Any], batch: int, where: str) -> EvalBatch:
         """`call()` (the user's function on one batch), checked; its failure is a user error that
         names the place, except running out of memory, which the caller handles."""
-        from .engine.device import OOM_ERRORS
-
         try:
             result = call()
-        except OOM_ERRORS:
+        except self.oom:
             raise
         except Exception as e:
             raise self.error(where, batch, f"it raised {type(e).__name__}: "

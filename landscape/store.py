@@ -46,7 +46,7 @@ from h5py import h5a, h5d, h5g, h5l, h5o, h5t, h5z
 from . import journal
 from .directions import Directions, DirType, Track
 from .errors import LandscapeError
-from .files import isolated, reason, replacing
+from .files import isolated, reason, replacing, size_text
 from .grid import MAX_COORDINATE, MAX_POINTS, Grid
 
 __all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_directions", "read_surface", "write_track"]
@@ -435,14 +435,6 @@ def _soft_target(f: h5py.File, name: bytes, where: str, depth: int = 0) -> str:
     return current
 
 
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:.3g} TB"
-
-
 def check_backed(path: Path, nodes: list[tuple[str, h5py.Dataset]]) -> None:
     """Refuse, before any of them is read, numeric datasets whose claimed size the file cannot
     back. A dataset's bytes (its shape times its item size, or a chunk where that is larger)
@@ -477,8 +469,8 @@ def check_backed(path: Path, nodes: list[tuple[str, h5py.Dataset]]) -> None:
         stored_total += stored
         unbacked += max(0, claimed - stored * (COMPRESSION if compressed else 1))
         if stored_total > file_size or unbacked > UNBACKED:
-            raise LandscapeError(f"{str(path)!r}: {what} claims {_size(claimed)} of data but the file holds "
-                                 f"{_size(stored)} of it{' (compressed)' if compressed else ''}; the file is damaged")
+            raise LandscapeError(f"{str(path)!r}: {what} claims {size_text(claimed)} of data but the file holds "
+                                 f"{size_text(stored)} of it{' (compressed)' if compressed else ''}; the file is damaged")
 
 
 def read_array(node: Any, what: str, path: Path) -> np.ndarray:
