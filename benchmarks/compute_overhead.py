@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import landscape as ls  # noqa: E402
 from landscape.engine import plan_for, resolve_device, tune_cpu_allocator  # noqa: E402
-from landscape.metrics import Objective, cross_entropy  # noqa: E402
+from landscape.inputs.objective import Objective, cross_entropy  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
                     "y": torch.randint(0, 10, (args.images,), generator=g)}, folder / "data.pt")
         data = ls.DataSpec(str(folder / "data.pt"))
     torch.manual_seed(0)
-    from landscape.checkpoint import build_model
+    from landscape.inputs.checkpoint import build_model
     torch.save(build_model(spec).state_dict(), folder / "m.pt")
 
     def run(n: int) -> float:

@@ -29,13 +29,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from landscape.data import TensorData  # noqa: E402
-from landscape.directions import DirectionSpec, random_directions  # noqa: E402
+from landscape.inputs.data import TensorData  # noqa: E402
+from landscape.plane.directions import DirectionSpec, random_directions  # noqa: E402
 from landscape.engine import (Compile, EvalSettings, Evaluator, Launch, Precision, plan_for,  # noqa: E402
                               precision_context, resolve_device, tune_cpu_allocator)
 from landscape.engine.fold import find_pairs, folded_model  # noqa: E402
 from landscape.engine.device import cpu_has_bf16  # noqa: E402
-from landscape.metrics import Objective, cross_entropy  # noqa: E402
+from landscape.inputs.objective import Objective, cross_entropy  # noqa: E402
 from landscape.models import DigitsCNN, resnet56  # noqa: E402
 
 

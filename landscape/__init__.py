@@ -17,27 +17,33 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
-from .errors import LandscapeError
+from landscape._version import __version__
+from landscape.errors import LandscapeError
 
 # public name -> the module that defines it
 _WHERE = {
-    "ModelSpec": "checkpoint", "load_model": "checkpoint",
-    "BatchData": "data", "DataSpec": "data", "Split": "data", "TensorData": "data", "load_data": "data",
-    "Directions": "directions", "DirectionSpec": "directions", "DirType": "directions", "Norm": "directions",
-    "Track": "directions", "random_directions": "directions", "target_direction": "directions",
+    "ModelSpec": "inputs.checkpoint", "load_model": "inputs.checkpoint",
+    "BatchData": "inputs.data", "DataSpec": "inputs.data", "Split": "inputs.data", "TensorData": "inputs.data", "load_data": "inputs.data",
+    "Directions": "plane.directions", "DirectionSpec": "plane.directions", "DirType": "plane.directions", "Norm": "plane.directions",
+    "Track": "plane.directions", "random_directions": "plane.directions", "target_direction": "plane.directions",
     "Compile": "engine", "EvalSettings": "engine", "Evaluator": "engine", "Launch": "engine", "Plan": "engine",
     "Precision": "engine",
-    "Grid": "grid",
-    "models_plane": "interpolation",
-    "Loss": "metrics", "Objective": "metrics",
+    "Grid": "plane.grid",
+    "models_plane": "plane.interpolation",
+    "Loss": "inputs.objective", "Objective": "inputs.objective",
     "Surface": "store", "read_surface": "store",
-    "read_plane": "planes",
-    "AutoRange": "surface", "ComputeJob": "surface", "compute": "surface", "dry_run": "surface",
-    "evaluate": "surface",
-    "trajectory_plane": "trajectory",
+    "read_plane": "plane.sources",
+    "ParamSelection": "inputs.params",
+    "RandomPlane": "plane.sources", "TargetPlane": "plane.sources", "FilePlane": "plane.sources",
+    "GivenPlane": "plane.sources", "PlaneSource": "plane.sources", "make_plane": "plane.sources",
+    "interpolation_job": "run.job", "trajectory_job": "run.job",
+    "AutoRange": "plane.grid", "ComputeJob": "run.job", "compute": "run.compute", "dry_run": "run.compute",
+    "evaluate": "run.compute",
+    "trajectory_plane": "plane.trajectory",
 }
-_MODULES = ("plot", "hessian", "sharpness", "basins", "export")  # `ls.plot`, ... as modules
+# `ls.plot`, `ls.hessian`, ... as modules: the name a notebook uses -> the module it means
+_MODULES = {"plot": "plot", "hessian": "curvature.hessian", "sharpness": "curvature.sharpness", "basins": "basins",
+            "export": "export", "store": "store"}
 
 __all__ = sorted([*_WHERE, "LandscapeError", "__version__"], key=str.lower)
 
@@ -47,7 +53,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
         globals()[name] = value  # once
         return value
-    if name in _MODULES or (not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None):
+    if name in _MODULES:
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f".{name}", __name__)  # `ls.plot`, `ls.store`, ... as modules
     raise AttributeError(f"module 'landscape' has no attribute {name!r}")
 
@@ -57,14 +65,18 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the names as if imported here
-    from .checkpoint import ModelSpec, load_model
-    from .data import BatchData, DataSpec, Split, TensorData, load_data
-    from .directions import Directions, DirectionSpec, DirType, Norm, Track, random_directions, target_direction
-    from .engine import Compile, EvalSettings, Evaluator, Launch, Plan, Precision
-    from .grid import Grid
-    from .interpolation import models_plane
-    from .metrics import Loss, Objective
-    from .planes import read_plane
-    from .store import Surface, read_surface
-    from .surface import AutoRange, ComputeJob, compute, dry_run, evaluate
-    from .trajectory import trajectory_plane
+    from landscape.inputs.checkpoint import ModelSpec, load_model
+    from landscape.inputs.data import BatchData, DataSpec, Split, TensorData, load_data
+    from landscape.plane.directions import Directions, DirectionSpec, DirType, Norm, Track, random_directions, target_direction
+    from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Plan, Precision
+    from landscape.plane.grid import Grid
+    from landscape.plane.interpolation import models_plane
+    from landscape.inputs.objective import Loss, Objective
+    from landscape.plane.sources import read_plane
+    from landscape.store.surface_file import Surface, read_surface
+    from landscape.inputs.params import ParamSelection
+    from landscape.plane.grid import AutoRange
+    from landscape.plane.sources import FilePlane, GivenPlane, PlaneSource, RandomPlane, TargetPlane, make_plane
+    from landscape.run.compute import compute, dry_run, evaluate
+    from landscape.run.job import ComputeJob, interpolation_job, trajectory_job
+    from landscape.plane.trajectory import trajectory_plane

@@ -1,5 +1,5 @@
 """`python -m landscape ...` (and `torchrun -m landscape ...`) runs the command-line tool."""
 
-from .cli import main
+from landscape.cli import main
 
 main()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LandscapeError
+from landscape.errors import LandscapeError
 
 DEFAULT_FRACTION = 0.05
 """Default basin threshold: this fraction of the range (max - min) of the finite values."""

@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from landscape.data import TensorData
-from landscape.directions import DirType
+from landscape.inputs.data import TensorData
+from landscape.plane.directions import DirType
 from landscape.engine import EvalSettings, Evaluator, plan_for, resolve_device
-from landscape.metrics import Objective
+from landscape.inputs.objective import Objective
 from landscape.models import DigitsCNN
-from landscape.surface import evaluate
+from landscape.run.compute import evaluate
 
 
 def tiny_model(seed: int = 0) -> DigitsCNN:

@@ -12,14 +12,15 @@ from typer.testing import CliRunner
 
 from conftest import naive_loop
 from landscape import store
-from landscape.info import summary
-from landscape.checkpoint import ModelSpec
+from landscape.run.info import summary
+from landscape.inputs.checkpoint import ModelSpec
 from landscape.cli import app
-from landscape.data import DataSpec
-from landscape.directions import DirectionSpec, Norm
+from landscape.inputs.data import DataSpec
+from landscape.plane.directions import DirectionSpec, Norm
+from landscape.plane.sources import FilePlane, RandomPlane, TargetPlane
 from landscape.engine import EvalSettings, Launch
-from landscape.grid import Grid
-from landscape.surface import ComputeJob, compute
+from landscape.plane.grid import Grid
+from landscape.run.compute import ComputeJob, compute
 
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
 runner = CliRunner()
@@ -45,7 +46,7 @@ def test_file_layout_matches_naive_loop(checkpoint, tmp_path, model):
         assert list(f["xdirection"].attrs["names"])[0] == "conv1.weight"  # a string array, not JSON
         assert not f["xdirection"]["1"][()].any()  # bn1.weight: 1-D, ignored
     dirs = store.read_directions(out)
-    from landscape.data import load_data
+    from landscape.inputs.data import load_data
     d = load_data(DataSpec("digits", samples=64))
     ref, acc = naive_loop(model, d, dirs, s.grid.coords(np.arange(35)))
     np.testing.assert_allclose(s.values["train_loss"].ravel(), ref, rtol=1e-5)
@@ -80,23 +81,23 @@ def test_refuses_other_settings_unless_overwrite(checkpoint, tmp_path):
     out = tmp_path / "s.h5"
     compute(job(checkpoint, out))
     with pytest.raises(Exception, match="norm is 'filter' in the file but 'layer'"):
-        compute(job(checkpoint, out, directions=DirectionSpec(norm=Norm.layer)))
-    compute(job(checkpoint, out, directions=DirectionSpec(norm=Norm.layer), overwrite=True))
+        compute(job(checkpoint, out, plane=RandomPlane(DirectionSpec(norm=Norm.layer))))
+    compute(job(checkpoint, out, plane=RandomPlane(DirectionSpec(norm=Norm.layer)), overwrite=True))
     assert store.read_surface(out).attrs["norm"] == "layer"
 
 
 def test_directions_file_and_targets(checkpoint, tmp_path):
     first = tmp_path / "a.h5"
-    compute(job(checkpoint, first, directions=DirectionSpec(seed=3)))
+    compute(job(checkpoint, first, plane=RandomPlane(DirectionSpec(seed=3))))
     again = tmp_path / "b.h5"
-    compute(job(checkpoint, again, directions_file=first))
+    compute(job(checkpoint, again, plane=FilePlane(first)))
     np.testing.assert_array_equal(store.read_surface(first).values["train_loss"],
                                   store.read_surface(again).values["train_loss"])
     other = tmp_path / "other.pt"
     from conftest import tiny_model
     torch.save(tiny_model(seed=9).state_dict(), other)
     line = tmp_path / "line.h5"
-    compute(job(checkpoint, line, grid=Grid.linspace((0, 1, 2)), x_target=other))
+    compute(job(checkpoint, line, grid=Grid.linspace((0, 1, 2)), plane=TargetPlane(other)))
     s = store.read_surface(line)
     assert s.values["train_loss"].shape == (2,) and s.attrs["dir_kind"] == "target"
 
@@ -198,7 +199,7 @@ def test_paper_direction_file_is_matched_by_position(checkpoint, tmp_path, model
             for i, p in enumerate(model.parameters()):
                 g.create_dataset(str(i), data=torch.randn(p.shape, generator=gen).numpy() * 0.01)
     out = tmp_path / "s.h5"
-    compute(job(checkpoint, out, directions_file=paper))
+    compute(job(checkpoint, out, plane=FilePlane(paper)))
     dirs = store.read_directions(out)
     assert dirs.names[0] == "conv1.weight"
     with h5py.File(paper) as f:

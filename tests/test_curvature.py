@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from landscape import store
 from landscape.cli import app
-from landscape.data import DataSpec, load_data
-from landscape.hessian import extreme_eigenvalues, read_hessian
-from landscape.metrics import batch_loss
+from landscape.inputs.data import DataSpec, load_data
+from landscape.curvature.hessian import extreme_eigenvalues, read_hessian
+from landscape.inputs.objective import batch_loss
 from landscape.models import DigitsCNN
 
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from conftest import evaluate_grid, make_evaluator, naive_loop, tiny_model
-from landscape.directions import DirectionSpec, DirType, random_directions, target_direction, base_tensors
+from landscape.plane.directions import DirectionSpec, DirType, random_directions, target_direction, base_tensors
 from landscape.engine import Launch
-from landscape.data import TensorData
-from landscape.grid import Grid
-from landscape.metrics import mse
+from landscape.inputs.data import TensorData
+from landscape.plane.grid import Grid
+from landscape.inputs.objective import mse
 
 RTOL = 1e-5
 
@@ -80,7 +80,7 @@ def test_model_and_directions_left_untouched(model, data):
 def test_target_direction_reaches_other_model(model, data):
     other = tiny_model(seed=7)
     dx = target_direction(base_tensors(model, DirType.states), other.state_dict())
-    from landscape.directions import Directions
+    from landscape.plane.directions import Directions
     dirs = Directions(dx, None, DirType.states, "target")
     loss, _ = evaluate_grid(model, data, dirs, Grid.linspace((0, 1, 2)))
     own = naive_loop(other, data, random_directions(other, DirectionSpec(), two=False), [(0.0, 0.0)])[0]

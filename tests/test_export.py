@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from landscape import export, store
-from landscape.directions import Directions, DirType
+from landscape.plane.directions import Directions, DirType
 from landscape.errors import LandscapeError
-from landscape.grid import Grid
-from landscape.store import Surface, Track
+from landscape.plane.grid import Grid
+from landscape.store.surface_file import Surface, Track
 
 X5 = np.linspace(-1.0, 1.0, 5)
 Y4 = np.array([-0.5, 0.0, 0.5, 1.5])  # non-square, uneven

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from conftest import make_evaluator, naive_loop, tiny_data, tiny_model
-from landscape.directions import DirectionSpec, DirType, Norm, random_directions
+from landscape.plane.directions import DirectionSpec, DirType, Norm, random_directions
 from landscape.engine import Compile, Launch
 from landscape.engine.fold import find_pairs, folded_model
-from landscape.grid import Grid
+from landscape.plane.grid import Grid
 from landscape.models import resnet20, resnet20_noshort, vgg9
 
 GRID = Grid.linspace((-1, 1, 4), (-0.5, 1, 3))

@@ -16,13 +16,14 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from landscape import journal, store
-from landscape.checkpoint import ModelSpec
-from landscape.data import DataSpec
+from landscape import store
+from landscape.store import journal
+from landscape.inputs.checkpoint import ModelSpec
+from landscape.inputs.data import DataSpec
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
-from landscape.grid import Grid
-from landscape.surface import ComputeJob, compute
+from landscape.plane.grid import Grid
+from landscape.run.compute import ComputeJob, compute
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

@@ -20,15 +20,16 @@ from hypothesis import strategies as st
 from safetensors.torch import save
 
 from conftest import tiny_model
-from landscape import journal, store
-from landscape.checkpoint import read_checkpoint
-from landscape.data import DataSpec
+from landscape import store
+from landscape.store import journal
+from landscape.inputs.checkpoint import read_checkpoint
+from landscape.inputs.data import DataSpec
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
-from landscape.grid import Grid
-from landscape.checkpoint import ModelSpec
-from landscape.planes import read_plane
-from landscape.surface import ComputeJob, compute
+from landscape.plane.grid import Grid
+from landscape.inputs.checkpoint import ModelSpec
+from landscape.plane.sources import read_plane
+from landscape.run.compute import ComputeJob, compute
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -205,8 +206,8 @@ def flipped(data: bytes, name: str) -> bytes:
 
 
 def _read_case(kind: str, seed: int, corpus: dict[str, bytes], folder: Path) -> str:
-    from landscape.hessian import read_hessian
-    from landscape.info import summary
+    from landscape.curvature.hessian import read_hessian
+    from landscape.run.info import summary
 
     path = _write(folder, "f.h5", flipped(corpus[kind], f"{kind}-{seed}"))
     _write(folder, "f.h5.journal", corpus["journal"])

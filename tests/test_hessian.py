@@ -15,12 +15,12 @@ from torch import nn
 from conftest import tiny_data, tiny_model
 from landscape import store
 from landscape.errors import LandscapeError
-from landscape.directions import Directions, DirectionSpec, DirType, random_directions
-from landscape.hessian import (
+from landscape.plane.directions import Directions, DirectionSpec, DirType, random_directions
+from landscape.curvature.hessian import (
     HessianOperator, HessianSettings, HvpMode, eigen_map, eigen_map_values, extreme_eigenvalues, hessian, hutchinson,
     read_hessian, write_hessian,
 )
-from landscape.metrics import batch_loss, mse
+from landscape.inputs.objective import batch_loss, mse
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -18,9 +18,9 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import tiny_model
-from landscape.checkpoint import ModelSpec, load_model, read_checkpoint
+from landscape.inputs.checkpoint import ModelSpec, load_model, read_checkpoint
 from landscape.cli import app
-from landscape.data import DataSpec, load_data
+from landscape.inputs.data import DataSpec, load_data
 from landscape.errors import LandscapeError
 
 runner = CliRunner()
@@ -126,8 +126,8 @@ def test_devices_and_fifos_are_refused_without_reading(tmp_path):
     folder.mkdir()
     os.symlink("/dev/zero", folder / "model.pt")
     r = _python("""
-        from landscape.checkpoint import read_checkpoint, sha256
-        from landscape.data import DataSpec, load_data
+        from landscape.inputs.checkpoint import read_checkpoint, sha256
+        from landscape.inputs.data import DataSpec, load_data
         from landscape.errors import LandscapeError
         calls = [lambda: read_checkpoint("/dev/zero"), lambda: read_checkpoint("fifo.pt"),
                  lambda: read_checkpoint("zero.pt", trust=True), lambda: read_checkpoint("folder"),

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import save_file
 
 from conftest import tiny_model
-from landscape.checkpoint import ModelSpec, load_model, load_state_for, read_checkpoint
-from landscape.data import DataSpec, Split, load_data
+from landscape.inputs.checkpoint import ModelSpec, load_model, load_state_for, read_checkpoint
+from landscape.inputs.data import DataSpec, Split, load_data
 from landscape.errors import LandscapeError
 from landscape.cli import parse_axis
-from landscape.grid import Grid
+from landscape.plane.grid import Grid
 
 SPEC = ModelSpec("landscape.models:digits_cnn", '{"width": 4}')
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conftest import evaluate_grid, tiny_data, tiny_model
-from landscape.directions import DirectionSpec, DirType, Norm, random_directions
+from landscape.plane.directions import DirectionSpec, DirType, Norm, random_directions
 from landscape.engine import Precision
-from landscape.grid import Grid
+from landscape.plane.grid import Grid
 from landscape.models import resnet20
 
 

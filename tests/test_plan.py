@@ -16,7 +16,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from landscape import distributed, store
+from landscape import store
+
+from landscape.run import distributed
 from landscape.cli import app
 from landscape.engine import Compile, DeviceProfile, EvalSettings, Launch, Plan, Precision, Probe, resolve_plan
 from landscape.engine.device import GPU_FLOPS

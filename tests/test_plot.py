@@ -16,11 +16,11 @@ from matplotlib.figure import Figure
 from matplotlib.text import Annotation, Text
 
 from landscape import plot, store
-from landscape.directions import Directions, DirType
+from landscape.plane.directions import Directions, DirType
 from landscape.errors import LandscapeError
-from landscape.grid import Grid
+from landscape.plane.grid import Grid
 from landscape.plot import PlotOptions
-from landscape.store import Track
+from landscape.store.surface_file import Track
 
 
 def bowl(X: np.ndarray, Y: np.ndarray) -> np.ndarray:

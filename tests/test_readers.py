@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from conftest import tiny_model
 from landscape import store
 from landscape.cli import app
-from landscape.directions import DirectionSpec, random_directions
+from landscape.plane.directions import DirectionSpec, random_directions
 from landscape.errors import LandscapeError
-from landscape.grid import Grid
-from landscape.hessian import HessianResult, HessianSettings, HvpMode, LayerCurvature, read_hessian, write_hessian
+from landscape.plane.grid import Grid
+from landscape.curvature.hessian import HessianResult, HessianSettings, HvpMode, LayerCurvature, read_hessian, write_hessian
 
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
 SECRET = b"SECRET:do-not-leak;" * 256  # 4864 bytes outside every landscape file
@@ -246,7 +246,7 @@ def in_child(fn, *args, timeout: float = 60) -> tuple[int | None, object]:
 
 def read_all(files: list[tuple[str, Path]]) -> dict[str, str]:
     """Each file read by its own reader and by `info`: "ok" or the LandscapeError's message."""
-    from landscape import info
+    from landscape.run import info
 
     store.FIRST_READ_SECONDS = 1.0  # the child's time to read a tiny file; a spinning libhdf5 runs out of it
     out = {}
@@ -279,7 +279,7 @@ HUGE = (100_000_000,)  # 800 MB of float64 claimed by a file of a few KB
 
 
 def read_sizes(calls: list[tuple[str, Path]]) -> dict[str, object]:
-    from landscape import info
+    from landscape.run import info
 
     readers = {"directions": store.read_directions, "hessian": read_hessian, "info": info.summary,
                "surface": store.read_surface}

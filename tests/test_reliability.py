@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 from conftest import tiny_data, tiny_model
 from landscape import store
 from landscape.cli import app
-from landscape.data import DataSpec
-from landscape.directions import DirectionSpec
+from landscape.inputs.data import DataSpec
+from landscape.plane.directions import DirectionSpec
 from landscape.engine import EvalSettings, Plan
 from landscape.errors import LandscapeError
-from landscape.grid import AutoRange, Grid
-from landscape.checkpoint import ModelSpec
-from landscape.surface import ComputeJob, compute
+from landscape.plane.grid import AutoRange, Grid
+from landscape.inputs.checkpoint import ModelSpec
+from landscape.run.compute import ComputeJob, compute
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
@@ -127,7 +127,7 @@ def test_a_crafted_plan_is_refused_on_resume(tmp_path, checkpoint, field, value)
 
 
 def test_a_crafted_plan_in_the_journal_is_refused_on_resume(tmp_path, checkpoint):
-    from landscape import journal
+    from landscape.store import journal
 
     out = tmp_path / "s.h5"
     job = _three_points(checkpoint, out)
@@ -257,8 +257,8 @@ def test_the_same_target_twice_is_a_line(tmp_path, checkpoint):
 
 
 def test_a_model_without_parameters_is_refused():
-    from landscape.planes import check_plane
-    from landscape.directions import random_directions
+    from landscape.plane.sources import check_plane
+    from landscape.plane.directions import random_directions
 
     plane = random_directions(torch.nn.Sequential(torch.nn.Flatten()), DirectionSpec())
     with pytest.raises(LandscapeError, match="move no tensor"):
@@ -301,7 +301,7 @@ def test_seeds_out_of_range_are_one_line(tmp_path, checkpoint, seed):
 
 
 def test_the_largest_seed_works_everywhere(tmp_path, checkpoint):
-    from landscape.hessian import _generator
+    from landscape.curvature.hessian import _generator
 
     _generator(2**63 - 1, 3)  # no overflow from the part arithmetic
     r = runner.invoke(app, ["hessian", str(checkpoint), *TINY, "--seed", str(2**63 - 1), "--steps", "2",
@@ -313,7 +313,7 @@ def test_the_largest_seed_works_everywhere(tmp_path, checkpoint):
 
 
 def test_an_interrupted_sharpness_keeps_its_finished_rows(tmp_path, checkpoint, monkeypatch):
-    import landscape.curvature as curvature
+    import landscape.run.curvature as curvature
 
     other = tmp_path / "b.pt"
     torch.save({"state_dict": tiny_model(seed=1).state_dict()}, other)
@@ -333,7 +333,7 @@ def test_an_interrupted_sharpness_keeps_its_finished_rows(tmp_path, checkpoint, 
 
 
 def test_an_interrupted_hessian_says_nothing_was_saved(tmp_path, checkpoint, monkeypatch):
-    import landscape.curvature as curvature
+    import landscape.run.curvature as curvature
 
     def interrupted(*args, **kwargs):
         raise RuntimeError("KeyboardInterrupt: raised in a callback")  # as torch's C++ code wraps it
@@ -445,8 +445,8 @@ def test_notebook_names_load_on_use():
 def test_a_hessian_file_keeps_the_probes_asked_for_and_those_used(tmp_path):
     import torch.nn.functional as F
 
-    from landscape.hessian import HessianSettings, hessian, read_hessian, write_hessian
-    from landscape.metrics import batch_loss
+    from landscape.curvature.hessian import HessianSettings, hessian, read_hessian, write_hessian
+    from landscape.inputs.objective import batch_loss
 
     data = tiny_data(32)
     s = HessianSettings(top_k=1, max_steps=4, trace=True, probes=40, trace_rtol=10.0, seed=1)  # stops early

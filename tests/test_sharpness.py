@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import tiny_data, tiny_model
-from landscape.directions import DirectionSpec, random_direction, random_directions
+from landscape.plane.directions import DirectionSpec, random_direction, random_directions
 from landscape.errors import LandscapeError
-from landscape.hessian import HessianSettings
-from landscape.metrics import batch_loss
-from landscape.sharpness import (
+from landscape.curvature.hessian import HessianSettings
+from landscape.inputs.objective import batch_loss
+from landscape.curvature.sharpness import (
     AscentStart, SharpnessRow, SharpnessSettings, _pm, epsilon_sharpness, random_rise, sharpness, write_table,
 )
 

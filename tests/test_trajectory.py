@@ -8,14 +8,16 @@ import torch
 
 from conftest import naive_loop, tiny_data, tiny_model
 from landscape import store
-from landscape.checkpoint import ModelSpec
-from landscape.data import DataSpec
-from landscape.directions import DirectionSpec, DirType, random_directions
-from landscape.errors import LandscapeError
-from landscape.grid import Grid
-from landscape.interpolation import interpolation_job
-from landscape.surface import ComputeJob, compute
-from landscape.trajectory import expand_checkpoints, order_checkpoints, pca_of_rows, trajectory_job
+from landscape.inputs.checkpoint import ModelSpec
+from landscape.inputs.data import DataSpec
+from landscape.plane.directions import DirectionSpec, DirType, random_directions
+from landscape.errors import LandscapeError, for_cli
+from landscape.plane.grid import Grid
+from landscape.run.job import interpolation_job, trajectory_job
+from landscape.inputs.checkpoints import expand_checkpoints, order_checkpoints
+from landscape.plane.sources import RandomPlane
+from landscape.run.compute import ComputeJob, compute
+from landscape.plane.trajectory import pca_of_rows
 
 SPEC = ModelSpec("landscape.models:digits_cnn", '{"width": 4}')
 
@@ -65,11 +67,11 @@ def test_checkpoints_in_known_plane_project_to_known_coordinates(tmp_path):
     paths, final = _plane_checkpoints(tmp_path, coords)
     job = trajectory_job(template(tmp_path), [expand_checkpoints([str(tmp_path / "epoch_*.pt")])], final=final,
                          resolution=5)
-    track = job.plane.tracks["trajectory"]
+    track = job.plane.directions.tracks["trajectory"]
     np.testing.assert_allclose(np.abs(track.x), [2, 0, 0, 2], atol=1e-5)
     np.testing.assert_allclose(np.abs(track.y), [0, 1, 1, 0], atol=1e-5)
     assert track.x[0] < 0  # training starts on the negative side
-    assert job.plane.labels[0].startswith("PC1 (80.0%")
+    assert job.plane.directions.labels[0].startswith("PC1 (80.0%")
     assert min(job.grid.x) < -2 and max(job.grid.x) > 2 and min(job.grid.y) < -1
     result = compute(job)
     s = store.read_surface(result.path)
@@ -124,15 +126,15 @@ def test_interpolation_endpoints_equal_each_models_loss(tmp_path):
     pa, pb = tmp_path / "a.pt", tmp_path / "b.pt"
     torch.save(a.state_dict(), pa)
     torch.save(b.state_dict(), pb)
-    job = interpolation_job(template(tmp_path, directions=DirectionSpec(DirType.states)), [pa, pb], (-0.5, 0, 0.5, 1, 1.5))
+    job = interpolation_job(template(tmp_path, plane=RandomPlane(DirectionSpec(DirType.states))), [pa, pb], (-0.5, 0, 0.5, 1, 1.5))
     s = store.read_surface(compute(job).path)
     data = __import__("landscape").load_data(DataSpec("digits", samples=48))
     own = lambda m: naive_loop(m, data, random_directions(m, two=False), [(0.0, 0.0)])[0][0]  # noqa: E731
     np.testing.assert_allclose(s.values["train_loss"][[1, 3]], [own(a), own(b)], rtol=1e-5)
     np.testing.assert_array_equal(s.tracks["models"].x, [0, 1])
     # with weights only, BatchNorm statistics stay A's: the note says so
-    job_w = interpolation_job(template(tmp_path, "w.h5", directions=DirectionSpec(DirType.weights)), [pa, pb], (0, 1))
-    assert "BatchNorm" in job_w.plane.extra["note"]
+    job_w = interpolation_job(template(tmp_path, "w.h5", plane=RandomPlane(DirectionSpec(DirType.weights))), [pa, pb], (0, 1))
+    assert "BatchNorm" in job_w.plane.directions.extra["note"]
 
 
 def test_plane_through_three_models(tmp_path):
@@ -146,8 +148,8 @@ def test_plane_through_three_models(tmp_path):
     torch.save({k: v + d1[k] if k in params else v for k, v in sd_a.items()}, pb)
     torch.save({k: v + 0.3 * d1[k] + d2[k] if k in params else v for k, v in sd_a.items()}, pc)
     torch.save(sd_a, pa)
-    job = interpolation_job(template(tmp_path, directions=DirectionSpec(DirType.weights)), [pa, pb, pc], resolution=5)
-    t = job.plane.tracks["models"]
+    job = interpolation_job(template(tmp_path, plane=RandomPlane(DirectionSpec(DirType.weights))), [pa, pb, pc], resolution=5)
+    t = job.plane.directions.tracks["models"]
     flat = lambda d: torch.cat([d[n].flatten() for n in sorted(params)]).double()  # noqa: E731
     alpha = float(flat(d2) @ flat(d1) / (flat(d1) @ flat(d1))) + 0.3
     np.testing.assert_allclose(t.x, [0, 1, alpha], atol=1e-5)
@@ -157,7 +159,7 @@ def test_plane_through_three_models(tmp_path):
     # the point (alpha, 1) of the plane is model C itself
     from conftest import make_evaluator
     data = tiny_data()
-    ev = make_evaluator(a, data, job.plane)
+    ev = make_evaluator(a, data, job.plane.directions)
     c = tiny_model(seed=1)
     c.load_state_dict(torch.load(pc, weights_only=True))
     want = naive_loop(c, data, random_directions(c, two=False), [(0.0, 0.0)])[0]
@@ -168,7 +170,9 @@ def test_interpolation_argument_checks(tmp_path):
     pa, pb = tmp_path / "a.pt", tmp_path / "b.pt"
     torch.save(tiny_model(seed=1).state_dict(), pa)
     torch.save(tiny_model(seed=2).state_dict(), pb)
-    with pytest.raises(LandscapeError, match="--y needs a third model"):
+    with pytest.raises(LandscapeError, match="^y needs a third model") as e:
         interpolation_job(template(tmp_path), [pa, pb], None, (-1, 0, 1))
-    with pytest.raises(LandscapeError, match="--resolution"):
+    assert for_cli(e.value.message).startswith("--y needs a third model") and e.value.field == "y"
+    with pytest.raises(LandscapeError, match="^resolution") as e:
         interpolation_job(template(tmp_path), [pa, pb, pa], resolution=1)
+    assert for_cli(e.value.message).startswith("--resolution")

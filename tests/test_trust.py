@@ -17,15 +17,16 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import naive_loop, tiny_model
-from landscape import journal, store
-from landscape.checkpoint import ModelSpec
+from landscape import store
+from landscape.store import journal
+from landscape.inputs.checkpoint import ModelSpec
 from landscape.cli import app
-from landscape.data import DataSpec, Split, load_data
-from landscape.directions import random_directions
+from landscape.inputs.data import DataSpec, Split, load_data
+from landscape.plane.directions import random_directions
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
-from landscape.grid import Grid
-from landscape.surface import ComputeJob, compute
+from landscape.plane.grid import Grid
+from landscape.run.compute import ComputeJob, compute
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
@@ -289,7 +290,7 @@ def test_huge_grids_and_coordinates_are_refused_before_any_work(tmp_path, checkp
 def test_disk_full_while_creating_the_file_is_one_line(tmp_path, checkpoint, monkeypatch):
     from contextlib import contextmanager
 
-    import landscape.files as files
+    import landscape.store.files as files
 
     class Full:
         """The temporary file on a disk that fills after 4 kB."""

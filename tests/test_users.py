@@ -74,7 +74,7 @@ def lm(tmp_path, monkeypatch):
     import importlib
     import sys
 
-    from landscape.importing import user_code_importable
+    from landscape.inputs.importing import user_code_importable
 
     user_code_importable()
     sys.modules.pop("tinylm", None)
@@ -133,7 +133,7 @@ def test_evaluation_function_errors_are_one_line(lm, tmp_path):
 
 
 def test_directions_on_a_subset_of_parameters(checkpoint, tmp_path, model):
-    plane = ls.random_directions(model, ls.DirectionSpec(seed=1, params=r"^conv2\."))
+    plane = ls.random_directions(model, ls.DirectionSpec(seed=1, select=ls.ParamSelection(r"^conv2\.")))
     full = ls.random_directions(model, ls.DirectionSpec(seed=1))
     for name in plane.x:
         if name.startswith("conv2."):
@@ -155,7 +155,7 @@ def test_trainable_only(model):
     frozen = copy.deepcopy(model)
     for name, p in frozen.named_parameters():
         p.requires_grad_(name.startswith("fc."))
-    plane = ls.random_directions(frozen, ls.DirectionSpec(seed=3, trainable_only=True))
+    plane = ls.random_directions(frozen, ls.DirectionSpec(seed=3, select=ls.ParamSelection(trainable_only=True)))
     assert plane.moving() == ["fc.weight"]  # fc.bias is 1-D: ignored as biases are
 
 
@@ -209,7 +209,7 @@ def test_several_runs_on_one_plane_with_residuals(tmp_path):
 
 
 def test_time_estimate_before_a_long_grid(checkpoint, tmp_path, monkeypatch):
-    from landscape import surface
+    from landscape.run import compute as surface
 
     monkeypatch.setattr(surface, "FORECAST_FROM", 0.0)  # any grid counts as long
     notes = []

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..choices import Precision
-from ..errors import LandscapeError
+from landscape.choices import Precision
+from landscape.errors import LandscapeError
 
 OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
     {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}

@@ -18,13 +18,13 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from ..data import BatchData, Data, TensorData, to_device
-from ..directions import Directions
-from ..errors import LandscapeError
-from ..metrics import EvalChecks, Objective, correct_count
-from . import pointmodel as pmod
-from .device import OOM_ERRORS, precision_context
-from .plan import Compile, Launch, Plan
+from landscape.inputs.data import BatchData, Data, TensorData, to_device
+from landscape.plane.directions import Directions
+from landscape.errors import LandscapeError
+from landscape.inputs.objective import EvalChecks, Objective, correct_count
+from landscape.engine import pointmodel as pmod
+from landscape.engine.device import OOM_ERRORS, precision_context
+from landscape.engine.plan import Compile, Launch, Plan
 
 Note = Callable[[str], None]
 

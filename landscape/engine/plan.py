@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..choices import Compile, Launch
-from ..errors import LandscapeError
-from .device import DeviceProfile, Precision
+from landscape.choices import Compile, Launch
+from landscape.errors import LandscapeError
+from landscape.engine.device import DeviceProfile, Precision
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..data import BatchData, Data, TensorData, to_device
-from ..errors import LandscapeError
-from ..metrics import EvalChecks, Objective, correct_count, cross_entropy, mse
-from .device import DeviceProfile, Precision, precision_context, profile_of
-from .fold import find_pairs
-from .plan import EvalSettings, Plan, Probe, choose_precision, resolve_plan
-from .pointmodel import first_layer_macs
+from landscape.inputs.data import BatchData, Data, TensorData, to_device
+from landscape.errors import LandscapeError
+from landscape.inputs.objective import EvalChecks, Objective, correct_count, cross_entropy, mse
+from landscape.engine.device import DeviceProfile, Precision, precision_context, profile_of
+from landscape.engine.fold import find_pairs
+from landscape.engine.plan import EvalSettings, Plan, Probe, choose_precision, resolve_plan
+from landscape.engine.pointmodel import first_layer_macs
 
 
 def _first_line(e: BaseException) -> str:

@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import ModelSpec
-from .data import DataSpec, Split, load_data
-from .directions import DirectionSpec, DirType
-from .grid import Grid
-from .models import DigitsCNN
-from .surface import ComputeJob, ComputeResult, compute
+from landscape.inputs.checkpoint import ModelSpec
+from landscape.inputs.data import DataSpec, Split, load_data
+from landscape.plane.directions import DirectionSpec, DirType
+from landscape.plane.grid import Grid
+from landscape.models import DigitsCNN
+from landscape.run.compute import ComputeJob, ComputeResult, compute
 
 DEMO_MODEL = "landscape.models:digits_cnn"
 
@@ -82,9 +82,9 @@ def run_demo(
 
     `progress(name)` may return a (done, total) callback for the named computation.
     """
-    from .interpolation import interpolation_job
-    from .plot import PlotOptions, render_file
-    from .trajectory import trajectory_job
+    from landscape.plot import PlotOptions, render_file
+    from landscape.plane.sources import RandomPlane
+    from landscape.run.job import interpolation_job, trajectory_job
 
     paths, acc = train(settings, on_epoch)
     template = ComputeJob(checkpoint=paths[-1], grid=settings.grid, out=settings.out_dir / "demo.surface.h5",
@@ -95,7 +95,7 @@ def run_demo(
                                      [paths], resolution=settings.trajectory_resolution),
         "interpolation": interpolation_job(
             dataclasses.replace(template, out=settings.out_dir / "demo.interpolation.h5",
-                                directions=DirectionSpec(DirType.states)),
+                                plane=RandomPlane(DirectionSpec(DirType.states))),
             [paths[0], paths[-1]]),
     }
     results = {name: compute(job, progress=progress(name)) for name, job in jobs.items()}

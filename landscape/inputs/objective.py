@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from .errors import LandscapeError
-from .importing import import_object
+from landscape.errors import LandscapeError
+from landscape.inputs.importing import import_object
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 EvalFn = Callable[[nn.Module, Any], Sequence[Any]]
@@ -141,7 +141,7 @@ class EvalChecks:
     `finish()` after the host sync; errors name the function, the point and the batch."""
 
     def __init__(self, fn: Any):
-        from .engine.device import OOM_ERRORS  # (engine imports this module: not at the top)
+        from landscape.engine.device import OOM_ERRORS  # (engine imports this module: not at the top)
 
         self.fn = fn
         self.oom = OOM_ERRORS

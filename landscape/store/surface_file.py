@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from h5py import h5a, h5d, h5g, h5l, h5o, h5t, h5z
 
-from . import journal
-from .directions import Directions, DirType, Track
-from .errors import LandscapeError
-from .files import isolated, reason, replacing, size_text
-from .grid import MAX_COORDINATE, MAX_POINTS, Grid
+from landscape.store import journal
+from landscape.plane.directions import Directions, DirType, Track
+from landscape.errors import LandscapeError
+from landscape.store.files import isolated, reason, replacing, size_text
+from landscape.plane.grid import MAX_COORDINATE, MAX_POINTS, Grid
 
 __all__ = ["EIGEN_METRICS", "Surface", "Track", "Writer", "create", "read_directions", "read_surface", "write_track"]
 

@@ -27,11 +27,11 @@ import torch
 from torch import nn
 from torch.func import grad_and_value
 
-from .directions import DirectionSpec, add, base_tensors, check_seed, random_direction
-from .errors import LandscapeError
-from .files import write_bytes
-from .hessian import HessianSettings, autocast_context, eval_mode, evaluate, hessian, resolve_params
-from .metrics import EvalFn, call_with
+from landscape.plane.directions import DirectionSpec, add, base_tensors, check_seed, random_direction
+from landscape.errors import LandscapeError
+from landscape.store.files import write_bytes
+from landscape.curvature.hessian import HessianSettings, autocast_context, eval_mode, evaluate, hessian, resolve_params
+from landscape.inputs.objective import EvalFn, call_with
 
 
 class AscentStart(str, Enum):

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import LandscapeError
+from landscape.errors import LandscapeError
 
 
 def user_code_importable() -> None:

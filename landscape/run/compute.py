@@ -25,44 +25,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed, journal, store
-from ._version import __version__
-from .checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
-from .data import Data, DataSpec, describe, load_data, materialize
-from .directions import Directions, DirectionSpec
-from .engine import Compile, EvalSettings, Evaluator, Plan, plan_for, profile_of, resolve_device
-from .engine.probe import check_objective
-from .errors import LandscapeError
-from .grid import AutoRange, Grid
-from .importing import source_file
-from .metrics import EvalFn, LossFn, Loss, Objective
-from .planes import Scale, make_directions
+from landscape import store
+
+from landscape.run import distributed
+
+from landscape.store import journal
+from landscape._version import __version__
+from landscape.inputs.checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
+from landscape.inputs.data import Data, DataSpec, describe, load_data, materialize
+from landscape.plane.directions import Directions, DirectionSpec
+from landscape.engine import Compile, EvalSettings, Evaluator, Plan, plan_for, profile_of, resolve_device
+from landscape.engine.probe import check_objective
+from landscape.errors import LandscapeError, arg
+from landscape.plane.grid import AutoRange, Grid
+from landscape.inputs.importing import source_file
+from landscape.inputs.objective import EvalFn, LossFn, Loss, Objective
+from landscape.choices import Scale
+from landscape.plane.sources import FilePlane, GivenPlane, TargetPlane, make_plane
+from landscape.run.job import ComputeJob
 
 Progress = Callable[[int, int], None]  # (points done, points in total)
 Note = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ComputeJob:
-    """Everything `landscape compute` needs, as values; built once by the CLI or a notebook."""
-
-    checkpoint: Path
-    grid: Grid | AutoRange
-    out: Path
-    model: ModelSpec = ModelSpec()
-    data: DataSpec = DataSpec()
-    directions: DirectionSpec = DirectionSpec()
-    loss: Loss = Loss()
-    evaluation: EvalSettings = EvalSettings()
-    x_target: Path | None = None
-    y_target: Path | None = None
-    directions_file: Path | None = None  # an earlier surface file, a direction file or a Hessian file
-    direction_scale: Scale = Scale.unit  # Hessian eigenvectors: unit norm, or scaled to the weights' norm
-    plane: Directions | None = None  # precomputed directions (trajectory PCA, model-to-model planes)
-    trust_checkpoint: bool = False
-    overwrite: bool = False
-    split_data: bool = False  # under torchrun: every rank evaluates every point on its shard of the data
-    eigen_map: bool = False  # the largest and smallest Hessian eigenvalue at every point
 
 
 @dataclass
@@ -162,7 +145,7 @@ def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Dat
     def file_sha(p: Path | None) -> str | None:
         return sha256(resolve_checkpoint(p)) if p is not None else None
 
-    grid = job.grid
+    grid, plane, spec = job.grid, job.plane, job.spec
     return {
         "checkpoint_sha256": checkpoint_sha,
         "model": job.model.factory,
@@ -175,17 +158,17 @@ def _fingerprint(job: ComputeJob, checkpoint_sha: str, model_sha: str, data: Dat
         "data_seed": job.data.seed,
         "loss": job.loss.label,
         "loss_sha256": code_sha256(objective.loss, objective.eval_fn),
-        "dir_type": job.directions.dir_type.value,
-        "norm": job.directions.norm.value,
-        "ignore": "biasbn" if job.directions.ignore_biasbn else "none",
-        "params": job.directions.params,
-        "trainable_only": job.directions.trainable_only,
-        "seed": job.directions.seed,
-        "x_target_sha256": file_sha(job.x_target),
-        "y_target_sha256": file_sha(job.y_target),
-        "directions_sha256": sha256(job.directions_file) if job.directions_file else None,
-        "direction_scale": job.direction_scale.value,
-        "plane_sha256": _tensors_sha(job.plane) if job.plane is not None else None,
+        "dir_type": spec.dir_type.value,
+        "norm": spec.norm.value,
+        "ignore": "biasbn" if spec.ignore_biasbn else "none",
+        "params": spec.select.pattern,
+        "trainable_only": spec.select.trainable_only,
+        "seed": spec.seed,
+        "x_target_sha256": file_sha(plane.x) if isinstance(plane, TargetPlane) else None,
+        "y_target_sha256": file_sha(plane.y) if isinstance(plane, TargetPlane) else None,
+        "directions_sha256": sha256(plane.path) if isinstance(plane, FilePlane) else None,
+        "direction_scale": (plane.scale if isinstance(plane, FilePlane) else Scale.unit).value,
+        "plane_sha256": _tensors_sha(plane.directions) if isinstance(plane, GivenPlane) else None,
         "eigen_map": job.eigen_map,
         "xcoordinates": list(grid.x) if isinstance(grid, Grid) else f"auto: rise {grid.rise:g}, {grid.nx} points",
         "ycoordinates": (list(grid.y) if grid.y is not None else None) if isinstance(grid, Grid)
@@ -209,14 +192,15 @@ def _attributes(job: ComputeJob, settings: dict, directions: Directions, data: D
         "norm": settings["norm"] if directions.kind == "random" else "none",
         "ignore": settings["ignore"],
         "dir_type": directions.dir_type.value,
-        "seed": job.directions.seed,
+        "seed": job.spec.seed,
         "versions": _versions(),
-        "command": " ".join(sys.argv),
+        "command": job.command,
         "started": _now(),
     }
-    for key in ("x_target", "y_target", "directions_file"):
-        if getattr(job, key) is not None:
-            attrs[key] = str(getattr(job, key))
+    plane = job.plane
+    given = {"x_target": plane.x, "y_target": plane.y} if isinstance(plane, TargetPlane) else \
+        {"directions_file": plane.path} if isinstance(plane, FilePlane) else {}
+    attrs.update({key: str(value) for key, value in given.items() if value is not None})
     return attrs
 
 
@@ -293,8 +277,9 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
     if job.eigen_map and job.split_data:
         raise LandscapeError("--eigen-map needs every sample on every process: drop --split-data")
     checkpoint, model, data, objective = _load(job)
-    if job.directions_file is not None and not Path(job.directions_file).is_file():
-        raise LandscapeError(f"--directions {str(job.directions_file)!r} is not a file; give an earlier surface file")
+    if isinstance(job.plane, FilePlane) and not job.plane.path.is_file():
+        raise LandscapeError(f"{arg('directions')} {str(job.plane.path)!r} is not a file; give an earlier surface file",
+                             field="directions")
     settings = _fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
     part = _shard(data, world, job.split_data)
     if out.exists() and not job.overwrite:
@@ -312,7 +297,7 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
         prepared = _Prepared(job, grid, plan, Evaluator(model, part, directions, objective, plan, device, note))
         prepared.evaluator.prepare()
         return prepared
-    directions = make_directions(job, model, two=_two(job.grid))
+    directions = make_plane(job.plane, model, two=_two(job.grid), trust=job.trust_checkpoint)
     grid = job.grid
     if isinstance(grid, AutoRange):
         grid = _auto_grid(grid, model, data, directions, objective, job.evaluation, device, note)  # all of it, as one process
@@ -331,7 +316,7 @@ def _open_surface(job: ComputeJob, out: Path, world: distributed.World, note: No
     if isinstance(job.grid, AutoRange):
         attrs.update(auto_rise=job.grid.rise, auto_radius_x=max(abs(grid.x[0]), abs(grid.x[-1])),
                      **({"auto_radius_y": max(abs(grid.y[0]), abs(grid.y[-1]))} if grid.y else {}))
-    subset = job.directions.describe_subset()
+    subset = job.spec.select.describe()
     if subset:
         attrs["subset"] = subset
     store.create(out, grid, metrics, directions, attrs, settings, plan.to_dict())
@@ -548,7 +533,7 @@ def duration(seconds: float) -> str:
 
 
 def _eigen_map(p: _Prepared) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-    from .hessian import eigen_map_values
+    from landscape.curvature.hessian import eigen_map_values
 
     return eigen_map_values(p.evaluator)
 
@@ -645,7 +630,7 @@ def dry_run(job: ComputeJob, on_note: Note | None = None) -> DryRun:
         objective = check_objective(model, data, objective)
         missing, resumes = int((~before.computed).sum()), True
     else:
-        directions = make_directions(job, model, two=_two(job.grid))
+        directions = make_plane(job.plane, model, two=_two(job.grid), trust=job.trust_checkpoint)
         grid = job.grid if isinstance(job.grid, Grid) else Grid.linspace((-1, 1, job.grid.nx),
                                                                           (-1, 1, job.grid.ny) if job.grid.ny else None)
         plan, objective = plan_for(model, data, objective, job.evaluation, device, grid.size)

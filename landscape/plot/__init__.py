@@ -51,9 +51,11 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from numpy.typing import ArrayLike
 
-from . import files, store
-from .errors import LandscapeError
-from .store import Surface, Track
+from landscape import store
+
+from landscape.store import files
+from landscape.errors import LandscapeError
+from landscape.store.surface_file import Surface, Track
 
 
 class _Choice(str, Enum):
@@ -1586,7 +1588,7 @@ def _line_figure(ss: list[Surface], o: PlotOptions) -> Figure:
 
 
 def _barcode_figure(ss: list[Surface], o: PlotOptions) -> Figure:
-    from . import basins
+    from landscape import basins
 
     tops = []
     for s in ss:
@@ -1718,7 +1720,7 @@ def _by_path(write_path: Callable[[Path], object]) -> Callable[[Any], None]:
 def _exporter(kind: Kind, s: Surface, o: PlotOptions) -> Callable[[Path], object]:
     if kind is Kind.vtk:
         return lambda p: write_vtk(p, s, o)
-    from . import export  # the html export needs plotly, an optional dependency
+    from landscape import export  # the html export needs plotly, an optional dependency
 
     zmax = clip_height(s, o)
     metric = o.metric.value

@@ -22,7 +22,7 @@ from datetime import timedelta
 import numpy as np
 import torch
 
-from .errors import LandscapeError
+from landscape.errors import LandscapeError
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import LandscapeError
-from .files import open_private, reason, refuse_link, replacing, same_file
-from .grid import MAX_POINTS
+from landscape.errors import LandscapeError
+from landscape.store.files import open_private, reason, refuse_link, replacing, same_file
+from landscape.plane.grid import MAX_POINTS
 
 try:
     import fcntl
@@ -266,7 +266,7 @@ def merge(path: Path, run_id: str, metrics: list[str]) -> None:
     """Fold the journal into the HDF5 file: a copy is updated, then replaces it. The file is opened
     through `store.open_file`, which refuses one whose datasets live in other files (writing
     them would write there)."""
-    from .store import open_file  # store imports this module
+    from landscape.store.surface_file import open_file  # store imports this module
 
     with open_file(path) as f:
         size = int(np.prod(f["computed"].shape))

@@ -12,7 +12,6 @@ statistics included), which is also the order the paper's code stores them in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,8 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .choices import DirType, Norm
-from .errors import LandscapeError
+from landscape.choices import DirType, Norm
+from landscape.errors import LandscapeError, arg
+from landscape.inputs.params import ParamSelection
 
 Direction = dict[str, torch.Tensor]
 MAX_SEED = 2**63 - 1  # a seed is stored as a 64-bit signed attribute
@@ -42,16 +42,10 @@ class DirectionSpec:
     norm: Norm = Norm.filter
     ignore_biasbn: bool = True  # 1-D tensors (biases, BatchNorm) get a zero direction
     seed: int = 0
-    params: str | None = None  # a regular expression: only tensors whose name it matches (re.search) move
-    trainable_only: bool = False  # only parameters that require grad move (e.g. LoRA adapters)
+    select: ParamSelection = ParamSelection()  # which tensors move; the rest get a zero direction
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", check_seed(self.seed))
-
-    def describe_subset(self) -> str:
-        """How the moving tensors were chosen, for the file and `info` ("" when all move)."""
-        parts = ([f"matching {self.params!r}"] if self.params else []) + (["trainable only"] if self.trainable_only else [])
-        return ", ".join(parts)
 
 
 @dataclass
@@ -104,23 +98,9 @@ class Directions:
 
 def chosen(model: nn.Module, spec: DirectionSpec) -> set[str] | None:
     """Names of the tensors that may move under `spec` (None: all); a user error if none does."""
-    if not spec.params and not spec.trainable_only:
+    if spec.select.everything:
         return None
-    base = base_tensors(model, spec.dir_type)
-    names = [n for n in base if base[n].is_floating_point()]
-    if spec.trainable_only:
-        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-        names = [n for n in names if n in trainable]
-    if spec.params:
-        try:
-            pattern = re.compile(spec.params)
-        except re.error as e:
-            raise LandscapeError(f"--params {spec.params!r} is not a regular expression ({e})") from None
-        names = [n for n in names if pattern.search(n)]
-    if not names:
-        sample = ", ".join(list(base)[:6]) + (", …" if len(base) > 6 else "")
-        raise LandscapeError(f"no parameter is {spec.describe_subset()}; the model's tensors are named like: {sample}")
-    return set(names)
+    return spec.select.names(model, base_tensors(model, spec.dir_type))
 
 
 def base_tensors(model: nn.Module, dir_type: DirType) -> Direction:
@@ -200,7 +180,7 @@ def random_directions(model: nn.Module, spec: DirectionSpec = DirectionSpec(), t
     dx = random_direction(base, spec, gen, only)
     dy = random_direction(base, spec, gen, only) if two else None
     label = f"random direction, {spec.norm.value}-normalized" if spec.norm != Norm.none else "random direction"
-    extra = {"subset": spec.describe_subset()} if only is not None else {}
+    extra = {"subset": spec.select.describe()} if only is not None else {}
     return Directions(dx, dy, spec.dir_type, "random", (f"{label} (d1)", f"{label} (d2)"), extra)
 
 

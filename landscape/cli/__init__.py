@@ -29,16 +29,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from ._version import __version__
-from .choices import Compile, DirType, HvpMode, Launch, Norm, Precision, Scale, Split
-from .errors import LandscapeError
-from .importing import user_code_importable
+from landscape._version import __version__
+from landscape.choices import Compile, DirType, HvpMode, Launch, Norm, Precision, Scale, Split
+from landscape.errors import LandscapeError
+from landscape.inputs.importing import user_code_importable
 
 if TYPE_CHECKING:
-    from .directions import DirectionSpec
-    from .engine import EvalSettings
-    from .grid import AutoRange, Grid
-    from .surface import ComputeJob, ComputeResult
+    from landscape.plane.directions import DirectionSpec
+    from landscape.engine import EvalSettings
+    from landscape.plane.grid import AutoRange, Grid
+    from landscape.run.compute import ComputeResult
+    from landscape.run.job import ComputeJob
 
 # User text (paths, messages) is printed as it is: no markup, no emoji codes.
 out_console = Console(markup=False, emoji=False, highlight=False)
@@ -162,7 +163,7 @@ class Ignore(str, Enum):
 
 def parse_axis(text: str, name: str) -> tuple[float, ...]:
     """'min:max:num' → num evenly spaced coordinates (one point needs min = max)."""
-    from .grid import Grid, check_axis
+    from landscape.plane.grid import Grid, check_axis
 
     parts = text.split(":")
     if len(parts) != 3:
@@ -192,7 +193,7 @@ def _auto_points(text: str, name: str, default: int) -> int | None:
 
 
 def _grid(x: str, y: Optional[str], rise: float) -> Grid | AutoRange:
-    from .grid import AutoRange, Grid
+    from landscape.plane.grid import AutoRange, Grid
 
     nx = _auto_points(x, "x", 51)
     ny = _auto_points(y, "y", 51) if y is not None else None
@@ -308,8 +309,8 @@ def _rank0() -> bool:
 
 def _run_with_progress(job: ComputeJob, quiet: bool) -> ComputeResult:
     """Run `compute`; the progress bar appears once evaluation starts (after every check passed)."""
-    from .engine import tune_cpu_allocator
-    from .surface import compute
+    from landscape.engine import tune_cpu_allocator
+    from landscape.run.compute import compute
 
     quiet = quiet or not _rank0()
     _on_interrupt(_resumable(Path(job.out)))
@@ -351,8 +352,8 @@ def _print_result(result: ComputeResult, quiet: bool) -> None:
 
 
 def _print_dry_run(job: ComputeJob, quiet: bool) -> None:
-    from .files import size_text
-    from .surface import dry_run, duration
+    from landscape.store.files import size_text
+    from landscape.run.compute import dry_run, duration
 
     report = dry_run(job, on_note=None if quiet else (lambda m: err_console.print(f"note: {m}", soft_wrap=True)))
     what = "resume" if report.resumes else "compute"
@@ -449,7 +450,7 @@ def options(*groups: Callable) -> Callable[[Callable], Callable]:
 
 
 def _settings(opts: dict) -> EvalSettings:
-    from .engine import EvalSettings
+    from landscape.engine import EvalSettings
 
     return EvalSettings(opts["device"], opts["precision"], opts["batch_size"], opts.get("launch", Launch.auto),
                         opts.get("points_per_launch"), opts.get("fold_bn"), opts.get("channels_last"),
@@ -458,11 +459,12 @@ def _settings(opts: dict) -> EvalSettings:
 
 def _template(checkpoint: Path, out: Path, dir_spec: DirectionSpec, opts: dict) -> ComputeJob:
     """A job from the shared options (the grid is set by each command)."""
-    from .checkpoint import ModelSpec
-    from .data import DataSpec
-    from .grid import Grid
-    from .metrics import Loss
-    from .surface import ComputeJob
+    from landscape.inputs.checkpoint import ModelSpec
+    from landscape.inputs.data import DataSpec
+    from landscape.plane.grid import Grid
+    from landscape.inputs.objective import Loss
+    from landscape.plane.sources import RandomPlane
+    from landscape.run.job import ComputeJob
 
     return ComputeJob(
         checkpoint=checkpoint,
@@ -470,7 +472,8 @@ def _template(checkpoint: Path, out: Path, dir_spec: DirectionSpec, opts: dict) 
         out=opts["out"] or out,
         model=ModelSpec(opts["model"], opts["model_kwargs"]),
         data=DataSpec(opts["data"], opts["split"], opts["samples"], root=opts["data_root"], download=opts["download"]),
-        directions=dir_spec,
+        plane=RandomPlane(dir_spec),
+        command=" ".join(sys.argv),
         loss=Loss(opts["loss"], opts["eval_fn"]),
         evaluation=_settings(opts),
         trust_checkpoint=opts["trust_checkpoint"],
@@ -479,9 +482,11 @@ def _template(checkpoint: Path, out: Path, dir_spec: DirectionSpec, opts: dict) 
 
 
 def _spec(opts: dict, default: DirType, **kw: Any) -> DirectionSpec:
-    from .directions import DirectionSpec
+    from landscape.plane.directions import DirectionSpec
 
-    return DirectionSpec(opts["dir_type"] or default, params=opts["params"], trainable_only=opts["trainable_only"], **kw)
+    from landscape.inputs.params import ParamSelection
+
+    return DirectionSpec(opts["dir_type"] or default, select=ParamSelection(opts["params"], opts["trainable_only"]), **kw)
 
 
 def _finish(job: ComputeJob, opts: dict) -> None:
@@ -530,9 +535,16 @@ def compute_cmd(
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
     grid = _grid(x, y, rise)  # syntax first: a mistake there answers before PyTorch loads
     spec = _spec(opts, DirType.weights, norm=norm, ignore_biasbn=ignore == Ignore.biasbn and not no_ignore, seed=seed)
+    from landscape.plane.sources import FilePlane, RandomPlane, TargetPlane
+
+    if y_target is not None and x_target is None:
+        raise LandscapeError("--y-target needs --x-target")
+    plane = (FilePlane(directions, direction_scale, spec) if directions is not None
+             else TargetPlane(x_target, y_target, spec) if x_target is not None else RandomPlane(spec))
+    if direction_scale != Scale.unit and directions is None:
+        raise LandscapeError("--direction-scale applies to a Hessian file's eigenvectors only")
     job = dataclasses.replace(_template(checkpoint, Path("outputs") / f"{_stem(checkpoint)}.surface.h5", spec, opts),
-                              grid=grid, x_target=x_target, y_target=y_target, directions_file=directions,
-                              direction_scale=direction_scale, split_data=split_data, eigen_map=eigen_map)
+                              grid=grid, plane=plane, split_data=split_data, eigen_map=eigen_map)
     _finish(job, opts)
 
 
@@ -552,13 +564,10 @@ def trajectory(
     **opts: Any,
 ) -> None:
     """Project training runs onto their two principal directions and compute the surface in that plane."""
-    from .trajectory import expand_checkpoints, is_checkpoint_folder, order_checkpoints, trajectory_job
+    from landscape.inputs.checkpoints import find_runs
+    from landscape.run.job import trajectory_job
 
-    folders = [c for c in checkpoints if Path(c).is_dir() and not is_checkpoint_folder(Path(c))]
-    loose = [c for c in checkpoints if c not in folders]
-    groups = [[f] for f in folders] + ([loose] if loose else [])
-    runs = [order_checkpoints(expand_checkpoints(g))[0] for g in groups]
-    names = [Path(f).name for f in folders] + (["checkpoints"] if loose else [])
+    runs, names = find_runs(checkpoints)
     centre = Path(final) if final is not None else runs[0][-1]
     template = _template(centre, Path("outputs") / f"{centre.stem}.trajectory.h5", _spec(opts, DirType.weights), opts)
     job = trajectory_job(template, runs, names, final, _maybe_axis(x, "x"), _maybe_axis(y, "y"), resolution,
@@ -579,14 +588,14 @@ def interpolate(
     **opts: Any,
 ) -> None:
     """Loss along the line from model A (x=0) to B (x=1), or over the plane through A, B and C."""
-    from .interpolation import interpolation_job
+    from landscape.run.job import interpolation_job
 
     if len(models) not in (2, 3):
         raise LandscapeError(f"interpolate takes two or three checkpoints, got {len(models)}")
     out = Path("outputs") / ("_".join(m.stem for m in models) + ".interpolation.h5")
     job = interpolation_job(_template(models[0], out, _spec(opts, DirType.states), opts), models,
                             _maybe_axis(x, "x"), _maybe_axis(y, "y"), resolution)
-    note = job.plane.extra.get("note") if job.plane is not None else None
+    note = job.plane.directions.extra.get("note")
     if note and not opts["quiet"]:
         err_console.print(f"note: {note}", soft_wrap=True)
     _finish(job, opts)
@@ -595,7 +604,7 @@ def interpolate(
 def _check_outputs(paths: list[Path], overwrite: bool) -> set[Path]:
     """Before any work: each output can be written (its folder made and writable, not a folder
     itself) and is new, or `overwrite` allows replacing it. Returns those that will be replaced."""
-    from .store import check_writable
+    from landscape.store.surface_file import check_writable
 
     there = set()
     for p in paths:
@@ -612,19 +621,19 @@ def _wrote(path: Path, replaced: set[Path]) -> str:
 
 
 def _curvature_job(opts: dict, params: Optional[str], trainable_only: bool) -> Any:
-    from .checkpoint import ModelSpec
-    from .curvature import CurvatureJob
-    from .data import DataSpec
-    from .directions import DirectionSpec
-    from .engine import EvalSettings
-    from .metrics import Loss
+    from landscape.inputs.checkpoint import ModelSpec
+    from landscape.run.curvature import CurvatureJob
+    from landscape.inputs.data import DataSpec
+    from landscape.inputs.params import ParamSelection
+    from landscape.engine import EvalSettings
+    from landscape.inputs.objective import Loss
 
     return CurvatureJob(
         model=ModelSpec(opts["model"], opts["model_kwargs"]),
         data=DataSpec(opts["data"], opts["split"], opts["samples"], root=opts["data_root"], download=opts["download"]),
         loss=Loss(opts["loss"], opts["eval_fn"]),
         evaluation=EvalSettings(opts["device"], opts["precision"], opts["batch_size"]),
-        subset=DirectionSpec(params=params, trainable_only=trainable_only),
+        subset=ParamSelection(params, trainable_only),
         trust_checkpoint=opts["trust_checkpoint"],
     )
 
@@ -658,8 +667,8 @@ def hessian(
     **opts: Any,
 ) -> None:
     """Top Hessian eigenvalues and eigenvectors, trace, spectral density; written to an HDF5 file."""
-    from .curvature import describe_result, hessian_file
-    from .hessian import HessianSettings
+    from landscape.run.curvature import describe_result, hessian_file
+    from landscape.curvature.hessian import HessianSettings
 
     settings = HessianSettings(top_k=top_k, max_steps=steps, trace=trace, probes=probes, density=density,
                                density_steps=density_steps, per_layer=per_layer, seed=seed, hvp_mode=hvp)
@@ -690,7 +699,7 @@ def hessian(
         out_console.print("\n".join(describe_result(result)), highlight=False, soft_wrap=True)
         out_console.print(_wrote(out, replaced), highlight=False, soft_wrap=True)
     if plot and density:
-        from . import plot as plotting
+        from landscape import plot as plotting
 
         _on_interrupt(lambda: f"{out} is saved; the density figure was not drawn")
         figure = plotting.density_figure(result.density_grid, result.density, result.eigenvalues)
@@ -725,10 +734,10 @@ def sharpness(
     **opts: Any,
 ) -> None:
     """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""
-    from .curvature import sharpness_table
-    from .directions import DirectionSpec
-    from .hessian import HessianSettings
-    from .sharpness import SharpnessSettings
+    from landscape.run.curvature import sharpness_table
+    from landscape.plane.directions import DirectionSpec
+    from landscape.curvature.hessian import HessianSettings
+    from landscape.curvature.sharpness import SharpnessSettings
 
     settings = SharpnessSettings(epsilon=epsilon, ascent_steps=ascent_steps, seed=seed, radius=radius,
                                  directions=directions, direction_spec=DirectionSpec(seed=seed),
@@ -794,8 +803,8 @@ def plot(
                          help="Barcode: the persistence a basin needs to count (default: 5% of the range).")] = None,
 ) -> None:
     """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports."""
-    from . import store
-    from .plot import PlotOptions, describe, render_compare, render_file
+    from landscape import store
+    from landscape.plot import PlotOptions, describe, render_compare, render_file
 
     try:
         dims = tuple(float(v) for v in _csv(size)) if size else None
@@ -819,7 +828,7 @@ def plot(
 @app.command(cls=_Command)
 def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface or Hessian file.")]) -> None:
     """Summarize a surface file (grid, settings, plan, progress, loss, basins) or a Hessian file."""
-    from .info import summary
+    from landscape.run.info import summary
 
     out_console.print(summary(file), highlight=False, soft_wrap=True)
 
@@ -832,9 +841,9 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", help="Less output.")] = False,
 ) -> None:
     """Train a small CNN on the bundled digits (CPU, seconds), then compute its landscape."""
-    from . import store
-    from .demo import DemoSettings, run_demo
-    from .engine import tune_cpu_allocator
+    from landscape import store
+    from landscape.run.demo import DemoSettings, run_demo
+    from landscape.engine import tune_cpu_allocator
 
     if epochs < 3:
         raise LandscapeError(f"--epochs must be at least 3 (the trajectory plane needs three checkpoints), got {epochs}")
@@ -865,7 +874,7 @@ def demo(
 
 
 def _plot_defaults(path: Path, quiet: bool) -> None:
-    from .plot import PlotOptions, render_file
+    from landscape.plot import PlotOptions, render_file
 
     written = render_file(path, PlotOptions())
     for p in written:

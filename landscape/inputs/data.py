@@ -21,10 +21,10 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from .checkpoint import check_archive, regular_file
-from .choices import Split
-from .errors import LandscapeError
-from .importing import import_object
+from landscape.inputs.checkpoint import check_archive, regular_file
+from landscape.choices import Split
+from landscape.errors import LandscapeError
+from landscape.inputs.importing import import_object
 
 
 TORCHVISION_SETS = {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import basins, store
-from .errors import LandscapeError
+from landscape import basins, store
+from landscape.errors import LandscapeError
 
 SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "ignore", "subset",
             "scale", "seed", "auto_rise", "device", "started", "finished")
@@ -27,8 +27,8 @@ def _is_hessian(path: str | Path) -> bool:
 
 
 def _hessian_summary(path: str | Path) -> str:
-    from .curvature import describe_result
-    from .hessian import read_hessian
+    from landscape.run.curvature import describe_result
+    from landscape.curvature.hessian import read_hessian
 
     result = read_hessian(Path(path))
     with store.open_file(Path(path)) as f:

@@ -55,13 +55,13 @@ import torch
 from torch import nn
 from torch.func import grad, jvp, vmap
 
-from . import store
-from .choices import HvpMode
-from .directions import Direction, Directions, check_seed
-from .engine.device import OOM_ERRORS
-from .errors import LandscapeError
-from .files import replacing
-from .metrics import EvalChecks, EvalFn, call_with
+from landscape import store
+from landscape.choices import HvpMode
+from landscape.plane.directions import Direction, Directions, check_seed
+from landscape.engine.device import OOM_ERRORS
+from landscape.errors import LandscapeError
+from landscape.store.files import replacing
+from landscape.inputs.objective import EvalChecks, EvalFn, call_with
 
 Progress = Callable[[int, int], None]
 """`progress(done, total)`: Hessian-vector products done and planned (the plan shrinks when
@@ -644,8 +644,8 @@ def eigen_map_values(evaluator: Any, steps: int = 20,
     model's own parameters), data, directions, loss and autocast precision. Batches are a
     the plan's `hvp_batch` (a quarter of the evaluator's on a GPU: an HVP holds about 3-4×
     a forward pass's memory)."""
-    from .data import TensorData, to_device
-    from .metrics import batch_loss
+    from landscape.inputs.data import TensorData, to_device
+    from landscape.inputs.objective import batch_loss
 
     ev = evaluator
     device = torch.device(ev.device)
@@ -661,7 +661,7 @@ def eigen_map_values(evaluator: Any, steps: int = 20,
     settings = HessianSettings(autocast=ev.plan.precision.autocast_dtype)
 
     def values(coords: np.ndarray) -> dict[str, np.ndarray]:
-        from .engine import precision_context
+        from landscape.engine import precision_context
 
         with precision_context(ev.plan.precision, device):  # the plan's TF32 setting, as for the loss
             return eigen_map(ev.model, batches, fn, ev.directions, coords, steps, tol, settings, device)

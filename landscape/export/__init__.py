@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import LandscapeError
-from .store import Surface, Track, metric_label, stem
+from landscape.errors import LandscapeError
+from landscape.store.surface_file import Surface, Track, metric_label, stem
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -19,15 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._version import __version__
-from .checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
-from .data import DataSpec, TensorData, describe, load_data, to_device
-from .directions import DirectionSpec, chosen
-from .engine import EvalSettings, Plan, Precision, plan_for, precision_context, resolve_device
-from .errors import LandscapeError
-from .hessian import HessianResult, HessianSettings, hessian, write_hessian
-from .metrics import EvalFn, Loss, batch_loss
-from .sharpness import SharpnessRow, SharpnessSettings, sharpness, write_table
+from landscape._version import __version__
+from landscape.inputs.checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
+from landscape.inputs.data import DataSpec, TensorData, describe, load_data, to_device
+from landscape.inputs.params import ParamSelection
+from landscape.engine import EvalSettings, Plan, Precision, plan_for, precision_context, resolve_device
+from landscape.errors import LandscapeError
+from landscape.curvature.hessian import HessianResult, HessianSettings, hessian, write_hessian
+from landscape.inputs.objective import EvalFn, Loss, batch_loss
+from landscape.curvature.sharpness import SharpnessRow, SharpnessSettings, sharpness, write_table
 
 Progress = Callable[[int, int], None]
 
@@ -41,7 +41,7 @@ class CurvatureJob:
     data: DataSpec = DataSpec()
     loss: Loss = Loss()
     evaluation: EvalSettings = EvalSettings()
-    subset: DirectionSpec = DirectionSpec()  # --params / --trainable-only: the tensors the Hessian is over
+    subset: ParamSelection = ParamSelection()  # the tensors the Hessian is over
     trust_checkpoint: bool = False
 
 
@@ -78,7 +78,7 @@ def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
                               for s in range(0, len(data), size)]
     else:
         batches = [to_device(b, device) for b in data.batches]
-    subset = chosen(model, job.subset) if (job.subset.params or job.subset.trainable_only) else None
+    subset = job.subset.names(model, dict(model.named_parameters()))
     params = None if subset is None else tuple(n for n, _ in model.named_parameters() if n in subset)
     return Loaded(model, batches, fn, plan, device, params, len(data), describe(job.data, data))
 
@@ -99,8 +99,8 @@ def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings,
              "loss_name": job.loss.label, "precision": loaded.plan.precision.value, "device": str(loaded.device),
              "batches": len(loaded.batches), "versions": f"landscape {__version__}, torch {torch.__version__}",
              "command": " ".join(sys.argv)}
-    if job.subset.describe_subset():
-        attrs["subset"] = job.subset.describe_subset()
+    if job.subset.describe():
+        attrs["subset"] = job.subset.describe()
     write_hessian(out, result, attrs)
     return result
 

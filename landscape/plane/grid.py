@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LandscapeError
+from landscape.errors import LandscapeError
 
 MAX_COORDINATE = 1e38  # beyond float32's range (3.4e38) a weight x·d cannot be represented at all
 MAX_POINTS = 25_000_000  # 5000 × 5000; the arrays of the file take 17 bytes a point

@@ -31,8 +31,8 @@ from typing import IO, Any
 import torch
 from torch import nn
 
-from .errors import LandscapeError
-from .importing import import_object, user_code_importable
+from landscape.errors import LandscapeError
+from landscape.inputs.importing import import_object, user_code_importable
 
 # Containers that training scripts and frameworks wrap a state dict in (Lightning uses "state_dict").
 CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "state", "weights")
