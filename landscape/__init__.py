@@ -42,7 +42,7 @@ _WHERE = {
     "trajectory_plane": "plane.trajectory",
 }
 # `ls.plot`, `ls.hessian`, ... as modules: the name a notebook uses -> the module it means
-_MODULES = {"plot": "plot", "hessian": "curvature.hessian", "sharpness": "curvature.sharpness", "basins": "basins",
+_MODULES = {"plot": "plot", "hessian": "curvature", "sharpness": "curvature.sharpness", "basins": "basins",
             "export": "export", "store": "store"}
 
 __all__ = sorted([*_WHERE, "LandscapeError", "__version__"], key=str.lower)
