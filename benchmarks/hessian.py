@@ -8,7 +8,7 @@ Every row uses the same model and the same batches (already on the device). The 
 PyHessian's own loop (amirgholami/PyHessian, `hessian.eigenvalues` and `hessian.trace`):
 power iteration on double-backward HVPs, one `.item()` per batch, stopping when the estimate
 changes by less than `tol` = 1e-3 (relative); its trace stops the same way. landscape's rows
-use `landscape.curvature.hessian` at tol 1e-3 (Ritz residual ≤ 1e-3 · λ) with forward-over-reverse and
+use `landscape.curvature.hessian()` at tol 1e-3 (Ritz residual ≤ 1e-3 · λ) with forward-over-reverse and
 reverse-over-reverse HVPs, and the trace with as many probes as PyHessian used. The
 "rel. err" column compares each top eigenvalue with a tightly converged one (Lanczos, tol 1e-8).
 
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from landscape.curvature.hessian import HessianOperator, HessianSettings, HvpMode, hessian, hutchinson  # noqa: E402
+from landscape.curvature import HessianOperator, HessianSettings, HvpMode, hessian, hutchinson  # noqa: E402
 from landscape.inputs.objective import batch_loss, cross_entropy  # noqa: E402
 from landscape.models import DigitsCNN, resnet20, resnet56  # noqa: E402
 

@@ -32,10 +32,10 @@ _WHERE = {
     "models_plane": "plane.interpolation",
     "Loss": "inputs.objective", "Objective": "inputs.objective",
     "Surface": "store", "read_surface": "store",
-    "read_plane": "plane.sources",
+    "read_plane": "store.planes",
     "ParamSelection": "inputs.params",
     "RandomPlane": "plane.sources", "TargetPlane": "plane.sources", "FilePlane": "plane.sources",
-    "GivenPlane": "plane.sources", "PlaneSource": "plane.sources", "make_plane": "plane.sources",
+    "GivenPlane": "plane.sources", "PlaneSource": "plane.sources", "make_plane": "run.job",
     "interpolation_job": "run.job", "trajectory_job": "run.job",
     "AutoRange": "plane.grid", "ComputeJob": "run.job", "compute": "run.compute", "dry_run": "run.compute",
     "evaluate": "run.compute",
@@ -72,11 +72,11 @@ if TYPE_CHECKING:  # for type checkers and editors: the names as if imported her
     from landscape.plane.grid import Grid
     from landscape.plane.interpolation import models_plane
     from landscape.inputs.objective import Loss, Objective
-    from landscape.plane.sources import read_plane
-    from landscape.store.surface_file import Surface, read_surface
+    from landscape.store.planes import read_plane
+    from landscape.store import Surface, read_surface
     from landscape.inputs.params import ParamSelection
     from landscape.plane.grid import AutoRange
-    from landscape.plane.sources import FilePlane, GivenPlane, PlaneSource, RandomPlane, TargetPlane, make_plane
+    from landscape.plane.sources import FilePlane, GivenPlane, PlaneSource, RandomPlane, TargetPlane
     from landscape.run.compute import compute, dry_run, evaluate
-    from landscape.run.job import ComputeJob, interpolation_job, trajectory_job
+    from landscape.run.job import ComputeJob, interpolation_job, make_plane, trajectory_job
     from landscape.plane.trajectory import trajectory_plane

@@ -1,9 +1,11 @@
 """`landscape hessian`, `landscape sharpness`, the plane of Hessian eigenvectors, the eigenvalue
-map and the basins of a surface, from the command line."""
+map and the basins of a surface, from the command line; and the code behind the two commands
+(`landscape.run.curvature`): the files it writes and what it hands back to print."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -15,9 +17,16 @@ from typer.testing import CliRunner
 from landscape import store
 from landscape.cli import app
 from landscape.inputs.data import DataSpec, load_data
-from landscape.curvature.hessian import extreme_eigenvalues, read_hessian
+from landscape.curvature import HessianSettings, SharpnessSettings, extreme_eigenvalues
+from landscape.engine import EvalSettings
+from landscape.errors import LandscapeError, for_cli
+from landscape.inputs.checkpoint import ModelSpec
 from landscape.inputs.objective import batch_loss
 from landscape.models import DigitsCNN
+from landscape.run import curvature as run
+from landscape.run.curvature import CurvatureJob, SharpnessTable, density_figure_path, describe_result, write_table
+from landscape.store.hessian_file import read_hessian
+from test_curvature_tables import rows
 
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
 SMALL = ["--samples", "40", "--device", "cpu"]
@@ -103,3 +112,96 @@ def test_basins_in_info(tmp_path, checkpoint):
     ok(["compute", str(checkpoint), *MODEL, *SMALL, "--x", "-1:1:7", "--y", "-1:1:7", "--out", str(out), "--quiet"])
     assert "basins" in ok(["info", str(out)]) and "smoothness" in ok(["info", str(out)])
     assert "barcode" in ok(["plot", str(out), "--kind", "barcode", "--out", str(tmp_path / "f")])
+
+
+# ------------------------------------------------------------------ the code behind the commands
+
+
+def test_table_files(tmp_path):
+    paths = write_table(rows(), tmp_path / "tables" / "sharp")
+    assert [p.name for p in paths] == ["sharp.csv", "sharp.md", "sharp.tex"]
+    csv_path, md_path, tex_path = paths
+
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        back = list(csv.DictReader(f))
+    assert list(back[0]) == ["checkpoint", "loss", "accuracy (%)", "top eigenvalue", "trace", "trace stderr",
+                             "ε-sharpness (ε=0.001)", "loss rise in ε-box (ε=0.001)", "random rise (r=0.1, N=10)",
+                             "random rise (r=0.1, N=10) std"]
+    for got, want in zip(back, rows()):
+        assert got["checkpoint"] == want.name
+        assert float(got["trace"]) == want.trace and float(got["trace stderr"]) == want.trace_stderr
+        assert float(got["ε-sharpness (ε=0.001)"]) == want.eps_sharpness
+        assert float(got["random rise (r=0.1, N=10) std"]) == want.random_rise_std
+
+    md = md_path.read_text(encoding="utf-8").splitlines()
+    assert md[0].startswith("| checkpoint | loss |") and md[0].endswith("|")
+    assert md[1].startswith("| --- | ---: |")
+    assert len(md) == 4 and all(line.count(" | ") == md[0].count(" | ") for line in md)
+    assert "1235 ± 12" in md[2] and "123500 ± 2300" in md[3] and "large\\|batch" in md[3]
+
+    tex = tex_path.read_text(encoding="utf-8")
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}{lrrrrrrr}", r"\end{tabular}"):
+        assert rule in tex
+    assert r"small\_batch" in tex and r"large\textbar{}batch" in tex
+    assert r"$\varepsilon$-sharpness" in tex and r"1235 $\pm$ 12" in tex
+    assert r"$2.50\times 10^{-5}$ $\pm$ $1.0\times 10^{-6}$" in tex
+
+
+def test_a_table_that_cannot_be_written_names_the_prefix(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LandscapeError, match="cannot write the table") as e:
+        write_table(rows(), blocker / "t")
+    assert e.value.field == "out" and "choose another --out" in for_cli(e.value.message)
+    assert "choose another out" in str(e.value)
+
+
+JOB = CurvatureJob(model=ModelSpec("landscape.models:digits_cnn", {"width": 4}), data=DataSpec("digits", samples=24),
+                   evaluation=EvalSettings(device="cpu"))
+
+
+def test_sharpness_table_hands_back_its_rows_files_and_markdown(tmp_path, checkpoint):
+    settings = SharpnessSettings(ascent_steps=1, directions=1, hessian=HessianSettings(top_k=1, max_steps=3, trace=True,
+                                                                                      probes=2))
+    table = run.sharpness_table(JOB, [checkpoint], settings, tmp_path / "t")
+    assert isinstance(table, SharpnessTable) and [r.name for r in table.rows] == ["tiny.pt"]
+    assert [p.name for p in table.paths] == ["t.csv", "t.md", "t.tex"]
+    assert table.markdown == (tmp_path / "t.md").read_text(encoding="utf-8")
+    assert list(table) == table.paths and table[1] == table.paths[1] and len(table) == 3  # as the list it was
+    with pytest.raises(LandscapeError, match="at least one checkpoint") as e:
+        run.sharpness_table(JOB, [], settings, tmp_path / "none")
+    assert e.value.field == "checkpoints"
+
+
+def test_the_hessian_file_records_the_command_it_is_given(tmp_path, checkpoint):
+    out = tmp_path / "h.hessian.h5"
+    job = dataclasses.replace(JOB, command="landscape hessian tiny.pt --top-k 1")
+    result = run.hessian_file(job, checkpoint, HessianSettings(top_k=1, max_steps=3), out)
+    with h5py.File(out) as f:
+        assert f.attrs["command"] == "landscape hessian tiny.pt --top-k 1" and f.attrs["samples"] == 24
+    assert read_hessian(out).eigenvalues[0] == result.eigenvalues[0]
+    run.hessian_file(JOB, checkpoint, HessianSettings(top_k=1, max_steps=3), out)
+    with h5py.File(out) as f:
+        assert f.attrs["command"] == ""  # the library reads no sys.argv: the caller says what asked for it
+
+
+def test_the_density_figure_of_a_hessian_file():
+    assert density_figure_path(Path("out/epoch_8.hessian.h5")) == Path("out/epoch_8.hessian.density.png")
+    assert density_figure_path(Path("h")) == Path("h.density.png")
+
+
+def test_a_result_that_did_not_converge_says_which_setting_to_raise(tmp_path):
+    from test_readers import hessian_file as make_hessian_file
+
+    result = read_hessian(make_hessian_file(tmp_path / "h.h5"))
+    assert describe_result(result)[-len(result.per_layer) - 2].endswith("1.0 s")
+    result.converged = False
+    python, cli = describe_result(result), describe_result(result, for_cli)
+    assert "NOT converged: raise steps" in "\n".join(python) and "NOT converged: raise --steps" in "\n".join(cli)
+    assert "‹" not in "".join(python + cli)
+
+
+def test_the_names_of_the_module_before_the_split_still_import():
+    from landscape.curvature import HessianSettings as Settings, eigen_map_values
+
+    assert Settings is HessianSettings and eigen_map_values.__module__ == "landscape.curvature.eigenmap"

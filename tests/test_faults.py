@@ -21,7 +21,7 @@ from landscape.store import journal
 from landscape.inputs.checkpoint import ModelSpec
 from landscape.inputs.data import DataSpec
 from landscape.engine import EvalSettings
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, for_cli
 from landscape.plane.grid import Grid
 from landscape.run.compute import ComputeJob, compute
 
@@ -128,7 +128,7 @@ def test_kill_9_at_random_moments_never_loses_flushed_points(tmp_path, ckpt, ref
         try:
             loss, computed = values(out)
         except LandscapeError as e:  # damaged: must say what to do
-            assert "--overwrite" in str(e)
+            assert "--overwrite" in for_cli(e.message)
             pytest.fail(f"the file was damaged by kill -9 on attempt {attempt}: {e}")
         except FileNotFoundError:
             continue

@@ -40,7 +40,8 @@ from matplotlib.testing.compare import compare_images
 
 from landscape import plot
 from landscape.plot import PlotOptions
-from landscape.store.surface_file import Surface, Track
+from landscape.plane.directions import Track
+from landscape.store import Surface
 
 BASELINE = Path(__file__).parent / "baseline"
 BASELINE_FREETYPE = "2.14.3"  # the FreeType the baselines were drawn with (matplotlib 3.11's wheels)

@@ -28,7 +28,7 @@ from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError
 from landscape.plane.grid import Grid
 from landscape.inputs.checkpoint import ModelSpec
-from landscape.plane.sources import read_plane
+from landscape.store.planes import read_plane
 from landscape.run.compute import ComputeJob, compute
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
@@ -206,7 +206,7 @@ def flipped(data: bytes, name: str) -> bytes:
 
 
 def _read_case(kind: str, seed: int, corpus: dict[str, bytes], folder: Path) -> str:
-    from landscape.curvature.hessian import read_hessian
+    from landscape.store.hessian_file import read_hessian
     from landscape.run.info import summary
 
     path = _write(folder, "f.h5", flipped(corpus[kind], f"{kind}-{seed}"))
@@ -227,7 +227,7 @@ def _read_case(kind: str, seed: int, corpus: dict[str, bytes], folder: Path) -> 
 
 
 def _read_cases(conn, cases, corpus, folder) -> None:
-    store.FIRST_READ_SECONDS = 0.5  # a child reads a tiny file in milliseconds; a spinning one never ends
+    store.hdf5.FIRST_READ_SECONDS = 0.5  # a child reads a tiny file in milliseconds; a spinning one never ends
     for i, (kind, seed) in enumerate(cases):
         conn.send((i, _read_case(kind, seed, corpus, folder)))
 

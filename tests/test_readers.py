@@ -23,7 +23,8 @@ from landscape.cli import app
 from landscape.plane.directions import DirectionSpec, random_directions
 from landscape.errors import LandscapeError
 from landscape.plane.grid import Grid
-from landscape.curvature.hessian import HessianResult, HessianSettings, HvpMode, LayerCurvature, read_hessian, write_hessian
+from landscape.curvature import HessianResult, HessianSettings, HvpMode, LayerCurvature
+from landscape.store.hessian_file import read_hessian, write_hessian
 
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
 SECRET = b"SECRET:do-not-leak;" * 256  # 4864 bytes outside every landscape file
@@ -248,7 +249,7 @@ def read_all(files: list[tuple[str, Path]]) -> dict[str, str]:
     """Each file read by its own reader and by `info`: "ok" or the LandscapeError's message."""
     from landscape.run import info
 
-    store.FIRST_READ_SECONDS = 1.0  # the child's time to read a tiny file; a spinning libhdf5 runs out of it
+    store.hdf5.FIRST_READ_SECONDS = 1.0  # the child's time to read a tiny file; a spinning libhdf5 runs out of it
     out = {}
     for kind, path in files:
         for name, call in ((kind, store.read_surface if kind == "surface" else read_hessian), ("info", info.summary)):
@@ -358,7 +359,7 @@ def test_strings_that_share_one_large_string_are_refused(tmp_path):
     path.write_bytes(bytes(b))
 
     def read(path: Path) -> str:
-        store.FIRST_READ_MEMORY = 100 << 20
+        store.hdf5.FIRST_READ_MEMORY = 100 << 20
         try:
             store.read_surface(path)
             return "ok"

@@ -301,7 +301,7 @@ def test_seeds_out_of_range_are_one_line(tmp_path, checkpoint, seed):
 
 
 def test_the_largest_seed_works_everywhere(tmp_path, checkpoint):
-    from landscape.curvature.hessian import _generator
+    from landscape.curvature.random_vectors import generator as _generator
 
     _generator(2**63 - 1, 3)  # no overflow from the part arithmetic
     r = runner.invoke(app, ["hessian", str(checkpoint), *TINY, "--seed", str(2**63 - 1), "--steps", "2",
@@ -445,7 +445,8 @@ def test_notebook_names_load_on_use():
 def test_a_hessian_file_keeps_the_probes_asked_for_and_those_used(tmp_path):
     import torch.nn.functional as F
 
-    from landscape.curvature.hessian import HessianSettings, hessian, read_hessian, write_hessian
+    from landscape.curvature import HessianSettings, hessian
+    from landscape.store.hessian_file import read_hessian, write_hessian
     from landscape.inputs.objective import batch_loss
 
     data = tiny_data(32)

@@ -4,6 +4,7 @@ shadowing folders, splits, model-to-model endpoints, resumes, damaged files."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from landscape.cli import app
 from landscape.inputs.data import DataSpec, Split, load_data
 from landscape.plane.directions import random_directions
 from landscape.engine import EvalSettings
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, for_cli
 from landscape.plane.grid import Grid
 from landscape.run.compute import ComputeJob, compute
 
@@ -194,8 +195,9 @@ def test_split_is_honoured_or_refused(tmp_path, monkeypatch):
     test = load_data(DataSpec(str(tmp_path / "both.npz"), Split.test))
     assert len(test) == 4 and test.split == "test" and np.array_equal(test.x.numpy(), x[8:])
     assert len(load_data(DataSpec(str(tmp_path / "both.npz")))) == 8
-    with pytest.raises(LandscapeError, match="--split test: .*one set of data"):
+    with pytest.raises(LandscapeError, match="split test: .*one set of data") as e:
         load_data(DataSpec(str(tmp_path / "one.npz"), Split.test))
+    assert re.search("--split test: .*one set of data", for_cli(e.value.message))
     with pytest.raises(LandscapeError, match="no x_test and y_test"):
         load_data(DataSpec(str(tmp_path / "train_only.pt"), Split.test))
     (tmp_path / "factories.py").write_text(
@@ -203,6 +205,7 @@ def test_split_is_honoured_or_refused(tmp_path, monkeypatch):
         "def split_aware(split='train'): return torch.full((4, 1, 8, 8), float(split == 'test')), torch.arange(4)\n"
         "def plain(): return torch.zeros(4, 1, 8, 8), torch.arange(4)\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # a notebook's folder is on its path; the library adds none
     assert float(load_data(DataSpec("factories:split_aware", Split.test)).x.mean()) == 1.0
     with pytest.raises(LandscapeError, match="takes no split argument"):
         load_data(DataSpec("factories:plain", Split.test))
@@ -314,7 +317,7 @@ def test_disk_full_while_creating_the_file_is_one_line(tmp_path, checkpoint, mon
         with real(target, copy_from) as f:
             yield Full(f)
 
-    monkeypatch.setattr(store, "replacing", replacing)
+    monkeypatch.setattr(store.surface_file, "replacing", replacing)  # where the surface file is created
     out = tmp_path / "s.h5"
     code, output = invoke(["compute", str(checkpoint), *MODEL, *SMALL, "--out", str(out)])
     one_line_error(code, output, "the disk is full")

@@ -109,7 +109,7 @@ def test_own_evaluation_function_on_a_language_model(lm, tmp_path):
     grid = ls.Grid.linspace((-0.5, 0.5, 3), (-0.5, 0.5, 2))
     surface = ls.evaluate(model, batches, plane, grid, eval=module.lm_loss)
     want = plain_lm_loop(model, batches, module.lm_loss, plane, grid.coords(np.arange(grid.size)))
-    np.testing.assert_allclose(surface.values["loss"].ravel(), want, rtol=1e-5)
+    np.testing.assert_allclose(surface.values["train_loss"].ravel(), want, rtol=1e-5)
     # the same from the command line: --eval, dict batches from a factory
     out = tmp_path / "lm.h5"
     r = runner.invoke(app, ["compute", str(tmp_path / "lm.pt"), "--model", "tinylm:make", "--data", "tinylm:batches",
@@ -209,9 +209,9 @@ def test_several_runs_on_one_plane_with_residuals(tmp_path):
 
 
 def test_time_estimate_before_a_long_grid(checkpoint, tmp_path, monkeypatch):
-    from landscape.run import compute as surface
+    from landscape.run import fill
 
-    monkeypatch.setattr(surface, "FORECAST_FROM", 0.0)  # any grid counts as long
+    monkeypatch.setattr(fill, "FORECAST_FROM", 0.0)  # any grid counts as long
     notes = []
     ls.compute(ls.ComputeJob(checkpoint, ls.Grid.linspace((-1, 1, 6), (-1, 1, 6)), tmp_path / "s.h5",
                              ls.ModelSpec("landscape.models:digits_cnn", '{"width": 4}'), ls.DataSpec(samples=100),
@@ -262,14 +262,14 @@ def test_notebook_api_in_one_call():
     grid = ls.Grid.linspace((-1, 1, 4), (-1, 1, 3))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     surface = ls.evaluate(model, (x, y), plane, grid, loss=F.cross_entropy)
-    assert isinstance(surface, ls.Surface) and surface.values["loss"].shape == (3, 4) and model.training
+    assert isinstance(surface, ls.Surface) and surface.values["train_loss"].shape == (3, 4) and model.training
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     ref, acc = naive_loop(model, ls.TensorData(x, y), plane, grid.coords(np.arange(grid.size)))
-    np.testing.assert_allclose(surface.values["loss"].ravel(), ref, rtol=1e-5)
-    np.testing.assert_allclose(surface.values["acc"].ravel(), acc)
+    np.testing.assert_allclose(surface.values["train_loss"].ravel(), ref, rtol=1e-5)
+    np.testing.assert_allclose(surface.values["train_acc"].ravel(), acc)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
     again = ls.evaluate(model, loader, plane, grid)  # a DataLoader, the default loss
-    np.testing.assert_allclose(again.values["loss"], surface.values["loss"], rtol=1e-6)
+    np.testing.assert_allclose(again.values["train_loss"], surface.values["train_loss"], rtol=1e-6)
     from landscape import plot
     fig = plot.draw(surface, "contour")
     assert fig.axes[0].get_xlabel().startswith("random direction")
@@ -284,6 +284,26 @@ def test_the_readme_python_example_runs():
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["loss"].shape == (21, 21) and namespace["fig"].axes
+
+
+def test_the_readme_figure_example_runs(checkpoint, tmp_path, monkeypatch):
+    """The README's notebook figures, exactly as printed there, on a file computed first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    ls.compute(ls.ComputeJob(checkpoint, ls.Grid.linspace((-1, 1, 5), (-1, 1, 4)), "outputs/model.surface.h5",
+                             ls.ModelSpec("landscape.models:digits_cnn", '{"width": 4}'), ls.DataSpec(samples=40)))
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## Figures", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    drawn = namespace["drawn"]
+    assert isinstance(drawn, ls.plot.Drawing) and drawn.artist is not None and drawn.contour_labels
+    assert len(namespace["fig"].axes) >= 2  # both panels (and their colorbars) in the caller's figure
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 def test_model_spec_takes_a_dict_as_a_notebook_user_writes_it():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from landscape.choices import Precision
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, arg
 
 OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
     {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
@@ -27,17 +27,17 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     try:
         dev = torch.device(name)
     except RuntimeError:
-        raise LandscapeError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N") from None
+        raise LandscapeError(f"unknown {arg('device')} {name!r}: use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise LandscapeError(f"--device {name}: no CUDA GPU is visible here; use --device cpu")
+            raise LandscapeError(f"{arg('device')} {name}: no CUDA GPU is visible here; use {arg('device', 'cpu')}")
         count = torch.cuda.device_count()
         if dev.index is None:
             dev = torch.device("cuda", local_rank or 0)
         if dev.index >= count:
-            raise LandscapeError(f"--device {name}: only {count} GPU(s) are visible")
+            raise LandscapeError(f"{arg('device')} {name}: only {count} GPU(s) are visible")
     elif dev.type != "cpu":
-        raise LandscapeError(f"--device {name}: only cpu and cuda devices are supported")
+        raise LandscapeError(f"{arg('device')} {name}: only cpu and cuda devices are supported")
     return dev
 
 

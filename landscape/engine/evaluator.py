@@ -18,13 +18,15 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from landscape.inputs.data import BatchData, Data, TensorData, to_device
-from landscape.plane.directions import Directions
-from landscape.errors import LandscapeError
-from landscape.inputs.objective import EvalChecks, Objective, correct_count
 from landscape.engine import pointmodel as pmod
+from landscape.engine.checks import EvalChecks
 from landscape.engine.device import OOM_ERRORS, precision_context
+from landscape.engine.functional import device_batches
 from landscape.engine.plan import Compile, Launch, Plan
+from landscape.errors import LandscapeError, arg
+from landscape.inputs.data import BatchData, Data, TensorData, to_device
+from landscape.inputs.objective import Objective, correct_count
+from landscape.plane.directions import Directions
 
 Note = Callable[[str], None]
 
@@ -46,7 +48,7 @@ class Evaluator:
         self.checks = EvalChecks(objective.eval_fn)  # every batch of an --eval function
         if isinstance(data, TensorData) and self.batch_size < 1:
             raise LandscapeError(f"the evaluation plan's batch size is {self.batch_size}, but this data is split into "
-                                 "batches by it: the plan is damaged; pass --overwrite to compute the file again")
+                                 f"batches by it: the plan is damaged; pass {arg('overwrite', True)} to compute the file again")
         self._ready = False
 
     # ---- set-up -------------------------------------------------------------------------
@@ -238,7 +240,7 @@ class Evaluator:
             self.on_note(f"out of memory: retrying with batch size {self.batch_size // 2}")
             self.shrink_batch(self.batch_size // 2)
         else:
-            raise LandscapeError("out of memory even with batch size 1; use a smaller model, --device cpu or fewer --samples")
+            raise LandscapeError(f"out of memory even with batch size 1; use a smaller model, {arg('device', 'cpu')} or fewer {arg('samples')}")
 
     def shrink_batch(self, size: int) -> None:
         """A smaller batch from now on (an out-of-memory back-off, here or on another rank)."""
@@ -247,6 +249,11 @@ class Evaluator:
             self._ready = False
             del self.pm, self.x, self.y  # free them before they are made again, just after running out of memory
             self.prepare()
+
+    def hvp_batches(self) -> list[Any]:
+        """This evaluator's data on its device in the plan's batches of a Hessian-vector product
+        (`Plan.hvp_batch`: an HVP holds 3-4× a forward pass's memory), for curvature at its points."""
+        return device_batches(self.data, self.plan.hvp_batch, self.device)
 
     def plan_now(self) -> Plan:
         """The plan as it stands: an out-of-memory back-off may have shrunk the batch, and a fast

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from landscape.choices import Compile, Launch
-from landscape.errors import LandscapeError
 from landscape.engine.device import DeviceProfile, Precision
+from landscape.errors import LandscapeError, arg
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ class EvalSettings:
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
-            raise LandscapeError(f"--batch-size must be at least 1, got {self.batch_size}")
+            raise LandscapeError(f"{arg('batch_size')} must be at least 1, got {self.batch_size}")
         if self.points_per_launch is not None and self.points_per_launch < 1:
-            raise LandscapeError(f"--points-per-launch must be at least 1, got {self.points_per_launch}")
+            raise LandscapeError(f"{arg('points_per_launch')} must be at least 1, got {self.points_per_launch}")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Plan:
         missing = [k for k in cls.CHOICES[:11] if k not in d]
         if missing:
             raise LandscapeError(f"the file's evaluation plan lacks {', '.join(missing)}; it is damaged or older "
-                                 "than this version: pass --overwrite to compute it again")
+                                 f"than this version: pass {arg('overwrite', True)} to compute it again")
         try:
             reasons = tuple(tuple(str(r).split(": ", 1)) for r in (d.get("reasons") or []))
             return cls(str(d["device"]), Precision(str(d["precision"])), _whole(d["batch_size"]),
@@ -140,9 +140,9 @@ class Plan:
                        _flag(d.get("split_data", False)), _whole(d.get("shards", 1)),
                        tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
         except (ValueError, TypeError, OverflowError) as e:
-            raise LandscapeError(f"the file's evaluation plan is not readable ({e}); pass --overwrite") from None
+            raise LandscapeError(f"the file's evaluation plan is not readable ({e}); pass {arg('overwrite', True)}") from None
         except LandscapeError as e:
-            raise LandscapeError(f"the file's evaluation plan is damaged ({e}); pass --overwrite to compute it "
+            raise LandscapeError(f"the file's evaluation plan is damaged ({e.message}); pass {arg('overwrite', True)} to compute it "
                                  "again") from None
 
     def conflict(self, settings: EvalSettings, world: int | None = None, split_data: bool | None = None) -> str | None:
@@ -189,7 +189,7 @@ def choose_precision(settings: EvalSettings, profile: DeviceProfile) -> tuple[Pr
     if settings.precision != Precision.auto:
         if settings.precision == Precision.bf16 and not profile.bf16:
             if profile.kind == "cuda":
-                raise LandscapeError(f"--precision bf16: {profile.name} has no bfloat16 support; use fp16 or fp32")
+                raise LandscapeError(f"{arg('precision', 'bf16')}: {profile.name} has no bfloat16 support; use fp16 or fp32")
             return settings.precision, "given; this CPU has no native bfloat16, so it runs slower than fp32 here"
         return settings.precision, "given"
     if profile.kind == "cuda" and profile.tf32:
@@ -261,7 +261,7 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     launch = pick("launch", None if settings.launch == Launch.auto else settings.launch, Launch.point,
                   "one point per pass (vmap over points measured slower on CPU and GPU)")
     if launch == Launch.vmap and custom:
-        raise LandscapeError("--launch vmap needs a plain f(x) -> outputs model (not --eval or TorchScript)")
+        raise LandscapeError(f"{arg('launch', 'vmap')} needs a plain f(x) -> outputs model (not {arg('eval')} or TorchScript)")
     points_per_launch = pick("points_per_launch", settings.points_per_launch, 8, "vmap's default")
 
     maps_fit = probe.first_layer_map_bytes <= (0.25 * profile.memory if kind == "cuda" else max(4 * probe.data_bytes, 1 << 30))

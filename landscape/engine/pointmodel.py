@@ -21,12 +21,13 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from landscape.plane.directions import Directions, base_tensors
-from landscape.inputs.objective import EvalChecks, EvalFn, call_with
+from landscape.engine.checks import EvalChecks
 from landscape.engine.device import Precision, precision_context
 from landscape.engine.firstlayer import apply_layer, find_first_layer, macs_per_output, replace_with_precomputed
 from landscape.engine.fold import Pair, bn_names, find_pairs, fold, folded_model, pair_names
 from landscape.engine.plan import Compile
+from landscape.inputs.objective import EvalFn, call_with
+from landscape.plane.directions import Directions, base_tensors
 
 Tensors = dict[str, torch.Tensor]
 TEST_POINT = (0.37, -0.21)  # where a fast path must reproduce the plain model

@@ -13,13 +13,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from landscape.inputs.data import BatchData, Data, TensorData, to_device
-from landscape.errors import LandscapeError
-from landscape.inputs.objective import EvalChecks, Objective, correct_count, cross_entropy, mse
+from landscape.engine.checks import EvalChecks
 from landscape.engine.device import DeviceProfile, Precision, precision_context, profile_of
 from landscape.engine.fold import find_pairs
 from landscape.engine.plan import EvalSettings, Plan, Probe, choose_precision, resolve_plan
 from landscape.engine.pointmodel import first_layer_macs
+from landscape.errors import LandscapeError, arg
+from landscape.inputs.data import BatchData, Data, TensorData, to_device
+from landscape.inputs.objective import Objective, correct_count, cross_entropy, mse
 
 
 def _first_line(e: BaseException) -> str:
@@ -46,10 +47,10 @@ def check_objective(model: nn.Module, data: Data, objective: Objective) -> Objec
                 checked = checks.run(lambda: objective.eval_fn(model, to_device(batch, dev)), 0, "the model's weights")
             checks.finish()
             if float(checked.count) <= 0:
-                raise LandscapeError(f"the --eval function's count must be positive, got {float(checked.count)}")
+                raise LandscapeError(f"the {arg('eval')} function's count must be positive, got {float(checked.count)}")
             return Objective(eval_fn=objective.eval_fn, classification=checked.correct is not None)
         if isinstance(data, BatchData):
-            raise LandscapeError("the data's batches are not (input, label) pairs; give --eval pkg.module:fn, "
+            raise LandscapeError(f"the data's batches are not (input, label) pairs; give {arg('eval')} pkg.module:fn, "
                                  "a function (model, batch) -> (loss sum, count) that evaluates one batch")
         xb, yb = data.x[:2].to(dev), data.y[:2].to(dev)
         try:
@@ -60,7 +61,7 @@ def check_objective(model: nn.Module, data: Data, objective: Objective) -> Objec
                                  f"{type(e).__name__}: {_first_line(e)}") from None
         if not isinstance(out, torch.Tensor):
             raise LandscapeError(f"the model returns a {type(out).__name__}, not a tensor of outputs; wrap it so that "
-                                 "forward returns the logits, or give --eval pkg.module:fn")
+                                 f"forward returns the logits, or give {arg('eval')} pkg.module:fn")
         classification = data.is_classification and out.dim() == 2 and out.shape[0] == len(yb)
         if classification:
             lo, hi = int(data.y.min()), int(data.y.max())

@@ -31,7 +31,7 @@ from typing import IO, Any
 import torch
 from torch import nn
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, arg
 from landscape.inputs.importing import import_object, user_code_importable
 
 # Containers that training scripts and frameworks wrap a state dict in (Lightning uses "state_dict").
@@ -63,9 +63,9 @@ class ModelSpec:
         try:
             value = json.loads(self.kwargs or "{}")
         except json.JSONDecodeError as e:
-            raise LandscapeError(f"--model-kwargs is not valid JSON ({e.msg}): {self.kwargs!r}") from None
+            raise LandscapeError(f"{arg('model_kwargs')} is not valid JSON ({e.msg}): {self.kwargs!r}") from None
         if not isinstance(value, dict):
-            raise LandscapeError(f"--model-kwargs must be a JSON object like '{{\"num_classes\": 10}}', got {self.kwargs!r}")
+            raise LandscapeError(f"{arg('model_kwargs')} must be a JSON object like '{{\"num_classes\": 10}}', got {self.kwargs!r}")
         return value
 
 
@@ -264,7 +264,7 @@ def _refusal(path: Path, head: bytes, names: list[str], e: Exception, trust: boo
     if not trust and isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
         return LandscapeError(
             f"{name!r} needs code to load: it pickles Python objects (such as a whole nn.Module) or uses pickle "
-            "features that loading weights alone cannot read; pass --trust-checkpoint if you trust the file, "
+            f"features that loading weights alone cannot read; pass {arg('trust_checkpoint', True)} if you trust the file, "
             "or save its state_dict() instead"
         )
     return _damaged(path, "checkpoint", _kind_and_reason(e))
@@ -295,7 +295,7 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     if scripted and not trust:
         raise LandscapeError(
             f"{str(path)!r} is a TorchScript archive, which runs code from the file as it loads; "
-            "pass --trust-checkpoint if you trust the file, or save its state_dict() instead"
+            f"pass {arg('trust_checkpoint', True)} if you trust the file, or save its state_dict() instead"
         )
     if trust:
         user_code_importable()  # a pickled module's classes may live in the working folder
@@ -387,14 +387,14 @@ def match_keys(expected: Mapping[str, torch.Tensor], state: dict[str, torch.Tens
         raise LandscapeError(
             f"checkpoint keys do not match the model: {len(missing)} missing "
             f"({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}), {len(unexpected)} unexpected "
-            f"({', '.join(unexpected[:4])}{', ...' if len(unexpected) > 4 else ''}); check --model and --model-kwargs"
+            f"({', '.join(unexpected[:4])}{', ...' if len(unexpected) > 4 else ''}); check {arg('model')} and {arg('model_kwargs')}"
         )
     bad = [k for k, v in expected.items() if tuple(v.shape) != tuple(candidate[k].shape)]
     if bad:
         k = bad[0]
         raise LandscapeError(
             f"checkpoint shapes do not match the model for {len(bad)} tensors, e.g. {k}: checkpoint "
-            f"{tuple(candidate[k].shape)} vs model {tuple(expected[k].shape)}; check --model and --model-kwargs"
+            f"{tuple(candidate[k].shape)} vs model {tuple(expected[k].shape)}; check {arg('model')} and {arg('model_kwargs')}"
         )
     return {k: candidate[k] for k in expected}
 
@@ -402,15 +402,15 @@ def match_keys(expected: Mapping[str, torch.Tensor], state: dict[str, torch.Tens
 def build_model(spec: ModelSpec) -> nn.Module:
     """Call the user's factory (a class or function) and check it made a module."""
     if not spec.factory:
-        raise LandscapeError("this checkpoint holds only weights: pass --model pkg.module:factory to build the network")
-    factory = import_object(spec.factory, "--model")
+        raise LandscapeError(f"this checkpoint holds only weights: pass {arg('model')} pkg.module:factory to build the network")
+    factory = import_object(spec.factory, "model")
     kwargs = spec.kwargs_dict()
     try:
         model = factory(**kwargs)
     except Exception as e:
-        raise LandscapeError(f"--model {spec.factory} failed with {kwargs}: {type(e).__name__}: {e}") from None
+        raise LandscapeError(f"{arg('model')} {spec.factory} failed with {kwargs}: {type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module):
-        raise LandscapeError(f"--model {spec.factory} returned a {type(model).__name__}, not a torch.nn.Module")
+        raise LandscapeError(f"{arg('model')} {spec.factory} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
 
 
@@ -440,4 +440,4 @@ def load_state_for(model: nn.Module, checkpoint: str | Path, trust: bool = False
     try:
         return match_keys(model.state_dict(), unwrap_state_dict(read_checkpoint(checkpoint, trust=trust)))
     except LandscapeError as e:
-        raise LandscapeError(f"{checkpoint}: {e}") from None
+        raise LandscapeError(f"{checkpoint}: {e.message}", e.field) from None

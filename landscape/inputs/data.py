@@ -21,9 +21,9 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from landscape.inputs.checkpoint import check_archive, regular_file
 from landscape.choices import Split
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, arg
+from landscape.inputs.checkpoint import check_archive, regular_file
 from landscape.inputs.importing import import_object
 
 
@@ -195,19 +195,19 @@ def _pick_arrays(keys: list[str], get: Any, split: Split | None, where: str) -> 
         return _from_arrays(get(x), get(y), where, wanted)
     if "x" in keys and "y" in keys:
         if split is not None:
-            raise LandscapeError(f"--split {split.value}: {where} holds one set of data (x, y); drop --split, "
+            raise LandscapeError(f"{arg('split')} {split.value}: {where} holds one set of data (x, y); drop {arg('split')}, "
                                  f"or store x_{split.value} and y_{split.value} in it")
         return _from_arrays(get("x"), get("y"), where, "train")
     if split is not None and any(k in keys for k in (*SPLIT_KEYS["train"], *SPLIT_KEYS["test"])):
-        raise LandscapeError(f"--split {split.value}: {where} has no x_{split.value} and y_{split.value} "
+        raise LandscapeError(f"{arg('split')} {split.value}: {where} has no x_{split.value} and y_{split.value} "
                              f"(it holds {', '.join(keys)})")
     raise LandscapeError(f"{where} must hold arrays named x and y (or x_train, y_train, x_test, y_test); "
                          f"it holds {', '.join(keys) or 'nothing'}")
 
 
 def _from_file(path: Path, split: Split | None) -> TensorData:
-    where = f"--data {str(path)!r}"
-    regular_file(path, "--data")  # a device reads without end, a FIFO blocks
+    where = f"{arg('data')} {str(path)!r}"
+    regular_file(path, f"{arg('data')}")  # a device reads without end, a FIFO blocks
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -216,7 +216,7 @@ def _from_file(path: Path, split: Split | None) -> TensorData:
             raise
         except Exception as e:  # a damaged archive: BadZipFile, a bad CRC, a truncated array
             raise LandscapeError(f"{where} is not a readable .npz file ({type(e).__name__}: {e})") from None
-    check_archive(path, "--data")  # torch.load does not check the CRCs of a zip's members
+    check_archive(path, f"{arg('data')}")  # torch.load does not check the CRCs of a zip's members
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -226,7 +226,7 @@ def _from_file(path: Path, split: Split | None) -> TensorData:
         return _pick_arrays([str(k) for k in obj], lambda k: obj[k], split, where)
     if isinstance(obj, (list, tuple)) and len(obj) == 2:
         if split is not None:
-            raise LandscapeError(f"--split {split.value}: {where} holds one (x, y) pair; drop --split")
+            raise LandscapeError(f"{arg('split')} {split.value}: {where} holds one (x, y) pair; drop {arg('split')}")
         return _from_arrays(obj[0], obj[1], where, "train")
     raise LandscapeError(f"{where} must hold inputs and labels: a dict with x and y (or x_train, y_train, x_test, "
                          "y_test) or an (x, y) pair")
@@ -280,14 +280,14 @@ def _from_torchvision(name: str, spec: DataSpec) -> TensorData:
     try:
         import torchvision
     except ImportError:
-        raise LandscapeError(f"--data {name} needs torchvision: pip install torchvision") from None
+        raise LandscapeError(f"{arg('data')} {name} needs torchvision: pip install torchvision") from None
     cls_name, mean, std = TORCHVISION_SETS[name]
     cls = getattr(torchvision.datasets, cls_name)
     try:
         ds = cls(spec.root, train=spec.split != Split.test, download=spec.download)
     except RuntimeError:
         raise LandscapeError(
-            f"{name} is not under --data-root {spec.root!r}; pass --download to fetch it, or --data-root where it is"
+            f"{name} is not under {arg('data_root')} {spec.root!r}; pass {arg('download', True)} to fetch it, or {arg('data_root')} where it is"
         ) from None
     data = torch.as_tensor(np.asarray(ds.data))
     x = data.float() / 255.0
@@ -299,7 +299,7 @@ def _from_torchvision(name: str, spec: DataSpec) -> TensorData:
 
 
 def _from_factory(spec: DataSpec) -> Data:
-    factory = import_object(spec.source, "--data")
+    factory = import_object(spec.source, "data")
     kwargs: dict[str, Any] = {}
     try:
         takes_split = "split" in inspect.signature(factory).parameters
@@ -308,13 +308,13 @@ def _from_factory(spec: DataSpec) -> Data:
     if takes_split:
         kwargs["split"] = (spec.split or Split.train).value
     elif spec.split is not None:
-        raise LandscapeError(f"--split {spec.split.value}: {spec.source} takes no split argument; give it a "
-                             "`split` parameter (\"train\" or \"test\"), or drop --split")
+        raise LandscapeError(f"{arg('split')} {spec.split.value}: {spec.source} takes no split argument; give it a "
+                             f"`split` parameter (\"train\" or \"test\"), or drop {arg('split')}")
     try:
         obj = factory(**kwargs)
     except Exception as e:
-        raise LandscapeError(f"--data {spec.source} failed: {type(e).__name__}: {e}") from None
-    return materialize(obj, f"--data {spec.source}", kwargs.get("split", "train"))
+        raise LandscapeError(f"{arg('data')} {spec.source} failed: {type(e).__name__}: {e}") from None
+    return materialize(obj, f"{arg('data')} {spec.source}", kwargs.get("split", "train"))
 
 
 def load_data(spec: DataSpec) -> Data:
@@ -326,26 +326,26 @@ def load_data(spec: DataSpec) -> Data:
         data = _from_torchvision(source.lower(), spec)
     elif Path(source).suffix in DATA_SUFFIXES:
         if not os.path.lexists(source):
-            raise LandscapeError(f"--data {source!r}: no such file; check the path")
+            raise LandscapeError(f"{arg('data')} {source!r}: no such file; check the path")
         data = _from_file(Path(source), spec.split)
     elif ":" in source and not Path(source).exists():
         data = _from_factory(spec)
     elif Path(source).exists():
-        raise LandscapeError(f"--data {source!r}: unsupported file type; use a .npz or .pt file with x and y")
+        raise LandscapeError(f"{arg('data')} {source!r}: unsupported file type; use a .npz or .pt file with x and y")
     elif "/" in source or os.sep in source:
-        raise LandscapeError(f"--data {source!r}: no such file; check the path, or name a dataset or "
+        raise LandscapeError(f"{arg('data')} {source!r}: no such file; check the path, or name a dataset or "
                              "pkg.module:factory")
     else:
         raise LandscapeError(
-            f"unknown --data {source!r}: use digits, cifar10, mnist, fashion-mnist, a .npz/.pt file, or pkg.module:factory"
+            f"unknown {arg('data')} {source!r}: use digits, cifar10, mnist, fashion-mnist, a .npz/.pt file, or pkg.module:factory"
         )
     if len(data) == 0:
-        raise LandscapeError(f"--data {source!r} is empty")
+        raise LandscapeError(f"{arg('data')} {source!r} is empty")
     if spec.samples is not None:
         if spec.samples < 1:
-            raise LandscapeError(f"--samples must be at least 1, got {spec.samples}")
+            raise LandscapeError(f"{arg('samples')} must be at least 1, got {spec.samples}")
         if isinstance(data, BatchData):
-            raise LandscapeError("--samples needs (input, label) data; with batches of other kinds, give fewer batches")
+            raise LandscapeError(f"{arg('samples')} needs (input, label) data; with batches of other kinds, give fewer batches")
         if spec.samples < len(data):
             idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(spec.seed))[: spec.samples]
             idx, _ = torch.sort(idx)
@@ -353,6 +353,6 @@ def load_data(spec: DataSpec) -> Data:
     return data
 
 
-def describe(spec: DataSpec, data: Data) -> str:
+def data_label(spec: DataSpec, data: Data) -> str:
     """"digits (train)": the source and the part of it used."""
     return f"{spec.source} ({data.split})" if data.split else spec.source

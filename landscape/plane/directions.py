@@ -213,7 +213,7 @@ def check_compatible(directions: Directions, base: Mapping[str, torch.Tensor], w
         raise LandscapeError(
             f"{where}: the directions do not fit this model ({len(missing)} tensors missing, {len(extra)} extra"
             + (f", e.g. {(missing or extra)[0]!r}" if missing or extra else ", different order")
-            + "); use directions made for the same architecture and --dir-type"
+            + f"); use directions made for the same architecture and {arg('dir_type')}"
         )
     for d in (directions.x, directions.y):
         if d is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, arg
 
 MAX_COORDINATE = 1e38  # beyond float32's range (3.4e38) a weight x·d cannot be represented at all
 MAX_POINTS = 25_000_000  # 5000 × 5000; the arrays of the file take 17 bytes a point
@@ -31,11 +31,11 @@ class Grid:
             if axis is None:
                 continue
             if len(axis) == 0:
-                raise LandscapeError(f"the {name} axis of the grid has no points")
+                raise LandscapeError(f"the {name} axis of the grid has no points", field=name)
             a = np.asarray(axis)
             if not np.isfinite(a).all() or np.abs(a).max() > MAX_COORDINATE:
-                raise LandscapeError(f"{name} coordinates must be finite numbers within ±{MAX_COORDINATE:g} "
-                                     "(the range of float32 weights)")
+                raise LandscapeError(f"{arg(name)} coordinates must be finite numbers within ±{MAX_COORDINATE:g} "
+                                     "(the range of float32 weights)", field=name)
         if self.size > MAX_POINTS:
             dims = " × ".join(f"{n:,}" for n in reversed(self.shape))
             raise LandscapeError(
@@ -80,20 +80,26 @@ class Grid:
 
 
 def check_axis(lo: float, hi: float, num: int, name: str = "x") -> None:
-    """A user error unless min ≤ max and the number of points fits them."""
+    """A user error unless min ≤ max and the number of points fits them (its `field` is `name`)."""
+    problem = _axis_problem(lo, hi, num, name)
+    if problem is not None:
+        raise LandscapeError(problem, field=name)
+
+
+def _axis_problem(lo: float, hi: float, num: int, name: str) -> str | None:
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise LandscapeError(f"--{name}: min and max must be finite numbers")
+        return f"{arg(name)}: min and max must be finite numbers"
     if num < 1:
-        raise LandscapeError(f"--{name}: the number of points must be at least 1")
+        return f"{arg(name)}: the number of points must be at least 1"
     if num > MAX_POINTS:
-        raise LandscapeError(f"--{name}: {num:,} points on one axis; the limit for the whole grid is {MAX_POINTS:,}")
+        return f"{arg(name)}: {num:,} points on one axis; the limit for the whole grid is {MAX_POINTS:,}"
     if lo > hi:
-        raise LandscapeError(f"--{name}: min {lo:g} is larger than max {hi:g}")
+        return f"{arg(name)}: min {lo:g} is larger than max {hi:g}"
     if num > 1 and lo == hi:
-        raise LandscapeError(f"--{name}: {num} points need min < max")
+        return f"{arg(name)}: {num} points need min < max"
     if num == 1 and lo != hi:
-        raise LandscapeError(f"--{name}: one point cannot span {lo:g} to {hi:g}; give min = max (e.g. 0:0:1) "
-                             "or more points")
+        return f"{arg(name)}: one point cannot span {lo:g} to {hi:g}; give min = max (e.g. 0:0:1) or more points"
+    return None
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class AutoRange:
 
     def __post_init__(self) -> None:
         if not (self.rise > 1.0 and np.isfinite(self.rise)):
-            raise LandscapeError(f"--rise must be larger than 1 (a factor over the centre's loss), got {self.rise}")
+            raise LandscapeError(f"{arg('rise')} must be larger than 1 (a factor over the centre's loss), got {self.rise}")
         if self.nx < 2 or (self.ny is not None and self.ny < 2):
             raise LandscapeError("an automatic range needs at least 2 points per axis")
         if self.nx * (self.ny or 1) > MAX_POINTS:

@@ -8,7 +8,6 @@ interpolation with `--dir_type states` for this reason. Weights only is an expli
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 

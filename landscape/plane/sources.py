@@ -1,8 +1,9 @@
 """Where the plane of a surface comes from, as one value (`PlaneSource`), and the makers that
 turn it into `Directions`: random filter-normalized directions, directions toward target
-models, the plane of an earlier file (a surface, a direction file of the paper's code, a
-Hessian file's top eigenvectors), or directions already made (the PCA plane of training runs
-in trajectory.py, the plane through models in interpolation.py).
+models, or directions already made (the PCA plane of training runs in trajectory.py, the
+plane through models in interpolation.py). The plane of an earlier file (a surface, a
+direction file of the paper's code, a Hessian file's top eigenvectors) is a `FilePlane`,
+read by the store (`landscape.store.planes`); `landscape.make_plane` takes every source.
 
 Every source carries the `DirectionSpec` of the run (the dir type, the seed, the tensors that
 move), which the file records, so a resumed run can tell whether it is the same job.
@@ -10,7 +11,6 @@ move), which the file records, so a resumed run can tell whether it is the same 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -18,12 +18,11 @@ from typing import Union
 import torch
 from torch import nn
 
-from landscape import store
 from landscape.choices import Scale
 from landscape.errors import LandscapeError, arg
 from landscape.inputs.checkpoint import load_state_for
-from landscape.plane.directions import (Directions, DirectionSpec, DirType, base_tensors, check_compatible, chosen,
-                                        random_direction, random_directions, target_direction)
+from landscape.plane.directions import (DirectionSpec, Directions, base_tensors, chosen, random_direction,
+                                        random_directions, target_direction)
 
 
 @dataclass(frozen=True)
@@ -72,10 +71,12 @@ class GivenPlane:
 PlaneSource = Union[RandomPlane, TargetPlane, FilePlane, GivenPlane]
 
 
-def make_plane(source: PlaneSource, model: nn.Module, two: bool, trust: bool = False) -> Directions:
+def directions_of(source: RandomPlane | TargetPlane | GivenPlane, model: nn.Module, two: bool,
+                  trust: bool = False) -> Directions:
     """The directions of `source` for `model` (a plane if `two`, else a line); a user error if
     they move nothing or are parallel (see `check_plane`). `trust` lets target checkpoints that
-    need code load (`trust_checkpoint`)."""
+    need code load (`trust_checkpoint`). A `FilePlane` is read from its file by
+    `landscape.store.planes.read_plane`; `landscape.make_plane` takes every source."""
     return check_plane(_directions(source, model, two, trust), two)
 
 
@@ -115,7 +116,7 @@ def _directions(source: PlaneSource, model: nn.Module, two: bool, trust: bool) -
     if isinstance(source, GivenPlane):
         return source.directions
     if isinstance(source, FilePlane):
-        return read_plane(source.path, model, two, source.scale)
+        raise TypeError("a FilePlane is read from its file: use landscape.make_plane or landscape.read_plane")
     if isinstance(source, RandomPlane):
         return random_directions(model, source.spec, two=two)
     if not isinstance(source, TargetPlane):
@@ -138,49 +139,3 @@ def _directions(source: PlaneSource, model: nn.Module, two: bool, trust: bool) -
         raise LandscapeError(f"{arg('y_target')} needs a 2-D grid: add {arg('y')}", field="y_target")
     extra = {"subset": spec.select.describe()} if only is not None else {}
     return Directions(dx, dy, spec.dir_type, "target", (labels[0], labels[1]), extra)
-
-
-def read_plane(path: Path, model: nn.Module, two: bool = True, scale: Scale = Scale.unit) -> Directions:
-    """The plane of an earlier surface file, a direction file of the paper's code (unnamed
-    tensors, matched by position to `model.parameters()` or `model.state_dict()`) or a Hessian
-    file (top eigenvectors; `scale` "weights" rescales each to the norm of the weights)."""
-    path = Path(path)
-    if not path.is_file():
-        raise LandscapeError(f"{arg('directions')} {str(path)!r} is not a file; give an earlier surface file or a "
-                             "Hessian file", field="directions")
-    dirs = store.read_directions(path)
-    if dirs.names == [str(i) for i in range(len(dirs.names))]:
-        dirs = _by_position(dirs, model, path)
-    check_compatible(dirs, base_tensors(model, dirs.dir_type), f"{arg('directions')} {path}")
-    if not two:
-        dirs.y = None
-    elif dirs.y is None:
-        raise LandscapeError(f"{arg('directions')} {path} holds one direction; omit {arg('y')} for a 1-D run",
-                             field="directions")
-    scale = Scale(scale)
-    if dirs.kind == "hessian":
-        base = base_tensors(model, dirs.dir_type)
-        theta = math.sqrt(sum(float((t.double() ** 2).sum()) for t in base.values() if t.is_floating_point()))
-        factor = theta if scale == Scale.weights else 1.0
-        if factor != 1.0:
-            dirs.x = {n: t * factor for n, t in dirs.x.items()}
-            dirs.y = {n: t * factor for n, t in dirs.y.items()} if dirs.y is not None else None
-        dirs.extra = {**dirs.extra, "scale": "to the norm of the weights" if scale == Scale.weights else "unit norm"}
-        note = ("Hessian eigenvectors, " + ("each scaled to |θ|" if scale == Scale.weights else "unit norm")
-                + ", not filter-normalized")
-        dirs.extra["note"] = note
-    elif scale != Scale.unit:
-        raise LandscapeError(f"{arg('direction_scale')} applies to a Hessian file's eigenvectors only",
-                             field="direction_scale")
-    return dirs
-
-
-def _by_position(dirs: Directions, model: nn.Module, where: Path) -> Directions:
-    for dir_type in (DirType.weights, DirType.states):
-        base = base_tensors(model, dir_type)
-        shapes = [tuple(t.shape) for t in base.values()]
-        if shapes == [tuple(t.shape) for t in dirs.x.values()]:
-            rename = lambda d: dict(zip(base, d.values())) if d is not None else None  # noqa: E731
-            return Directions(rename(dirs.x), rename(dirs.y), dir_type, dirs.kind, dirs.labels, dirs.extra)
-    raise LandscapeError(f"{arg('directions')} {where}: its {len(dirs.x)} unnamed tensors match neither the model's "
-                         "parameters nor its state dict in order and shape; use directions made for this architecture")

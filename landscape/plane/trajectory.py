@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape.inputs.checkpoint import load_state_for
-from landscape.plane.directions import Direction, Directions, DirType, Track, base_tensors
 from landscape.errors import LandscapeError, arg
+from landscape.inputs.checkpoint import load_state_for
 from landscape.inputs.params import ParamSelection
-from landscape.plane.grid import MAX_POINTS, Grid
+from landscape.plane.directions import DirType, Direction, Directions, Track, base_tensors
+from landscape.plane.grid import Grid, MAX_POINTS
 
 @dataclass
 class PCA:

@@ -1,16 +1,16 @@
 """Curvature numbers of checkpoints, as files and tables: checkpoint + data → Hessian file
 (`landscape hessian`) and checkpoints + data → sharpness table (`landscape sharpness`).
 
-The math is in hessian.py and sharpness.py; this module loads what they need the way
-`compute` does (the same checkpoint, model, data, loss and `--eval` options), and takes the
-device, precision and batch size from the same evaluation plan.
+The math is in `landscape.curvature` (numbers only, no files); this module loads what it needs
+the way `compute` does (the same checkpoint, model, data, loss and `--eval` options), takes the
+device, precision and batch size from the same evaluation plan, and writes the files: the
+Hessian file through `landscape.store.hessian_file`, the table's CSV, Markdown and LaTeX here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,18 @@ import torch
 from torch import nn
 
 from landscape._version import __version__
-from landscape.inputs.checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
-from landscape.inputs.data import DataSpec, TensorData, describe, load_data, to_device
-from landscape.inputs.params import ParamSelection
+from landscape.curvature.sharpness import SharpnessRow, SharpnessSettings, sharpness
+from landscape.curvature.spectrum import HessianResult, HessianSettings, hessian
+from landscape.curvature.tables import table_csv, table_latex, table_markdown
 from landscape.engine import EvalSettings, Plan, Precision, plan_for, precision_context, resolve_device
-from landscape.errors import LandscapeError
-from landscape.curvature.hessian import HessianResult, HessianSettings, hessian, write_hessian
-from landscape.inputs.objective import EvalFn, Loss, batch_loss
-from landscape.curvature.sharpness import SharpnessRow, SharpnessSettings, sharpness, write_table
+from landscape.engine.functional import device_batches, objective_fn
+from landscape.errors import LandscapeError, arg, as_python
+from landscape.inputs.checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
+from landscape.inputs.data import DataSpec, data_label, load_data
+from landscape.inputs.objective import EvalFn, Loss
+from landscape.inputs.params import ParamSelection
+from landscape.store.files import write_bytes
+from landscape.store.hessian_file import write_hessian
 
 Progress = Callable[[int, int], None]
 
@@ -43,6 +47,7 @@ class CurvatureJob:
     evaluation: EvalSettings = EvalSettings()
     subset: ParamSelection = ParamSelection()  # the tensors the Hessian is over
     trust_checkpoint: bool = False
+    command: str = ""  # the command line that asked for it, recorded in the Hessian file (the caller's to give)
 
 
 @dataclass
@@ -71,23 +76,17 @@ def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
     plan, objective = plan_for(model, data, job.loss.objective(), job.evaluation, device, points=1)
     device = torch.device(plan.device) if plan.device != device.type else device
     model = model.to(device).eval()  # freshly loaded: ours to move
-    fn = objective.eval_fn if objective.eval_fn is not None else batch_loss(objective.loss, objective.classification)
-    if isinstance(data, TensorData):
-        size = plan.hvp_batch or len(data)  # the plan's batch for Hessian-vector products
-        batches: list[Any] = [(data.x[s : s + size].to(device), data.y[s : s + size].to(device))
-                              for s in range(0, len(data), size)]
-    else:
-        batches = [to_device(b, device) for b in data.batches]
+    batches = device_batches(data, plan.hvp_batch, device)  # the plan's batch for Hessian-vector products
     subset = job.subset.names(model, dict(model.named_parameters()))
     params = None if subset is None else tuple(n for n, _ in model.named_parameters() if n in subset)
-    return Loaded(model, batches, fn, plan, device, params, len(data), describe(job.data, data))
+    return Loaded(model, batches, objective_fn(objective), plan, device, params, len(data), data_label(job.data, data))
 
 
 def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings, out: Path,
                  progress: Progress | None = None) -> HessianResult:
     """The Hessian of the mean loss at the checkpoint's weights, written to `out` with every
     setting as an attribute (`compute --directions out` then draws the plane of its top two
-    eigenvectors)."""
+    eigenvectors; `density_figure_path(out)` names its density figure)."""
     loaded = load(job, checkpoint)
     settings = dataclasses.replace(settings, params=settings.params or loaded.params,
                                    autocast=loaded.plan.precision.autocast_dtype)
@@ -98,11 +97,18 @@ def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings,
              "(from checkpoint)", "model_kwargs": job.model.kwargs, "data": loaded.data_label,
              "loss_name": job.loss.label, "precision": loaded.plan.precision.value, "device": str(loaded.device),
              "batches": len(loaded.batches), "versions": f"landscape {__version__}, torch {torch.__version__}",
-             "command": " ".join(sys.argv)}
+             "command": job.command}
     if job.subset.describe():
         attrs["subset"] = job.subset.describe()
     write_hessian(out, result, attrs)
     return result
+
+
+def density_figure_path(hessian_path: Path) -> Path:
+    """Where the spectral density of the Hessian file `hessian_path` is drawn: beside it, `.h5`
+    replaced by `.density.png` (`h.hessian.h5` → `h.hessian.density.png`)."""
+    hessian_path = Path(hessian_path)
+    return hessian_path.with_name(hessian_path.name.removesuffix(".h5") + ".density.png")
 
 
 def sharpness_rows(job: CurvatureJob, checkpoints: list[Path], settings: SharpnessSettings,
@@ -130,13 +136,50 @@ def _names(checkpoints: list[Path]) -> list[str]:
     return names if len(set(names)) == len(names) else [str(c) for c in checkpoints]
 
 
+@dataclass
+class SharpnessTable:
+    """What `sharpness_table` made: the rows, the files written (PREFIX.csv, PREFIX.md,
+    PREFIX.tex, in that order) and the Markdown table's text (to print without reading it back).
+
+    Interim: it also iterates and indexes as `paths`, the list `sharpness_table` returned before."""
+
+    rows: list[SharpnessRow]
+    paths: list[Path]
+    markdown: str
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.paths)
+
+    def __getitem__(self, i: int) -> Path:
+        return self.paths[i]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def write_table(rows: Sequence[SharpnessRow], prefix: Path) -> list[Path]:
+    """PREFIX.csv, PREFIX.md and PREFIX.tex (`curvature.tables`), each written to a temporary
+    file and renamed; nothing is written if the rows do not make a table."""
+    prefix = Path(prefix)
+    texts = ((".csv", table_csv(rows)), (".md", table_markdown(rows)), (".tex", table_latex(rows)))
+    out = []
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        for suffix, text in texts:
+            out.append(write_bytes(prefix.with_name(prefix.name + suffix), text.encode("utf-8")))
+    except OSError as e:
+        raise LandscapeError(f"cannot write the table {str(prefix)!r}.*: {e.strerror or e}; "
+                             f"choose another {arg('out')}", field="out") from None
+    return out
+
+
 def sharpness_table(job: CurvatureJob, checkpoints: list[Path], settings: SharpnessSettings, prefix: Path,
                     on_row: Callable[[SharpnessRow], None] | None = None,
-                    tick: Callable[[], None] | None = None) -> list[Path]:
+                    tick: Callable[[], None] | None = None) -> SharpnessTable:
     """PREFIX.csv, PREFIX.md and PREFIX.tex with one row per checkpoint. Interrupted (a
     KeyboardInterrupt, e.g. from `tick`) after some rows, it writes those rows, then re-raises."""
     if not checkpoints:
-        raise LandscapeError("sharpness needs at least one checkpoint")
+        raise LandscapeError("sharpness needs at least one checkpoint", field="checkpoints")
     rows: list[SharpnessRow] = []
 
     def keep(row: SharpnessRow) -> None:
@@ -150,11 +193,12 @@ def sharpness_table(job: CurvatureJob, checkpoints: list[Path], settings: Sharpn
         if rows:
             write_table(rows, prefix)
         raise
-    return write_table(rows, prefix)
+    return SharpnessTable(rows, write_table(rows, prefix), table_markdown(rows))
 
 
-def describe_result(result: HessianResult) -> list[str]:
-    """Lines of a plain table of a Hessian result, for the terminal."""
+def describe_result(result: HessianResult, render: Callable[[str], str] = as_python) -> list[str]:
+    """Lines of a plain table of a Hessian result, for the terminal. A setting it names is
+    rendered by `render`: as the Python argument (`as_python`), or as the flag (`errors.for_cli`)."""
     lines = [f"{'eigenvalue':<12}{'value':>14}{'residual':>12}"]
     for i, (v, r) in enumerate(zip(result.eigenvalues, result.residuals)):
         lines.append(f"{'λ' + str(i + 1):<12}{v:>14.6g}{r:>12.2g}")
@@ -166,7 +210,7 @@ def describe_result(result: HessianResult) -> list[str]:
         lines.append(f"{'density':<12}{len(grid)} points from {grid[0]:.4g} to {grid[-1]:.4g}")
     lines.append(f"{'loss':<12}{result.loss:>14.6g}  over {result.samples} samples; {result.lanczos_steps} Lanczos "
                  f"steps, {result.hvps} Hessian-vector products, {result.seconds:.1f} s"
-                 + ("" if result.converged else "; NOT converged: raise --steps"))
+                 + ("" if result.converged else render(f"; NOT converged: raise {arg('steps')}")))
     if result.per_layer:
         width = max(len(r.name) for r in result.per_layer) + 2
         lines.append(f"{'tensor':<{width}}{'size':>10}{'top eigenvalue':>16}{'trace':>14}{'± stderr':>12}")

@@ -1,4 +1,6 @@
-"""`landscape demo`: train a small CNN on the bundled digits, then draw its landscape."""
+"""`landscape demo`: train a small CNN on the bundled digits, then compute its landscape: the
+surface around the last epoch, the training path in its PCA plane and the line from the first
+epoch to the last. Drawing belongs to the caller (`draw`): the run never imports plotting."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import torch.nn.functional as F
 
 from landscape.inputs.checkpoint import ModelSpec
 from landscape.inputs.data import DataSpec, Split, load_data
-from landscape.plane.directions import DirectionSpec, DirType
-from landscape.plane.grid import Grid
 from landscape.models import DigitsCNN
+from landscape.plane.directions import DirType, DirectionSpec
+from landscape.plane.grid import Grid
 from landscape.run.compute import ComputeJob, ComputeResult, compute
 
 DEMO_MODEL = "landscape.models:digits_cnn"
@@ -76,13 +78,15 @@ def run_demo(
     settings: DemoSettings = DemoSettings(),
     on_epoch: Callable[[int, float, float], None] | None = None,
     progress: Callable[[str], Callable[[int, int], None] | None] = lambda name: None,
+    draw: Callable[[Path], list[Path]] | None = None,
 ) -> DemoResult:
     """Train; compute the surface around the last epoch, the training path in its PCA plane and
     the line from the first epoch to the last; draw the default figures of each.
 
-    `progress(name)` may return a (done, total) callback for the named computation.
+    `progress(name)` may return a (done, total) callback for the named computation; `draw(path)`
+    draws a surface file's default figures and returns their paths (the command line passes
+    `plot.render_file`).
     """
-    from landscape.plot import PlotOptions, render_file
     from landscape.plane.sources import RandomPlane
     from landscape.run.job import interpolation_job, trajectory_job
 
@@ -99,5 +103,5 @@ def run_demo(
             [paths[0], paths[-1]]),
     }
     results = {name: compute(job, progress=progress(name)) for name, job in jobs.items()}
-    figures = [f for r in results.values() for f in render_file(r.path, PlotOptions())]
+    figures = [f for r in results.values() for f in draw(r.path)] if draw is not None else []
     return DemoResult(paths, acc, results["surface"], results["trajectory"], results["interpolation"], figures)

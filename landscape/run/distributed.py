@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+from landscape.errors import LandscapeError, arg
 
-from landscape.errors import LandscapeError
+if TYPE_CHECKING:  # PyTorch and NumPy load when a collective runs: `rank()` is asked before either is needed
+    import numpy as np
+    import torch
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class World:
         """The sum of `value` over the ranks."""
         if self.size == 1:
             return value
+        import torch
+
         t = torch.tensor([value], dtype=torch.int64, device=self._collective_device())
         _dist().all_reduce(t)
         return int(t.item())
@@ -74,6 +78,8 @@ class World:
         """The smallest `value` over the ranks."""
         if self.size == 1:
             return value
+        import torch
+
         t = torch.tensor([value], dtype=torch.int64, device=self._collective_device())
         _dist().all_reduce(t, op=_dist().ReduceOp.MIN)
         return int(t.item())
@@ -82,6 +88,9 @@ class World:
         """Element-wise sum of a float64 array over the ranks (loss sums and counts)."""
         if self.size == 1:
             return a
+        import numpy as np
+        import torch
+
         t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64)).to(self._collective_device())
         _dist().all_reduce(t)
         return t.cpu().numpy()
@@ -91,6 +100,8 @@ class World:
             _dist().barrier()
 
     def _collective_device(self) -> torch.device:
+        import torch
+
         return torch.device(self.device) if _dist().get_backend() == "nccl" else torch.device("cpu")
 
 
@@ -100,25 +111,39 @@ def _dist():  # type: ignore[no-untyped-def]
     return dist
 
 
+def launched() -> tuple[int, int, int, int]:
+    """(rank, local rank, world size, local world size) of this process as torchrun set them;
+    (0, 0, 1, 1) in a plain process. The one place that reads torchrun's environment."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), size,
+            int(os.environ.get("LOCAL_WORLD_SIZE", str(size))))
+
+
+def rank() -> int:
+    """This process's rank under torchrun (0 in a plain process): rank 0 alone prints and writes."""
+    return launched()[0]
+
+
 def join(device: str = "auto") -> World:
     """This process's world: size one in a plain process; under torchrun, join its process group
     (NCCL between GPUs, gloo between CPUs) with this process on the GPU of its LOCAL_RANK."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank, size, local_size = launched()
     if size <= 1:
         return World()
-    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(size)))
+    import torch
+
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if use_cuda:
         gpus = torch.cuda.device_count()
         if gpus == 0:
-            raise LandscapeError("--device cuda under torchrun, but no GPU is visible; use --device cpu")
+            raise LandscapeError(f"{arg('device', 'cuda')} under torchrun, but no GPU is visible; use {arg('device', 'cpu')}",
+                                 field="device")
         if local_size > gpus:
             raise LandscapeError(f"torchrun started {local_size} processes on this node but {gpus} GPU(s) are visible: "
-                                 f"use --nproc-per-node {gpus}, or --device cpu for CPU processes")
+                                 f"use --nproc-per-node {gpus}, or {arg('device', 'cpu')} for CPU processes")
         index = int(device.split(":")[1]) + local_rank if ":" in device else local_rank
         if index >= gpus:
-            raise LandscapeError(f"--device {device} with {local_size} processes needs GPU {index}, "
+            raise LandscapeError(f"{arg('device', device)} with {local_size} processes needs GPU {index}, "
                                  f"but {gpus} are visible")
         dev = f"cuda:{index}"
         torch.cuda.set_device(torch.device(dev))

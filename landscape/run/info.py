@@ -16,23 +16,28 @@ SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_t
 
 
 def summary(path: str | Path) -> str:
-    """Aligned "key  value" lines; odd attributes of a damaged file are a user error too."""
-    return store.guarded(Path(path), lambda: _hessian_summary(path) if _is_hessian(path) else _summary(path),
-                         "a surface or Hessian file", "landscape compute or landscape hessian")
+    """Aligned "key  value" lines. Only the reading of the file is guarded: a damaged file is a
+    user error; what is computed from what was read (the basins, say) is not."""
+    path = Path(path)
+    if _is_hessian(path):
+        return _hessian_summary(path)
+    return _summary(store.read_surface(path))
 
 
-def _is_hessian(path: str | Path) -> bool:
-    with store.open_file(Path(path)) as f:
-        return "xcoordinates" not in f and "eigenvalues" in f
+def _is_hessian(path: Path) -> bool:
+    def read() -> bool:
+        with store.open_file(path) as f:
+            return "xcoordinates" not in f and "eigenvalues" in f
+
+    return store.guarded(path, read, "a surface or Hessian file", "landscape compute or landscape hessian")
 
 
-def _hessian_summary(path: str | Path) -> str:
+def _hessian_summary(path: Path) -> str:
     from landscape.run.curvature import describe_result
-    from landscape.curvature.hessian import read_hessian
+    from landscape.store.hessian_file import read_hessian
 
-    result = read_hessian(Path(path))
-    with store.open_file(Path(path)) as f:
-        a = dict(f.attrs)
+    result = read_hessian(path)
+    a = store.read_attrs(path, "a Hessian file", "landscape hessian")
     rows: list[tuple[str, str]] = [("hessian", str(path))]
     for key in ("checkpoint", "model", "data", "samples", "loss_name", "precision", "device", "seed"):
         if key in a and _text(a[key]) not in ("", "None"):
@@ -46,8 +51,7 @@ def _text(v: object) -> str:
     return ", ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v)
 
 
-def _summary(path: str | Path) -> str:
-    s = store.read_surface(path)
+def _summary(s: store.Surface) -> str:
     a = s.attrs
     rows: list[tuple[str, str]] = [("surface", str(s.path))]
     nx = len(s.x)

@@ -4,8 +4,11 @@ checkpoints: a training trajectory's PCA plane and the line or plane through mod
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from torch import nn
 
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError, arg
@@ -13,11 +16,16 @@ from landscape.inputs.checkpoint import ModelSpec, load_model, load_state_for
 from landscape.inputs.checkpoints import order_checkpoints
 from landscape.inputs.data import DataSpec
 from landscape.inputs.objective import Loss
-from landscape.plane.directions import DirectionSpec
+from landscape.plane.directions import DirectionSpec, Directions
 from landscape.plane.grid import AutoRange, Grid
 from landscape.plane.interpolation import LINE, models_plane
-from landscape.plane.sources import FilePlane, GivenPlane, PlaneSource, RandomPlane, TargetPlane
+from landscape.plane.sources import (FilePlane, GivenPlane, PlaneSource, RandomPlane, TargetPlane, check_plane,
+                                     directions_of)
 from landscape.plane.trajectory import fitted_axis, fitted_grid, trajectory_plane
+from landscape.store.planes import read_plane
+
+Progress = Callable[[int, int], None]  # (points done, points in total)
+Note = Callable[[str], None]  # a message for the user (with `errors.arg` markers; the CLI renders them)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,15 @@ class ComputeJob:
     def spec(self) -> DirectionSpec:
         """The direction settings of the run (dir type, norm, seed, the tensors that move)."""
         return self.plane.spec
+
+
+def make_plane(source: PlaneSource, model: nn.Module, two: bool, trust: bool = False) -> Directions:
+    """The directions of any plane source for `model` (a plane if `two`, else a line): random,
+    toward targets, given, or read from a file; a user error if they move nothing or are
+    parallel. `trust` lets checkpoints that need code load (`trust_checkpoint`)."""
+    if isinstance(source, FilePlane):
+        return check_plane(read_plane(source.path, model, two, source.scale), two)
+    return directions_of(source, model, two, trust)
 
 
 def trajectory_job(

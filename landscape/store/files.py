@@ -59,6 +59,16 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def journal_path(path: Path) -> Path:
+    """Where the journal of a surface file's running computation lives (see journal.py)."""
+    return path.with_name(path.name + ".journal")
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file that makes one process the writer of a surface file."""
+    return path.with_name(path.name + ".lock")
+
+
 @contextmanager
 def replacing(target: Path, copy_from: Path | None = None) -> Iterator[BinaryIO]:
     """A file object on a fresh temporary file beside `target` (holding a copy of `copy_from`,

@@ -25,9 +25,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from landscape.errors import LandscapeError
-from landscape.store.files import open_private, reason, refuse_link, replacing, same_file
+from landscape.errors import LandscapeError, arg
 from landscape.plane.grid import MAX_POINTS
+from landscape.store.files import journal_path, lock_path, open_private, reason, refuse_link, replacing, same_file
+from landscape.store.hdf5 import open_file
 
 try:
     import fcntl
@@ -37,14 +38,6 @@ except ImportError:  # Windows: no flock; runs there are not protected against a
 MAGIC = b"LSJ1"
 RECORD = b"LSR1"
 HEADER = struct.Struct("<4sI")  # magic, length of the JSON header that follows
-
-
-def journal_path(path: Path) -> Path:
-    return path.with_name(path.name + ".journal")
-
-
-def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
 
 
 def _absolute(path: Path) -> Path:
@@ -75,7 +68,7 @@ class Lock:
             try:
                 fd = open_private(self.path, "the lock of a surface file")
             except OSError as e:
-                raise LandscapeError(f"cannot create {self.path}: {e.strerror or e}; choose another --out") from None
+                raise LandscapeError(f"cannot create {self.path}: {e.strerror or e}; choose another {arg('out')}", field="out") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -83,7 +76,7 @@ class Lock:
                 os.close(fd)
                 surface = self.path.name[: -len(".lock")]
                 raise LandscapeError(
-                    f"{surface} is being written by {holder}; wait for it to finish, or use another --out"
+                    f"{surface} is being written by {holder}; wait for it to finish, or use another {arg('out')}"
                 ) from None
             if same_file(self.path, fd):
                 break
@@ -266,7 +259,6 @@ def merge(path: Path, run_id: str, metrics: list[str]) -> None:
     """Fold the journal into the HDF5 file: a copy is updated, then replaces it. The file is opened
     through `store.open_file`, which refuses one whose datasets live in other files (writing
     them would write there)."""
-    from landscape.store.surface_file import open_file  # store imports this module
 
     with open_file(path) as f:
         size = int(np.prod(f["computed"].shape))

@@ -1,0 +1,17 @@
+"""`landscape info`: what a surface file or a Hessian file holds, by `landscape.run.info`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from landscape.cli.console import say
+
+
+def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface or Hessian file.")]) -> None:
+    """Summarize a surface file (grid, settings, plan, progress, loss, basins) or a Hessian file."""
+    from landscape.run.info import summary
+
+    say(summary(file))

@@ -1,0 +1,65 @@
+"""`landscape plot`: figures of surface files, drawn by `landscape.plot`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from landscape.cli import syntax
+from landscape.cli.console import say
+from landscape.cli.interrupts import FIGURES_WHOLE, on_interrupt
+from landscape.cli.outputs import wrote
+from landscape.errors import LandscapeError
+
+
+def plot(
+    files: Annotated[list[Path], typer.Argument(metavar="FILES", help="Surface files (several with --compare).")],
+    kind: Annotated[Optional[str], typer.Option("--kind", metavar="KINDS",
+                    help="Comma-separated: contour, filled, heatmap, surface, line, barcode, vtk, obj, ply, html, "
+                         "or all (default: by file).")] = None,
+    metric: Annotated[str, typer.Option("--metric", metavar="NAME",
+                      help="loss, acc, eig_max, eig_min or eig_ratio.")] = "loss",
+    log: Annotated[bool, typer.Option("--log", help="Log scale for the loss.")] = False,
+    vmin: Annotated[Optional[float], typer.Option("--vmin", metavar="V", help="Lowest contour level / colour.")] = None,
+    vmax: Annotated[Optional[float], typer.Option("--vmax", metavar="V", help="Highest contour level / colour.")] = None,
+    levels: Annotated[Optional[int], typer.Option("--levels", metavar="N", help="Number of contour levels.")] = None,
+    vlevel: Annotated[Optional[float], typer.Option("--vlevel", metavar="STEP",
+                      help="Step between contour levels (the paper: 0.5).")] = None,
+    cmap: Annotated[Optional[str], typer.Option("--cmap", metavar="NAME", help="Matplotlib colormap.")] = None,
+    format: Annotated[str, typer.Option("--format", metavar="FORMATS", help="png, pdf, svg (comma-separated).")] = "png",
+    dpi: Annotated[int, typer.Option("--dpi", metavar="N", help="Resolution of raster images.")] = 150,
+    size: Annotated[Optional[str], typer.Option("--size", metavar="W,H", help="Figure size in inches.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR",
+                   help="Folder for the figures (default: next to the file).")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", metavar="TEXT", help="Figure title.")] = None,
+    elev: Annotated[Optional[float], typer.Option("--elev", metavar="DEG", help="3-D view elevation.")] = None,
+    azim: Annotated[Optional[float], typer.Option("--azim", metavar="DEG", help="3-D view azimuth.")] = None,
+    zmax: Annotated[Optional[float], typer.Option("--zmax", metavar="V", help="Clip the 3-D surface at this "
+                                                                              "value.")] = None,
+    epoch_labels: Annotated[bool, typer.Option("--epoch-labels", help="Label trajectory points with their "
+                                                                      "epoch.")] = False,
+    compare: Annotated[bool, typer.Option("--compare", help="Several surfaces side by side on one colour "
+                                                            "scale.")] = False,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="LOSS",
+                         help="Barcode: the persistence a basin needs to count (default: 5% of the range).")] = None,
+) -> None:
+    """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports."""
+    from landscape import store
+    from landscape.plot import PlotOptions, describe, render_compare, render_file
+
+    options = PlotOptions(kinds=syntax.names(kind), metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels,
+                          vlevel=vlevel, cmap=cmap, formats=syntax.names(format), dpi=dpi, title=title, elev=elev,
+                          azim=azim, zmax=zmax, epoch_labels=epoch_labels, size=syntax.size(size),
+                          threshold=threshold)
+    if len(files) > 1 and not compare:
+        raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
+    on_interrupt(lambda: FIGURES_WHOLE)
+    for f in files:
+        missing = describe(store.read_surface(f))
+        if missing:
+            say(f"note: {f}: {missing}")
+    written = render_compare(files, options, out) if compare else render_file(files[0], options, out)
+    for path in written:
+        say(wrote(path, written.replaced))

@@ -1,0 +1,104 @@
+"""Tracks on a figure: training paths (each run in its colour, checkpoints off the plane
+hollow, start/end and epochs labelled) and marked models (markers with their names).
+
+`draw_track` draws and returns the labels still to place (`labels.place_labels`, once the
+figure's layout is final); `overlay_track` places them at once. Run colours are the table the
+web page uses too (`export.colors.RUN_COLORS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+
+from landscape.export.colors import run_color
+from landscape.plane.directions import Track
+from landscape.plot.labels import PointLabel, place_labels
+from landscape.plot.scales import percent
+from landscape.plot.style import STYLE
+
+
+@dataclass
+class TrackDrawing:
+    """What `draw_track` drew, and the labels still to place once the figure is complete."""
+
+    artists: list[Any]
+    labels: list[PointLabel]
+    handles: list[Line2D]  # legend entries: one per run when there are several
+    notes: list[str]
+
+
+def draw_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: bool = False) -> TrackDrawing:
+    """Draw a track on a 2-D figure, its labels not yet placed (see `place_labels`). "trajectory":
+    each run's checkpoints joined in training order, in its own colour, "start"/"end" (and with
+    `epoch_labels` every known epoch) to label; checkpoints more than STYLE.off_plane of whose
+    displacement lies off the plane (`Track.residual`) are drawn hollow. "models": markers
+    labelled with their names."""
+    ms = 4.0
+    if name == "models":
+        drawn = ax.plot(track.x, track.y, marker="o", ls="none", color="black", mfc="white", ms=ms, mew=0.9,
+                        gid="models", zorder=4)
+        return TrackDrawing(list(drawn), [PointLabel(n, (float(a), float(b)), "black", ms / 2)
+                                          for n, a, b in zip(track.names, track.x, track.y)], [], [])
+    runs = track.runs()
+    drawn: list[Any] = []
+    ends: list[PointLabel] = []
+    epochs: list[PointLabel] = []
+    handles: list[Line2D] = []
+    worst = 0.0
+    for r, (run_name, idx) in enumerate(runs):
+        if not len(idx):
+            continue
+        color = run_color(r)
+        xs, ys = np.asarray(track.x)[idx], np.asarray(track.y)[idx]
+        residual = None if track.residual is None else np.asarray(track.residual, dtype=np.float64)[idx]
+        text = run_name or "training path"
+        if residual is not None and np.isfinite(residual).any():
+            top = float(np.nanmax(residual))
+            worst = max(worst, top)
+            text += f" (up to {percent(top)} off the plane)"
+        (path,) = ax.plot(xs, ys, color=color, lw=1.2 * STYLE.line_width, marker="o", ms=ms, mfc=color, mec="white",
+                          mew=0.6, gid="trajectory", zorder=4, label=text)
+        drawn.append(path)
+        handles.append(path)
+        if residual is not None:
+            off = np.nan_to_num(residual, nan=0.0) > STYLE.off_plane
+            if off.any():
+                drawn += ax.plot(xs[off], ys[off], ls="none", marker="o", ms=ms, mfc="white", mec=color, mew=1.0,
+                                 gid="off-plane", zorder=4.5)
+        marks = [track.epochs[k] for k in idx]
+        for k, (role, at) in enumerate((("start", 0), ("end", len(idx) - 1))):
+            if k == 1 and at == 0:
+                break
+            e = marks[at]
+            ends.append(PointLabel(f"{role} ({e})" if epoch_labels and e is not None else role,
+                                   (float(xs[at]), float(ys[at])), color, ms / 2))
+        if epoch_labels:
+            epochs += [PointLabel(str(e), (float(xs[k]), float(ys[k])), color, ms / 2)
+                       for k, e in enumerate(marks) if e is not None and 0 < k < len(idx) - 1]
+    notes = []
+    if worst > STYLE.off_plane:
+        notes.append(f"hollow markers: checkpoints more than {percent(STYLE.off_plane)} off the plane "
+                     f"(up to {percent(worst)})")
+    return TrackDrawing(drawn, ends + epochs, handles if len(runs) > 1 else [], notes)
+
+
+def overlay_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: bool = False,
+                  vertical: bool = False) -> list[Any]:
+    """Draw a track and place its labels now (see `draw_track`); several runs get a legend.
+    `vertical`: a 1-D figure, where each point is a labelled vertical mark at its x."""
+    drawn: list[Any] = []
+    if vertical:
+        for x, text in zip(track.x, track.names):
+            drawn.append(ax.axvline(x, color="gray", ls=":", lw=STYLE.line_width))
+            drawn.append(ax.annotate(text, (x, 1), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                                     textcoords="offset points", ha="center", va="bottom", fontsize=STYLE.label_size))
+        return drawn
+    done = draw_track(ax, track, name, epoch_labels)
+    if done.handles:
+        ax.legend(handles=done.handles, loc="best")
+    return done.artists + place_labels(ax, done.labels)

@@ -1,0 +1,33 @@
+"""`landscape plot` (landscape/cli/plot.py): its refusals, one line each."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from landscape.cli import app
+
+MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
+runner = CliRunner()
+
+
+def ok(args: list[str]) -> str:
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--kind", "pie"], "unknown plot kind"),
+    (["--kind", "line"], "fit"),
+    (["--vmin", "2", "--vmax", "1"], "smaller than"),
+    (["--size", "a,b"], "--size"),
+    (["EXTRA"], "--compare"),
+])
+def test_plot_bad_options(tmp_path, checkpoint, extra, message):
+    surface = tmp_path / "s.h5"
+    ok(["compute", str(checkpoint), *MODEL, "--x", "-1:1:3", "--y", "-1:1:3", "--samples", "20", "--out", str(surface),
+        "--quiet"])
+    extra = [str(surface) if e == "EXTRA" else e for e in extra]
+    r = runner.invoke(app, ["plot", str(surface), *extra])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
