@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
 from landscape.cli import app
-
-MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
-runner = CliRunner()
-
-
-def ok(args: list[str]) -> str:
-    r = runner.invoke(app, args)
-    assert r.exit_code == 0, r.output
-    return r.output
+from test_cli_compute import MODEL, ok, runner
 
 
 def test_info_rows_are_aligned(tmp_path, checkpoint):

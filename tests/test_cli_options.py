@@ -45,16 +45,24 @@ def test_surface_options_are_the_same_in_every_surface_command(command):
 
 
 def test_every_shared_option_of_a_command_reaches_its_value():
-    """Each command builds ModelOptions (and SurfaceOptions) from all of their fields."""
+    """Each command builds ModelOptions (and SurfaceOptions) from all of their fields: `of(locals())`
+    takes every field from the command's own arguments, each of which it declares."""
     from landscape.cli import compute, curvature
 
     for function in (compute.compute, compute.trajectory, compute.interpolate, curvature.hessian, curvature.sharpness):
         source = inspect.getsource(function)
+        arguments = set(inspect.signature(function).parameters)
+        assert "opt.ModelOptions.of(locals())" in source, function.__name__
         for field in dataclasses.fields(opt.ModelOptions):
-            assert f"{field.name}={field.name}" in source, (function.__name__, field.name)
+            assert field.name in arguments, (function.__name__, field.name)
         if function.__name__ in SURFACE_COMMANDS:
+            assert "opt.SurfaceOptions.of(locals())" in source, function.__name__
             for field in dataclasses.fields(opt.SurfaceOptions):
-                assert f"{field.name}={field.name}" in source, (function.__name__, field.name)
+                assert field.name in arguments, (function.__name__, field.name)
+    arguments = {f.name: f.name for f in dataclasses.fields(opt.ModelOptions)} | {"unrelated": 1}
+    assert opt.ModelOptions.of(arguments).data == "data"  # each field from the argument of its name
+    with pytest.raises(KeyError):
+        opt.SurfaceOptions.of({"dir_type": None})  # a command that forgot an option fails at once
 
 
 def test_the_library_settings_made_from_the_options():

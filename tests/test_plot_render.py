@@ -72,7 +72,7 @@ def test_masked_nan_inf_and_partial_points(tmp_path):
     computed[3, :2] = True
     path = make_surface(tmp_path / "partial.h5", x, y, broken, computed=computed)
     s = store.read_surface(path)
-    assert plot.describe(s) == ("26 of 49 points not computed yet (hatched in the figures); "
+    assert plot.blanks(s) == ("26 of 49 points not computed yet (hatched in the figures); "
                                 "2 computed points have an inf or NaN loss (hatched red in the figures)")
     written = plot.render_file(path, PlotOptions(kinds=("all",), dpi=30))
     assert len(written) == 6

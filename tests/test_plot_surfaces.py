@@ -89,7 +89,7 @@ def in_memory(x, y, z, computed=None, tracks=None, attrs=None, values=None, name
 
 
 def test_describe_is_empty_for_a_complete_file(surface2d):
-    assert plot.describe(store.read_surface(surface2d)) == ""
+    assert plot.blanks(store.read_surface(surface2d)) == ""
 
 
 def test_no_computed_point_is_a_user_error(tmp_path):
@@ -120,7 +120,7 @@ def test_paper_layout_with_holes(tmp_path):
         f["xcoordinates"], f["ycoordinates"] = x, x
         f["train_loss"], f["train_acc"] = loss, acc
     s = store.read_surface(path)
-    assert plot.describe(s) == "12 of 36 points not computed yet (hatched in the figures)"
+    assert plot.blanks(s) == "12 of 36 points not computed yet (hatched in the figures)"
     written = plot.render_file(path, PlotOptions(dpi=30))
     assert len(written) == 3 and all(p.exists() for p in written)
     z = plot.draw(s, "filled").axes[0].collections[0]

@@ -92,13 +92,9 @@ def compute(
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
     grid = syntax.grid(x, y, rise)  # syntax first: a mistake there answers before PyTorch loads
     load_the_run()
-    loading = opt.ModelOptions(model=model, model_kwargs=model_kwargs, trust_checkpoint=trust_checkpoint, data=data,
-                               data_root=data_root, download=download, split=split, samples=samples,
-                               batch_size=batch_size, loss=loss, eval_fn=eval_fn, device=device, precision=precision)
+    loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
-    surface = opt.SurfaceOptions(dir_type=dir_type, params=params, trainable_only=trainable_only, launch=launch,
-                                 points_per_launch=points_per_launch, compile=compile, fold_bn=fold_bn,
-                                 channels_last=channels_last, overwrite=overwrite, plot=plot, dry_run=dry_run)
+    surface = opt.SurfaceOptions.of(locals())
     spec = surface.direction_spec(DirType.weights, norm=norm, ignore_biasbn=ignore == Ignore.biasbn and not no_ignore,
                                   seed=seed)
     from landscape.plane.sources import FilePlane, RandomPlane, TargetPlane
@@ -154,13 +150,9 @@ def trajectory(
 ) -> None:
     """Project training runs onto their two principal directions and compute the surface in that plane."""
     load_the_run()
-    loading = opt.ModelOptions(model=model, model_kwargs=model_kwargs, trust_checkpoint=trust_checkpoint, data=data,
-                               data_root=data_root, download=download, split=split, samples=samples,
-                               batch_size=batch_size, loss=loss, eval_fn=eval_fn, device=device, precision=precision)
+    loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
-    surface = opt.SurfaceOptions(dir_type=dir_type, params=params, trainable_only=trainable_only, launch=launch,
-                                 points_per_launch=points_per_launch, compile=compile, fold_bn=fold_bn,
-                                 channels_last=channels_last, overwrite=overwrite, plot=plot, dry_run=dry_run)
+    surface = opt.SurfaceOptions.of(locals())
     from landscape.inputs.checkpoints import find_runs
     from landscape.run.job import trajectory_job
 
@@ -210,13 +202,9 @@ def interpolate(
 ) -> None:
     """Loss along the line from model A (x=0) to B (x=1), or over the plane through A, B and C."""
     load_the_run()
-    loading = opt.ModelOptions(model=model, model_kwargs=model_kwargs, trust_checkpoint=trust_checkpoint, data=data,
-                               data_root=data_root, download=download, split=split, samples=samples,
-                               batch_size=batch_size, loss=loss, eval_fn=eval_fn, device=device, precision=precision)
+    loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
-    surface = opt.SurfaceOptions(dir_type=dir_type, params=params, trainable_only=trainable_only, launch=launch,
-                                 points_per_launch=points_per_launch, compile=compile, fold_bn=fold_bn,
-                                 channels_last=channels_last, overwrite=overwrite, plot=plot, dry_run=dry_run)
+    surface = opt.SurfaceOptions.of(locals())
     from landscape.run.job import interpolation_job
 
     if len(models) not in (2, 3):
@@ -303,7 +291,7 @@ def print_dry_run(job: ComputeJob, quiet: bool) -> None:
     what = "resume" if report.resumes else "compute"
     lines = [f"would {what} {job.out}: {report.points:,} of {report.total:,} points on {report.device}",
              f"estimated {duration(report.seconds)} (timed on a few points), file about {size_text(report.file_bytes)}",
-             "plan:"] + [f"  {row}" for row in report.plan.describe()] + ["nothing was written (--dry-run)"]
+             "plan:"] + [f"  {row}" for row in report.plan.explain()] + ["nothing was written (--dry-run)"]
     say("\n".join(lines))
 
 

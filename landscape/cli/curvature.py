@@ -63,9 +63,7 @@ def hessian(
     quiet: opt.Quiet = False,
 ) -> None:
     """Top Hessian eigenvalues and eigenvectors, trace, spectral density; written to an HDF5 file."""
-    loading = opt.ModelOptions(model=model, model_kwargs=model_kwargs, trust_checkpoint=trust_checkpoint, data=data,
-                               data_root=data_root, download=download, split=split, samples=samples,
-                               batch_size=batch_size, loss=loss, eval_fn=eval_fn, device=device, precision=precision)
+    loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
     from landscape.curvature import HessianSettings
     from landscape.inputs.params import ParamSelection
@@ -140,9 +138,7 @@ def sharpness(
     quiet: opt.Quiet = False,
 ) -> None:
     """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""
-    loading = opt.ModelOptions(model=model, model_kwargs=model_kwargs, trust_checkpoint=trust_checkpoint, data=data,
-                               data_root=data_root, download=download, split=split, samples=samples,
-                               batch_size=batch_size, loss=loss, eval_fn=eval_fn, device=device, precision=precision)
+    loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
     from landscape.curvature import HessianSettings, SharpnessSettings
     from landscape.inputs.params import ParamSelection

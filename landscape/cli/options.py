@@ -11,6 +11,7 @@ by its command."""
 from __future__ import annotations
 
 import sys
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -77,6 +78,11 @@ class ModelOptions:
     eval_fn: Optional[str] = None
     device: str = "auto"
     precision: choices.Precision = choices.Precision.auto
+
+    @classmethod
+    def of(cls, arguments: dict[str, Any]) -> Any:
+        """This group's options among a command's arguments (its `locals()`)."""
+        return cls(**{f.name: arguments[f.name] for f in dataclasses.fields(cls)})
 
     def user_code(self) -> tuple[Optional[str], ...]:
         """What may name the user's own code: `--model`, `--data`, `--loss`, `--eval`."""
@@ -157,6 +163,11 @@ class SurfaceOptions:
     overwrite: bool = False
     plot: bool = False
     dry_run: bool = False
+
+    @classmethod
+    def of(cls, arguments: dict[str, Any]) -> Any:
+        """This group's options among a command's arguments (its `locals()`)."""
+        return cls(**{f.name: arguments[f.name] for f in dataclasses.fields(cls)})
 
     def select(self) -> ParamSelection:
         from landscape.inputs.params import ParamSelection

@@ -47,7 +47,7 @@ def plot(
 ) -> None:
     """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports."""
     from landscape import store
-    from landscape.plot import PlotOptions, describe, render_compare, render_file
+    from landscape.plot import PlotOptions, blanks, render_compare, render_file
 
     options = PlotOptions(kinds=syntax.names(kind), metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels,
                           vlevel=vlevel, cmap=cmap, formats=syntax.names(format), dpi=dpi, title=title, elev=elev,
@@ -57,7 +57,7 @@ def plot(
         raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
     on_interrupt(lambda: FIGURES_WHOLE)
     for f in files:
-        missing = describe(store.read_surface(f))
+        missing = blanks(store.read_surface(f))
         if missing:
             say(f"note: {f}: {missing}")
     written = render_compare(files, options, out) if compare else render_file(files[0], options, out)

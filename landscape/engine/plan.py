@@ -171,7 +171,7 @@ class Plan:
                 return f"{key} is {show(have)!r} in the file's plan but {show(want)!r} in this run"
         return None
 
-    def describe(self) -> list[str]:
+    def explain(self) -> list[str]:
         """Lines "choice  value  (why)" for `info` and `--dry-run`."""
         why = dict(self.reasons)
         rows = []

@@ -45,14 +45,14 @@ from landscape.plot.panel import Drawing
 from landscape.plot.render import Outputs, compare_stem, output_name, render_compare, render_file, save_figure
 from landscape.plot.scales import Scale
 from landscape.plot.style import STYLE, Style
-from landscape.plot.surfaces import clip_height, describe
+from landscape.plot.surfaces import blanks, clip_height
 from landscape.plot.tracks import TrackDrawing, draw_track, overlay_track
 
 __all__ = [
     "ALL_1D", "ALL_2D", "COMPARE_1D", "COMPARE_2D", "DEFAULTS_1D", "DEFAULTS_2D", "FIGURES", "FITS_1D", "FITS_2D",
     "GRID_KINDS", "LOOKS", "MAX_DRAWN", "STYLE", "Drawing", "Format", "Kind", "Look", "Metric", "Outputs",
     "PlotOptions", "PointLabel", "Scale", "Style", "TrackDrawing", "barcode", "clip_height", "compare_stem", "contour",
-    "density_figure", "describe", "draw", "draw_track", "drawable", "filled", "heatmap", "label_contours",
+    "blanks", "density_figure", "draw", "draw_track", "drawable", "filled", "heatmap", "label_contours",
     "legend_below", "line", "mark_missing", "mark_missing_1d", "note_below", "output_name", "overlay_track",
     "place_labels", "render_compare", "render_file", "save_figure", "spectral_density", "surface3d", "to_scale",
 ]

@@ -31,7 +31,7 @@ from landscape.plot.labels import (PointLabel, label_contours, legend_below, not
 from landscape.plot.options import Kind, PlotOptions
 from landscape.plot.scales import Scale, extend_for, loss_axis, percent, scale_of, value_label
 from landscape.plot.style import STYLE
-from landscape.plot.surfaces import describe, metric_values, note_lines, progress_notes, stem_of
+from landscape.plot.surfaces import blanks, metric_values, note_lines, progress_notes, stem_of
 from landscape.plot.tracks import TrackDrawing, draw_track, overlay_track
 from landscape.store import Surface
 
@@ -218,7 +218,7 @@ def topologies(ss: list[Surface], o: PlotOptions) -> list[tuple[str, Any, float]
         name, v = s.metric("loss")
         z = np.where(s.computed & drawable(v), v, np.nan)  # as the other figures: huge values count as diverged
         if not np.isfinite(z).any():
-            raise LandscapeError(f"{s.name}: no computed points to plot ({describe(s) or 'every value is inf or NaN'})")
+            raise LandscapeError(f"{s.name}: no computed points to plot ({blanks(s) or 'every value is inf or NaN'})")
         tops.append((name, basins.topology(z, o.threshold), float(np.nanmax(z))))
     return tops
 

@@ -32,7 +32,7 @@ def metric_values(s: Surface, o: PlotOptions) -> tuple[str, np.ma.MaskedArray]:
         if o.log and drawable(v).any():
             raise LandscapeError(f"{s.name}: {arg('log', True)} needs positive values, and every drawable "
                                  f"{o.metric.value} value is ≤ 0; drop {arg('log', True)}", field="log")
-        raise LandscapeError(f"{s.name}: no computed points to plot ({describe(s) or 'every value is inf or NaN'})")
+        raise LandscapeError(f"{s.name}: no computed points to plot ({blanks(s) or 'every value is inf or NaN'})")
     return name, z
 
 
@@ -43,7 +43,7 @@ def diverged_words(v: np.ndarray, computed: np.ndarray) -> tuple[int, str]:
     return int(bad.sum()), ("an inf, NaN or huge (beyond ±1e100) loss" if huge else "an inf or NaN loss")
 
 
-def describe(surface: Surface) -> str:
+def blanks(surface: Surface) -> str:
     """One line on what the figures leave blank; empty if every point is computed and finite."""
     s = surface
     parts = []
