@@ -67,7 +67,7 @@ class Group(typer.core.TyperGroup):
                 return super().invoke(ctx)
         except LandscapeError as e:
             if rank0():  # under torchrun, one rank says it
-                _error(flagged(e.message))
+                _error(flagged(e.message, ctx.invoked_subcommand))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             raise typer.Exit(interrupted()) from None

@@ -47,6 +47,13 @@ FLAGS: dict[str, str | tuple[str, str]] = {
 }
 
 
+# Where one command's flag for a name differs from the others': `landscape plot --out DIR` is the
+# folder that `demo --out-dir` names.
+COMMAND_FLAGS: dict[str, dict[str, str | tuple[str, str]]] = {
+    "plot": {"out_dir": "--out"},
+}
+
+
 # Settings of the library that no option sets (each is the library's own choice, or a notebook
 # user's): a message naming one cannot come from a command line. Listed so that the test can
 # tell them from a misspelt name.
@@ -60,6 +67,7 @@ NO_FLAG = frozenset({
 })
 
 
-def flagged(text: str) -> str:
-    """A library text (an error, a note, a warning) as the command line reads it: with flags."""
-    return for_cli(text, FLAGS)
+def flagged(text: str, command: str | None = None) -> str:
+    """A library text (an error, a note, a warning) as the command line reads it: with flags (those
+    of `command` where its flags differ)."""
+    return for_cli(text, {**FLAGS, **COMMAND_FLAGS.get(command or "", {})})
