@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bit-identical outputs across a change: the demo's files, a ResNet-20 5x4 surface and a Hessian
-# file, made by two commits on the same machine, every numeric array compared by its digest.
+# file, made by two commits on the same machine, every numeric array and every settings record
+# (what a resumed run must match) compared by its digest.
 #   bash benchmarks/parity.sh BEFORE_COMMIT [AFTER_COMMIT]   (default after: the working tree)
 set -euo pipefail
 before=$1; after=${2:-}
@@ -26,7 +27,7 @@ for side in before after; do
    python "$root/benchmarks/parity_digest.py" "$out" > "$work/$side.txt")
 done
 if diff "$work/before.txt" "$work/after.txt"; then
-  echo "identical: $(wc -l < "$work/after.txt") arrays"
+  echo "identical: $(grep -vc ':settings ' "$work/after.txt") arrays and $(grep -c ':settings ' "$work/after.txt") settings records"
 else
   echo "arrays differ (above)"; exit 1
 fi

@@ -91,3 +91,20 @@ def test_a_model_named_by_file_or_module_from_the_working_folder(tmp_path, check
     ok(["compute", str(checkpoint), "--model", "wfpkg/nets.py:make", *small, "--out", "a.h5"])  # its sibling too
     ok(["compute", str(checkpoint), "--model", "wfnets:make", *small, "--out", "b.h5"])
     assert (tmp_path / "proj" / "a.h5").exists() and (tmp_path / "proj" / "b.h5").exists()
+
+
+def test_contradicting_plane_options_are_refused_before_any_work(tmp_path, checkpoint):
+    """--directions gives the whole plane (the targets would be ignored); --y-target needs an
+    x target; --direction-scale scales a Hessian file's eigenvectors. Refused in one line, before
+    PyTorch loads, with no file written."""
+    out = tmp_path / "s.h5"
+    cases = {
+        ("--directions", str(checkpoint), "--x-target", str(checkpoint)): "--directions gives the whole plane",
+        ("--directions", str(checkpoint), "--y-target", str(checkpoint)): "--directions gives the whole plane",
+        ("--y-target", str(checkpoint)): "--y-target needs --x-target",
+        ("--direction-scale", "weights"): "--direction-scale applies to a Hessian file's eigenvectors only",
+    }
+    for extra, words in cases.items():
+        r = runner.invoke(app, ["compute", str(checkpoint), *MODEL, "--x", "-1:1:3", "--out", str(out), *extra])
+        assert r.exit_code == 2 and words in r.output and len(r.output.strip().splitlines()) == 1, (extra, r.output)
+        assert not out.exists()

@@ -126,3 +126,17 @@ def test_bad_input_one_line_exit_2_no_file(tmp_path, checkpoint, monkeypatch):
         text = r.output.strip()
         assert match in text and "Traceback" not in text and len(text.splitlines()) <= 2, (name, text)
         assert not out.exists() and not list((tmp_path / "out").glob("*.tmp")) if (tmp_path / "out").exists() else True
+
+
+def test_notes_name_python_arguments_unless_the_caller_renders_them(checkpoint, tmp_path):
+    """A notebook's `on_note` reads argument names (`x auto: ...`), the command line its flags."""
+    from landscape.errors import for_cli
+    from landscape.plane.grid import AutoRange
+
+    said: list[str] = []
+    result = compute(job(checkpoint, tmp_path / "a.h5", grid=AutoRange(nx=3, ny=3)), on_note=said.append)
+    assert any(n.startswith("x auto: the loss") for n in said), said
+    assert not [n for n in said + result.notes if "‹" in n or "--x" in n]
+    flagged: list[str] = []
+    compute(job(checkpoint, tmp_path / "b.h5", grid=AutoRange(nx=3, ny=3)), on_note=flagged.append, render=for_cli)
+    assert any(n.startswith("--x auto: the loss") for n in flagged), flagged

@@ -125,3 +125,20 @@ def test_any_attribute_of_an_odd_type_reads_or_is_damaged(tmp_path):
                 read_hessian(odd)
             except LandscapeError as e:
                 assert len(str(e).splitlines()) == 1
+
+
+@pytest.mark.parametrize("size", [np.nan, -3.0, 2.5, np.inf])
+def test_a_per_layer_size_that_is_not_a_count_is_damage(tmp_path, size):
+    """Decoding what was read is part of reading: `info` and `read_hessian` say "damaged" in one
+    line, never a traceback from int(NaN)."""
+    from landscape.run import info
+
+    path = make_hessian_file(tmp_path / "h.hessian.h5")
+    with h5py.File(path, "r+") as f:
+        sizes = f["per_layer/size"][()].astype(np.float64)
+        sizes[0] = size
+        del f["per_layer/size"]
+        f["per_layer/size"] = sizes
+    for read in (read_hessian, info.summary):
+        with pytest.raises(LandscapeError, match="per_layer/size .*not a whole number.*damaged"):
+            read(path)

@@ -10,6 +10,7 @@ import torch
 
 from landscape import store
 from landscape.choices import Scale
+from landscape.cli.flags import FLAGS
 from landscape.errors import LandscapeError, for_cli
 from landscape.plane.directions import norm
 from landscape.store.planes import read_plane
@@ -66,17 +67,17 @@ def test_hessian_eigenvectors_unit_or_scaled_to_the_weights(tmp_path):
 
 def test_read_plane_refusals_name_their_argument(tmp_path):
     model = torch.nn.Linear(3, 2)
-    with pytest.raises(LandscapeError, match="^directions '.*nope.h5' is not a file") as e:
+    with pytest.raises(LandscapeError, match="^path '.*nope.h5' is not a file") as e:
         read_plane(tmp_path / "nope.h5", model)
-    assert e.value.field == "directions"
+    assert e.value.field == "path"
     line = _hessian_like(tmp_path / "line.h5", model, two=False)
     with pytest.raises(LandscapeError, match="holds one direction; omit y") as e:
         read_plane(line, model)
-    assert e.value.field == "directions"
+    assert e.value.field == "path"
     surface = _hessian_like(tmp_path / "file.h5", model, kind="random")
     assert read_plane(surface, model).kind == "file"
-    with pytest.raises(LandscapeError, match="direction_scale applies to a Hessian file") as e:
+    with pytest.raises(LandscapeError, match="scale applies to a Hessian file") as e:
         read_plane(surface, model, scale=Scale.weights)
-    assert e.value.field == "direction_scale" and "--direction-scale" in for_cli(e.value.message)
-    with pytest.raises(LandscapeError, match="directions"):
+    assert e.value.field == "scale" and "--direction-scale" in for_cli(e.value.message, FLAGS)
+    with pytest.raises(LandscapeError, match="path"):
         read_plane(line, torch.nn.Linear(4, 2), two=False)  # made for another architecture

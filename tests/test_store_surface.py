@@ -46,6 +46,8 @@ def test_memory_and_file_give_the_same_surface(checkpoint, tmp_path, split):
     assert in_memory.attrs["split"] == split.value
     np.testing.assert_array_equal(in_memory.loss, on_disk.loss)  # `.loss`, whatever the split
     assert set(in_memory.plan) == set(on_disk.plan)
+    for key in ("device", "precision", "batch_size", "launch", "points_per_launch", "fold_bn", "channels_last"):
+        assert in_memory.plan[key] == on_disk.plan[key], key  # the same plan made both
 
 
 def test_a_given_plane_keeps_its_tracks_and_notes_in_memory_and_on_disk(checkpoint, tmp_path):
@@ -53,18 +55,19 @@ def test_a_given_plane_keeps_its_tracks_and_notes_in_memory_and_on_disk(checkpoi
 
     model = load_model(checkpoint, SPEC)
     other = {k: v + 0.01 for k, v in model.state_dict().items()}
-    plane = models_plane(model, other, dir_type=DirType.states)
+    plane = models_plane(model, other, dir_type=DirType.weights)  # BatchNorm statistics stay: a note says so
     grid = Grid.linspace((-0.5, 1.5, 5))
     job = ComputeJob(checkpoint, grid, tmp_path / "line.h5", SPEC, DataSpec("digits", samples=32),
-                     GivenPlane(plane, DirectionSpec(DirType.states)))
+                     GivenPlane(plane, DirectionSpec(DirType.weights)))
     on_disk = store.read_surface(compute(job).path)
     data = load_data(DataSpec("digits", samples=32))
     in_memory = evaluate(model, data, plane, grid)
     assert list(in_memory.values) == list(on_disk.values)
     assert set(in_memory.tracks) == set(on_disk.tracks) == {"models"}
     np.testing.assert_array_equal(in_memory.tracks["models"].x, on_disk.tracks["models"].x)
-    for key in ("dir_kind", "dir_type", "xlabel", "ylabel"):
-        assert in_memory.attrs[key] == on_disk.attrs[key]
+    for key in ("dir_kind", "dir_type", "xlabel", "ylabel", "note"):
+        assert in_memory.attrs[key] == on_disk.attrs[key], key
+    assert "BatchNorm" in in_memory.attrs["note"]
 
 
 def test_value_names_are_decided_once():

@@ -5,7 +5,6 @@ models. Each command turns its syntax into a `ComputeJob` and calls `landscape.r
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import sys
 from enum import Enum
 from pathlib import Path
@@ -17,6 +16,7 @@ from landscape.choices import DirType, Norm, Scale
 from landscape.cli import options as opt
 from landscape.cli import syntax
 from landscape.cli.console import note, rank0, say
+from landscape.cli.flags import flagged
 from landscape.cli.interrupts import FIGURES_WHOLE, on_interrupt, resumable
 from landscape.cli.outputs import OUTPUTS, stem, wrote
 from landscape.cli.progress import Progress
@@ -91,7 +91,12 @@ def compute(
 ) -> None:
     """Compute the loss surface around CHECKPOINT and write it to an HDF5 file (resumable)."""
     grid = syntax.grid(x, y, rise)  # syntax first: a mistake there answers before PyTorch loads
-    load_the_run()
+    if directions is not None and (x_target is not None or y_target is not None):
+        raise LandscapeError("--directions gives the whole plane: drop --x-target/--y-target, or --directions")
+    if y_target is not None and x_target is None:
+        raise LandscapeError("--y-target needs --x-target")
+    if direction_scale != Scale.unit and directions is None:
+        raise LandscapeError("--direction-scale applies to a Hessian file's eigenvectors only: add --directions FILE")
     loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
     surface = opt.SurfaceOptions.of(locals())
@@ -99,12 +104,8 @@ def compute(
                                   seed=seed)
     from landscape.plane.sources import FilePlane, RandomPlane, TargetPlane
 
-    if y_target is not None and x_target is None:
-        raise LandscapeError("--y-target needs --x-target")
     plane = (FilePlane(directions, direction_scale, spec) if directions is not None
              else TargetPlane(x_target, y_target, spec) if x_target is not None else RandomPlane(spec))
-    if direction_scale != Scale.unit and directions is None:
-        raise LandscapeError("--direction-scale applies to a Hessian file's eigenvectors only")
     job = job_template(loading, surface, checkpoint, out or OUTPUTS / f"{stem(checkpoint)}.surface.h5", spec)
     finish(dataclasses.replace(job, grid=grid, plane=plane, split_data=split_data, eigen_map=eigen_map), surface,
            quiet)
@@ -149,7 +150,6 @@ def trajectory(
     dry_run: opt.DryRun = opt.SURFACE.dry_run,
 ) -> None:
     """Project training runs onto their two principal directions and compute the surface in that plane."""
-    load_the_run()
     loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
     surface = opt.SurfaceOptions.of(locals())
@@ -201,7 +201,6 @@ def interpolate(
     dry_run: opt.DryRun = opt.SURFACE.dry_run,
 ) -> None:
     """Loss along the line from model A (x=0) to B (x=1), or over the plane through A, B and C."""
-    load_the_run()
     loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
     surface = opt.SurfaceOptions.of(locals())
@@ -219,12 +218,6 @@ def interpolate(
 
 
 # ---------------------------------------------------------------------------------- running a job
-
-
-def load_the_run() -> None:
-    """Load the surface run, and with it `landscape.run.distributed`, before the checks that
-    may fail: under torchrun, rank 0 alone then says what failed (see `console.rank0`)."""
-    importlib.import_module("landscape.run.compute")
 
 
 def job_template(loading: opt.ModelOptions, surface: opt.SurfaceOptions, checkpoint: Path, out: Path,
@@ -270,7 +263,7 @@ def run(job: ComputeJob, quiet: bool) -> ComputeResult:
     on_interrupt(resumable(Path(job.out)))
     tune_cpu_allocator()
     with Progress(quiet or not rank0()) as progress:
-        return compute(job, progress=progress.task("points", unit="points"), on_note=progress.note)
+        return compute(job, progress=progress.task("points", unit="points"), on_note=progress.note, render=flagged)
 
 
 def print_result(result: ComputeResult, quiet: bool) -> None:
@@ -287,7 +280,7 @@ def print_dry_run(job: ComputeJob, quiet: bool) -> None:
     from landscape.run.compute import dry_run, duration
     from landscape.store.files import size_text
 
-    report = dry_run(job, on_note=None if quiet else note)
+    report = dry_run(job, on_note=None if quiet else note, render=flagged)
     what = "resume" if report.resumes else "compute"
     lines = [f"would {what} {job.out}: {report.points:,} of {report.total:,} points on {report.device}",
              f"estimated {duration(report.seconds)} (timed on a few points), file about {size_text(report.file_bytes)}",

@@ -3,6 +3,7 @@ and interpolation with their figures, by `landscape.run.demo`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,8 @@ def demo(
         def on_epoch(epoch: int, loss: float, acc: float) -> None:
             progress.tell(f"epoch {epoch}: train loss {loss:.4f}, test accuracy {acc:.1f}%", soft_wrap=False)
 
-        result = run_demo(settings, on_epoch, progress.task, draw=lambda path: list(render_file(path, PlotOptions())))
+        result = run_demo(settings, on_epoch, progress.task, draw=lambda path: list(render_file(path, PlotOptions())),
+                          command=" ".join(sys.argv))
     if not quiet:
         for r in (result.surface, result.trajectory, result.interpolation):
             say(f"{wrote(r.path, before)} ({r.total} points, {r.seconds:.1f} s)", soft_wrap=False)

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from landscape.cli.console import say
+from landscape.cli.flags import flagged
 
 
 def info(file: Annotated[Path, typer.Argument(metavar="FILE", help="A surface or Hessian file.")]) -> None:
     """Summarize a surface file (grid, settings, plan, progress, loss, basins) or a Hessian file."""
     from landscape.run.info import summary
 
-    say(summary(file))
+    say(summary(file, render=flagged))  # a Hessian table's advice names flags here

@@ -10,8 +10,8 @@ by its command."""
 
 from __future__ import annotations
 
-import sys
 import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional

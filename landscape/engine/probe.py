@@ -50,7 +50,7 @@ def check_objective(model: nn.Module, data: Data, objective: Objective) -> Objec
                 raise LandscapeError(f"the {arg('eval')} function's count must be positive, got {float(checked.count)}")
             return Objective(eval_fn=objective.eval_fn, classification=checked.correct is not None)
         if isinstance(data, BatchData):
-            raise LandscapeError(f"the data's batches are not (input, label) pairs; give {arg('eval')} pkg.module:fn, "
+            raise LandscapeError(f"the data's batches are not (input, label) pairs; give {arg('eval', 'pkg.module:fn')}, "
                                  "a function (model, batch) -> (loss sum, count) that evaluates one batch")
         xb, yb = data.x[:2].to(dev), data.y[:2].to(dev)
         try:
@@ -61,7 +61,7 @@ def check_objective(model: nn.Module, data: Data, objective: Objective) -> Objec
                                  f"{type(e).__name__}: {_first_line(e)}") from None
         if not isinstance(out, torch.Tensor):
             raise LandscapeError(f"the model returns a {type(out).__name__}, not a tensor of outputs; wrap it so that "
-                                 f"forward returns the logits, or give {arg('eval')} pkg.module:fn")
+                                 f"forward returns the logits, or give {arg('eval', 'pkg.module:fn')}")
         classification = data.is_classification and out.dim() == 2 and out.shape[0] == len(yb)
         if classification:
             lo, hi = int(data.y.min()), int(data.y.max())

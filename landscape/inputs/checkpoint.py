@@ -402,7 +402,7 @@ def match_keys(expected: Mapping[str, torch.Tensor], state: dict[str, torch.Tens
 def build_model(spec: ModelSpec) -> nn.Module:
     """Call the user's factory (a class or function) and check it made a module."""
     if not spec.factory:
-        raise LandscapeError(f"this checkpoint holds only weights: pass {arg('model')} pkg.module:factory to build the network")
+        raise LandscapeError(f"this checkpoint holds only weights: pass {arg('model', 'pkg.module:factory')} to build the network")
     factory = import_object(spec.factory, "model")
     kwargs = spec.kwargs_dict()
     try:

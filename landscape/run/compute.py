@@ -9,6 +9,7 @@ what `compute` would do without writing anything.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ def evaluate(
     eval: EvalFn | None = None,  # noqa: A002 (the --eval form: fn(model, batch) -> (loss sum, count[, correct]))
     settings: EvalSettings = EvalSettings(),
     on_note: Note | None = None,
+    render: Callable[[str], str] = as_python,
 ) -> store.Surface:
     """The loss (and accuracy) of `model` over `grid` in the plane of `plane`, in memory.
 
@@ -62,12 +64,14 @@ def evaluate(
     batches. `loss(outputs, targets)` returns the batch mean; `eval(model, batch)` returns (loss
     sum, count[, correct]) for models that are not f(x) -> outputs. The model is left as it was.
     Returns the same `Surface` that `read_surface` gives for a file, ready for `plot.draw`.
+    Notes reach `on_note` as `render` writes them (Python argument names; the CLI passes its flags).
     """
     data = materialize(data)
     objective = Objective(eval_fn=eval) if eval is not None else Objective(loss=loss)
     device = resolve_device(settings.device)
     plan, objective = plan_for(model, data, objective, settings, device, grid.size)
-    ev = Evaluator(model, data, plane, objective, plan, device, on_note or (lambda m: None))
+    ev = Evaluator(model, data, plane, objective, plan, device,
+                   (lambda m: on_note(render(m))) if on_note is not None else (lambda m: None))
     loss_v, acc_v = ev.evaluate(grid.coords(np.arange(grid.size)))
     names = store.value_names(data.split, objective.classification)  # the file's names, from the same rule
     values = dict(zip(names, (loss_v.reshape(grid.shape), acc_v.reshape(grid.shape))))
@@ -77,7 +81,8 @@ def evaluate(
                          np.ones(grid.shape, dtype=bool), attrs, dict(plane.tracks), plan.to_dict())
 
 
-def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | None = None) -> ComputeResult:
+def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | None = None,
+            render: Callable[[str], str] = as_python) -> ComputeResult:
     """Compute (or finish) the surface file of `job`; returns what was done.
 
     The file is created atomically and every chunk of points is flushed as it finishes;
@@ -90,7 +95,7 @@ def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | N
     def note(message: str) -> None:
         notes.append(as_python(message))
         if on_note is not None:
-            on_note(message)
+            on_note(render(message))
 
     world = distributed.join(job.evaluation.device)
     try:

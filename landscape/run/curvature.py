@@ -10,7 +10,7 @@ Hessian file through `landscape.store.hessian_file`, the table's CSV, Markdown a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,22 +139,11 @@ def _names(checkpoints: list[Path]) -> list[str]:
 @dataclass
 class SharpnessTable:
     """What `sharpness_table` made: the rows, the files written (PREFIX.csv, PREFIX.md,
-    PREFIX.tex, in that order) and the Markdown table's text (to print without reading it back).
-
-    Interim: it also iterates and indexes as `paths`, the list `sharpness_table` returned before."""
+    PREFIX.tex, in that order) and the Markdown table's text (to print without reading it back)."""
 
     rows: list[SharpnessRow]
     paths: list[Path]
     markdown: str
-
-    def __iter__(self) -> Iterator[Path]:
-        return iter(self.paths)
-
-    def __getitem__(self, i: int) -> Path:
-        return self.paths[i]
-
-    def __len__(self) -> int:
-        return len(self.paths)
 
 
 def write_table(rows: Sequence[SharpnessRow], prefix: Path) -> list[Path]:
@@ -210,7 +199,7 @@ def describe_result(result: HessianResult, render: Callable[[str], str] = as_pyt
         lines.append(f"{'density':<12}{len(grid)} points from {grid[0]:.4g} to {grid[-1]:.4g}")
     lines.append(f"{'loss':<12}{result.loss:>14.6g}  over {result.samples} samples; {result.lanczos_steps} Lanczos "
                  f"steps, {result.hvps} Hessian-vector products, {result.seconds:.1f} s"
-                 + ("" if result.converged else render(f"; NOT converged: raise {arg('steps')}")))
+                 + ("" if result.converged else render(f"; NOT converged: raise {arg('max_steps')}")))
     if result.per_layer:
         width = max(len(r.name) for r in result.per_layer) + 2
         lines.append(f"{'tensor':<{width}}{'size':>10}{'top eigenvalue':>16}{'trace':>14}{'± stderr':>12}")

@@ -79,20 +79,21 @@ def run_demo(
     on_epoch: Callable[[int, float, float], None] | None = None,
     progress: Callable[[str], Callable[[int, int], None] | None] = lambda name: None,
     draw: Callable[[Path], list[Path]] | None = None,
+    command: str = "",
 ) -> DemoResult:
     """Train; compute the surface around the last epoch, the training path in its PCA plane and
-    the line from the first epoch to the last; draw the default figures of each.
+    the line from the first epoch to the last; with `draw`, the default figures of each.
 
     `progress(name)` may return a (done, total) callback for the named computation; `draw(path)`
     draws a surface file's default figures and returns their paths (the command line passes
-    `plot.render_file`).
+    `plot.render_file`); `command` is the command line the three files record (the CLI's).
     """
     from landscape.plane.sources import RandomPlane
     from landscape.run.job import interpolation_job, trajectory_job
 
     paths, acc = train(settings, on_epoch)
     template = ComputeJob(checkpoint=paths[-1], grid=settings.grid, out=settings.out_dir / "demo.surface.h5",
-                          model=ModelSpec(DEMO_MODEL), data=DataSpec("digits"), overwrite=True)
+                          model=ModelSpec(DEMO_MODEL), data=DataSpec("digits"), overwrite=True, command=command)
     jobs = {
         "surface": template,
         "trajectory": trajectory_job(dataclasses.replace(template, out=settings.out_dir / "demo.trajectory.h5"),

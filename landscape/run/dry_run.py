@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 from landscape import store
 from landscape.engine import Compile, Evaluator, Plan, plan_for, profile_of, resolve_device
 from landscape.engine.probe import check_objective
+from landscape.errors import as_python
 from landscape.inputs.checkpoint import sha256
 from landscape.plane.grid import Grid
 from landscape.run.job import ComputeJob, Note, make_plane
@@ -35,14 +37,14 @@ class DryRun:
     notes: list[str] = field(default_factory=list)
 
 
-def dry_run(job: ComputeJob, on_note: Note | None = None) -> DryRun:
+def dry_run(job: ComputeJob, on_note: Note | None = None, render: Callable[[str], str] = as_python) -> DryRun:
     """Check the job and time a few points as `compute` would evaluate them; writes nothing."""
     notes: list[str] = []
 
     def note(message: str) -> None:
-        notes.append(message)
+        notes.append(as_python(message))
         if on_note is not None:
-            on_note(message)
+            on_note(render(message))
 
     device = resolve_device(job.evaluation.device)
     checkpoint, model, data, objective = load(job)

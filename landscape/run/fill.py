@@ -12,12 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from landscape import store
-
 from landscape.run import distributed
 from landscape.run.job import Note, Progress
 from landscape.run.provenance import timestamp
 from landscape.run.resume import Prepared
-
 
 SPLIT_DATA_CHUNK = 16  # points per all-reduce under --split-data (the same on every rank)
 

@@ -4,23 +4,24 @@ Hessian file (landscape hessian), its settings and the table `landscape hessian`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from landscape import basins, store
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, as_python
 
 SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "ignore", "subset",
             "scale", "seed", "auto_rise", "device", "started", "finished")
 
 
-def summary(path: str | Path) -> str:
+def summary(path: str | Path, render: Callable[[str], str] = as_python) -> str:
     """Aligned "key  value" lines. Only the reading of the file is guarded: a damaged file is a
     user error; what is computed from what was read (the basins, say) is not."""
     path = Path(path)
     if _is_hessian(path):
-        return _hessian_summary(path)
+        return _hessian_summary(path, render)
     return _summary(store.read_surface(path))
 
 
@@ -32,7 +33,7 @@ def _is_hessian(path: Path) -> bool:
     return store.guarded(path, read, "a surface or Hessian file", "landscape compute or landscape hessian")
 
 
-def _hessian_summary(path: Path) -> str:
+def _hessian_summary(path: Path, render: Callable[[str], str]) -> str:
     from landscape.run.curvature import describe_result
     from landscape.store.hessian_file import read_hessian
 
@@ -44,7 +45,7 @@ def _hessian_summary(path: Path) -> str:
             rows.append((key, _text(a[key])))
     rows.append(("params", "all" if result.settings.params is None else ", ".join(result.settings.params)))
     rows.append(("plane", f"{_text(a.get('xlabel', ''))} × {_text(a.get('ylabel', ''))}"))
-    return _aligned(rows) + "\n\n" + "\n".join(describe_result(result))
+    return _aligned(rows) + "\n\n" + "\n".join(describe_result(result, render))
 
 
 def _text(v: object) -> str:

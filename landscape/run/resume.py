@@ -80,8 +80,8 @@ def open_surface(job: ComputeJob, out: Path, world: distributed.World, note: Not
                              field="split_data")
     checkpoint, model, data, objective = load(job)
     if isinstance(job.plane, FilePlane) and not job.plane.path.is_file():
-        raise LandscapeError(f"{arg('directions')} {str(job.plane.path)!r} is not a file; give an earlier surface file",
-                             field="directions")
+        raise LandscapeError(f"{arg('path')} {str(job.plane.path)!r} is not a file; give an earlier surface file",
+                             field="path")
     settings = fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
     part = shard(data, world, job.split_data)
     if out.exists() and not job.overwrite:

@@ -22,12 +22,11 @@ from h5py import h5a, h5d, h5g, h5l, h5o, h5t, h5z
 from landscape.errors import LandscapeError, arg
 from landscape.store.files import isolated, journal_path, size_text
 
-AGAIN = f"landscape compute with {arg('overwrite', True)}"  # how to make a surface file anew
+AGAIN = f"with {arg('overwrite', True)}"  # how to make a surface file anew
 
 # What a damaged file can make h5py, libhdf5 or NumPy raise while it is read. Anything else
 # (AttributeError, NameError, ZeroDivisionError, ...) is a bug of the reader and stays one.
-READ_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError, MemoryError, OverflowError,
-               UnicodeError, json.JSONDecodeError)
+READ_ERRORS = (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError, MemoryError, OverflowError)
 
 
 def string_list(value: Any) -> list[str]:

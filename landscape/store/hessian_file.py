@@ -244,6 +244,9 @@ def _result(path: Path, stored: _Stored) -> HessianResult:
     if "density" in col:
         result.density_grid, result.density = col["density_grid"], col["density"]
     if stored.layer_names:
+        sizes = col["per_layer/size"]
+        if not (np.isfinite(sizes).all() and (sizes >= 0).all() and (sizes == np.round(sizes)).all()):
+            raise _damaged(path, "per_layer/size holds a value that is not a whole number of parameters")
         result.per_layer = [
             LayerCurvature(n, int(col["per_layer/size"][i]), float(col["per_layer/top_eigenvalue"][i]),
                            float(col["per_layer/trace"][i]), float(col["per_layer/trace_stderr"][i]))

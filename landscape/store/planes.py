@@ -21,17 +21,17 @@ def read_plane(path: Path, model: nn.Module, two: bool = True, scale: Scale = Sc
     file (top eigenvectors; `scale` "weights" rescales each to the norm of the weights)."""
     path = Path(path)
     if not path.is_file():
-        raise LandscapeError(f"{arg('directions')} {str(path)!r} is not a file; give an earlier surface file or a "
-                             "Hessian file", field="directions")
+        raise LandscapeError(f"{arg('path')} {str(path)!r} is not a file; give an earlier surface file or a "
+                             "Hessian file", field="path")
     dirs = read_directions(path)
     if dirs.names == [str(i) for i in range(len(dirs.names))]:
         dirs = _by_position(dirs, model, path)
-    check_compatible(dirs, base_tensors(model, dirs.dir_type), f"{arg('directions')} {path}")
+    check_compatible(dirs, base_tensors(model, dirs.dir_type), f"{arg('path')} {path}")
     if not two:
         dirs.y = None
     elif dirs.y is None:
-        raise LandscapeError(f"{arg('directions')} {path} holds one direction; omit {arg('y')} for a 1-D run",
-                             field="directions")
+        raise LandscapeError(f"{arg('path')} {path} holds one direction; omit {arg('y')} for a 1-D run",
+                             field="path")
     scale = Scale(scale)
     if dirs.kind == "hessian":
         base = base_tensors(model, dirs.dir_type)
@@ -45,8 +45,8 @@ def read_plane(path: Path, model: nn.Module, two: bool = True, scale: Scale = Sc
                 + ", not filter-normalized")
         dirs.extra["note"] = note
     elif scale != Scale.unit:
-        raise LandscapeError(f"{arg('direction_scale')} applies to a Hessian file's eigenvectors only",
-                             field="direction_scale")
+        raise LandscapeError(f"{arg('scale')} applies to a Hessian file's eigenvectors only",
+                             field="scale")
     return dirs
 
 
@@ -57,5 +57,5 @@ def _by_position(dirs: Directions, model: nn.Module, where: Path) -> Directions:
         if shapes == [tuple(t.shape) for t in dirs.x.values()]:
             rename = lambda d: dict(zip(base, d.values())) if d is not None else None  # noqa: E731
             return Directions(rename(dirs.x), rename(dirs.y), dir_type, dirs.kind, dirs.labels, dirs.extra)
-    raise LandscapeError(f"{arg('directions')} {where}: its {len(dirs.x)} unnamed tensors match neither the model's "
+    raise LandscapeError(f"{arg('path')} {where}: its {len(dirs.x)} unnamed tensors match neither the model's "
                          "parameters nor its state dict in order and shape; use directions made for this architecture")

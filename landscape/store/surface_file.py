@@ -253,9 +253,9 @@ def read_directions(path: Path, shapes: dict[str, tuple[int, ...]] | None = None
             got = [tuple(d.shape) for _, d in items]
             if names == [str(i) for i in range(n)] and got != wanted or (names != [str(i) for i in range(n)] and (
                     list(names) != list(shapes) or got != wanted)):
-                raise LandscapeError(f"{arg('directions')} {str(path)!r}: its tensors do not match the model's in "
+                raise LandscapeError(f"{arg('path')} {str(path)!r}: its tensors do not match the model's in "
                                      f"names and shapes; use directions made for this architecture and {arg('dir_type')}",
-                                     field="directions")
+                                     field="path")
         return items
 
     def load(items: list[tuple[str, h5py.Dataset]]) -> dict[str, torch.Tensor]:
