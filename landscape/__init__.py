@@ -37,7 +37,7 @@ _WHERE = {
     "RandomPlane": "plane.sources", "TargetPlane": "plane.sources", "FilePlane": "plane.sources",
     "GivenPlane": "plane.sources", "PlaneSource": "plane.sources", "make_plane": "run.job",
     "interpolation_job": "run.job", "trajectory_job": "run.job",
-    "AutoRange": "plane.grid", "ComputeJob": "run.job", "compute": "run.compute", "dry_run": "run.compute",
+    "AutoRange": "plane.grid", "ComputeJob": "run.job", "compute": "run.compute", "dry_run": "run.dry_run",
     "evaluate": "run.compute",
     "trajectory_plane": "plane.trajectory",
 }
@@ -77,6 +77,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the names as if imported her
     from landscape.inputs.params import ParamSelection
     from landscape.plane.grid import AutoRange
     from landscape.plane.sources import FilePlane, GivenPlane, PlaneSource, RandomPlane, TargetPlane
-    from landscape.run.compute import compute, dry_run, evaluate
+    from landscape.run.compute import compute, evaluate
+    from landscape.run.dry_run import dry_run
     from landscape.run.job import ComputeJob, interpolation_job, make_plane, trajectory_job
     from landscape.plane.trajectory import trajectory_plane

@@ -23,7 +23,8 @@ from landscape.inputs.data import DataSpec
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError, for_cli
 from landscape.plane.grid import Grid
-from landscape.run.compute import ComputeJob, compute
+from landscape.run.compute import compute
+from landscape.run.job import ComputeJob
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

@@ -29,7 +29,8 @@ from landscape.errors import LandscapeError
 from landscape.plane.grid import Grid
 from landscape.inputs.checkpoint import ModelSpec
 from landscape.store.planes import read_plane
-from landscape.run.compute import ComputeJob, compute
+from landscape.run.compute import compute
+from landscape.run.job import ComputeJob
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -25,7 +25,8 @@ from landscape.engine import EvalSettings, Plan
 from landscape.errors import LandscapeError
 from landscape.plane.grid import AutoRange, Grid
 from landscape.inputs.checkpoint import ModelSpec
-from landscape.run.compute import ComputeJob, compute
+from landscape.run.compute import compute
+from landscape.run.job import ComputeJob
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']

@@ -17,7 +17,8 @@ from landscape.inputs.checkpoint import ModelSpec
 from landscape.cli import app
 from landscape.inputs.data import DataSpec
 from landscape.plane.grid import Grid
-from landscape.run.compute import ComputeJob, compute
+from landscape.run.compute import compute
+from landscape.run.job import ComputeJob
 
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']
 runner = CliRunner()

@@ -14,7 +14,7 @@ from landscape.plane.grid import Grid
 from landscape.plane.directions import DirectionSpec, DirType
 from landscape.plane.sources import GivenPlane, RandomPlane
 from landscape.run.job import interpolation_job, trajectory_job
-from landscape.run.compute import ComputeJob
+from landscape.run.job import ComputeJob
 
 SPEC = ModelSpec("landscape.models:digits_cnn", '{"width": 4}')
 

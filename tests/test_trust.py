@@ -27,7 +27,8 @@ from landscape.plane.directions import random_directions
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError, for_cli
 from landscape.plane.grid import Grid
-from landscape.run.compute import ComputeJob, compute
+from landscape.run.compute import compute
+from landscape.run.job import ComputeJob
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ["--model", "landscape.models:digits_cnn", "--model-kwargs", '{"width": 4}']

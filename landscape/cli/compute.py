@@ -277,7 +277,8 @@ def print_result(result: ComputeResult, quiet: bool) -> None:
 
 
 def print_dry_run(job: ComputeJob, quiet: bool) -> None:
-    from landscape.run.compute import dry_run, duration
+    from landscape.run.dry_run import dry_run
+    from landscape.run.fill import duration
     from landscape.store.files import size_text
 
     report = dry_run(job, on_note=None if quiet else note, render=flagged)

@@ -27,13 +27,10 @@ from landscape.inputs.objective import EvalFn, LossFn, Objective
 from landscape.plane.directions import Directions
 from landscape.plane.grid import Grid
 from landscape.run import distributed
-from landscape.run.dry_run import DryRun, dry_run
-from landscape.run.fill import duration, fill
+from landscape.run.fill import fill
 from landscape.run.job import ComputeJob, Note, Progress
 from landscape.run.resume import Prepared, attach, open_surface, output_path
 from landscape.store import journal
-
-__all__ = ["ComputeResult", "DryRun", "compute", "dry_run", "duration", "evaluate"]  # what a surface run offers
 
 
 @dataclass

@@ -17,7 +17,8 @@ from landscape.inputs.data import DataSpec, Split, load_data
 from landscape.models import DigitsCNN
 from landscape.plane.directions import DirType, DirectionSpec
 from landscape.plane.grid import Grid
-from landscape.run.compute import ComputeJob, ComputeResult, compute
+from landscape.run.compute import ComputeResult, compute
+from landscape.run.job import ComputeJob
 
 DEMO_MODEL = "landscape.models:digits_cnn"
 
