@@ -67,7 +67,7 @@ def test_commands_are_listed_in_their_order():
     import typer
 
     assert list(typer.main.get_command(app).commands) == ["compute", "trajectory", "interpolate", "hessian", "sharpness",
-                                                          "plot", "info", "demo"]
+                                                          "plot", "animate", "info", "demo"]
 
 
 def test_plain_words_for_bad_values_and_the_version():

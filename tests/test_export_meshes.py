@@ -1,5 +1,6 @@
 """export/meshes.py: the OBJ and PLY meshes parse back to the data, with holes where points are
-left out and every normal up; and the helpers the other test_export_* files share."""
+missing, a clean cut at the clip height and every normal up; and the helpers the other
+test_export_* files share."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from landscape import export, store
+from landscape.errors import LandscapeError
 from landscape.plane.directions import Directions, DirType
 from landscape.plane.grid import Grid
 from landscape.store import Surface
@@ -144,7 +146,22 @@ def test_obj_full_grid_parses_back_with_upward_normals(tmp_path):
     assert "train_loss" in text and "bowl.surface.h5" in text and "clip: none" in text and "scale Z" in text
 
 
-def test_holes_missing_nonfinite_and_clipped_points_are_left_out(tmp_path):
+def read_mesh(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(vertices (n, 3), faces (m, 3), comments) of an OBJ or PLY file."""
+    if path.suffix == ".obj":
+        v, _, f, comments = read_obj(path)
+        return v, f, comments
+    vertex, f, comments = read_ply(path)
+    return np.stack([vertex["x"], vertex["y"], vertex["z"]], 1), f, comments
+
+
+def area_xy(v: np.ndarray, f: np.ndarray) -> float:
+    """The area the triangles cover seen from above."""
+    return float(normals_z(v, f).sum() / 2)
+
+
+def holes_surface() -> tuple[Surface, np.ndarray]:
+    """A bowl with points not computed, a NaN and an inf; and where the points are drawable."""
     x, y = np.linspace(-1, 1, 6), np.linspace(-1, 1, 5)
     computed = np.ones((5, 6), bool)
     computed[0, :3] = False  # not computed yet
@@ -155,21 +172,74 @@ def test_holes_missing_nonfinite_and_clipped_points_are_left_out(tmp_path):
         return z
 
     s = surface(x, y, fn, computed)
-    zmax = 3.0
-    keep = computed & np.isfinite(s.values["train_loss"]) & (s.values["train_loss"] <= zmax)
-    assert 0 < keep.sum() < keep.size - 8  # the clip removes some points of its own
+    return s, computed & np.isfinite(s.values["train_loss"])
+
+
+def test_holes_where_points_are_missing_or_nonfinite(tmp_path):
+    """Without a clip, the mesh is the grid's cells whose four corners are drawn: two triangles
+    each, the other cells holes; every vertex a grid point with its value."""
+    s, keep = holes_surface()
     whole = keep[:-1, :-1] & keep[:-1, 1:] & keep[1:, :-1] & keep[1:, 1:]
+    used = np.zeros_like(keep)
+    for j, i in np.argwhere(whole):
+        used[j:j + 2, i:i + 2] = True
+    for writer in (export.write_obj, export.write_ply):
+        out = tmp_path / f"holes.{writer.__name__[-3:]}"
+        writer(out, s)
+        v, f, comments = read_mesh(out)
+        assert len(v) == used.sum() and np.isfinite(v).all()
+        assert sorted(cells_of(v, f, s.x, s.y)) == sorted(c for c in map(tuple, np.argwhere(whole)) for _ in (0, 1))
+        assert (normals_z(v, f) > 0).all()
+        assert any("clip: none" in c for c in comments)
+
+
+def test_the_clip_cuts_with_a_clean_edge_at_the_cap(tmp_path):
+    """A bowl with one huge outlier: the automatic clip cuts it off at the clip height with a
+    clean edge (vertices at exactly the cap, the cells around the outlier partly kept), not a
+    hole of the four whole cells around it, and not a flat top."""
+    x, y = np.linspace(-1, 1, 9), np.linspace(-1, 1, 7)
+
+    def spike(X, Y):
+        z = bowl(X, Y)
+        z[3, 4] = 1e6
+        return z
+
+    s = surface(x, y, spike)
+    zmax = export.clip_height(export.clip.scaled(s.values["train_loss"], False), None, False)
+    assert zmax is not None and 3 < zmax < 10  # the automatic clip of the figures cuts the outlier only
+    polys, _ = export.clip.clipped_mesh(x, y, s.values["train_loss"], zmax)
+    for writer in (export.write_obj, export.write_ply):
+        out = tmp_path / f"spike.{writer.__name__[-3:]}"
+        writer(out, s, zmax=zmax)
+        v, f, comments = read_mesh(out)
+        assert v[:, 2].max() == pytest.approx(zmax, rel=1e-8)  # not the outlier, no flat top above the cap
+        on_cut = np.isclose(v[:, 2], zmax, rtol=1e-8)
+        assert on_cut.sum() == 6  # on the 4 edges and the 2 cell diagonals from the outlier to its neighbours
+        assert len(f) == 2 * 44 + 2 * 6 + 2  # whole cells; the 6 triangles holding the outlier cut to quads
+        px, py = polys[:, :, 0], polys[:, :, 1]
+        shoelace = px * np.roll(py, -1, axis=1) - np.roll(px, -1, axis=1) * py
+        assert area_xy(v, f) == pytest.approx(shoelace.sum() / 2, rel=1e-9)  # the 3-D figure's polygons
+        assert area_xy(v, f) > 4 - 4 / 12 + 0.08  # the grid less the 4 cells (1/12 each), and then some
+        d = np.linalg.norm(v[:, None, :] - v[None, :, :], axis=-1)
+        assert np.sort(d, axis=1)[:, 1].min() > 1e-6  # one vertex per point: the cut is welded
+        assert (normals_z(v, f) > 0).all()
+        assert any(f"values above {zmax:g} left out" in c and "clean edge" in c for c in comments)
+
+
+def test_the_clip_keeps_holes_of_missing_points(tmp_path):
+    """With holes and a given clip: the cut vertices lie at the clip height, and no triangle lies
+    in a cell touching a point not computed or non-finite."""
+    s, keep = holes_surface()
+    zmax = 3.0
     for writer in (export.write_obj, export.write_ply):
         out = tmp_path / f"holes.{writer.__name__[-3:]}"
         writer(out, s, zmax=zmax)
-        if out.suffix == ".obj":
-            v, _, f, comments = read_obj(out)
-        else:
-            vertex, f, comments = read_ply(out)
-            v = np.stack([vertex["x"], vertex["y"], vertex["z"]], 1)
-        assert len(v) == keep.sum()
-        assert (v[:, 2] <= zmax).all() and np.isfinite(v).all()
-        assert sorted(cells_of(v, f, x, y)) == sorted(c for c in map(tuple, np.argwhere(whole)) for _ in (0, 1))
+        v, f, comments = read_mesh(out)
+        assert (v[:, 2] <= zmax + 1e-9).all() and np.isclose(v[:, 2], zmax).sum() >= 3
+        centre = v[f].mean(axis=1)
+        i = np.searchsorted(s.x, centre[:, 0]) - 1
+        j = np.searchsorted(s.y, centre[:, 1]) - 1
+        assert (keep[j, i] & keep[j + 1, i] & keep[j, i + 1] & keep[j + 1, i + 1]).all()
         assert (normals_z(v, f) > 0).all()
         assert any("values above 3 left out" in c for c in comments)
 
@@ -187,7 +257,7 @@ def test_log_heights_and_ply_values_colours(tmp_path):
     out = tmp_path / "log.ply"
     export.write_ply(out, s, log=True)
     vertex, f, comments = read_ply(out)
-    assert len(vertex["x"]) == (raw > 0).sum()
+    assert len(vertex["x"]) == 14  # the points of the cells whose four losses are > 0
     for vx, vy, vz, value in zip(vertex["x"], vertex["y"], vertex["z"], vertex["train_loss"]):
         assert value == pytest.approx(value_at(s, vx, vy), rel=1e-7)
         assert vz == pytest.approx(np.log10(value), rel=1e-7, abs=1e-9)
@@ -220,3 +290,12 @@ def test_mesh_of_a_partly_computed_file_and_eig_values(tmp_path):
     assert (vertex["eig_ratio"] == 0.25).all()
     assert {tuple(c) for c in np.stack([vertex[c] for c in ("red", "green", "blue")], 1)} == {
         tuple(export.viridis(np.array([0.5]))[0])}  # a flat surface: the ramp's middle
+
+
+def test_no_cell_to_draw_is_a_user_error(tmp_path):
+    """Every other point computed: no cell has four drawn corners, so there is no mesh to write."""
+    computed = (np.add.outer(np.arange(4), np.arange(5)) % 2).astype(bool)
+    for writer in (export.write_obj, export.write_ply):
+        with pytest.raises(LandscapeError, match="no grid cell has four corners that are computed and finite"):
+            writer(tmp_path / "x.mesh", surface(computed=computed))
+    assert not (tmp_path / "x.mesh").exists()

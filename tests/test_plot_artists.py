@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from landscape import plot, store
 from landscape.plot import PlotOptions
-from landscape.plot.artists import clipped_mesh
+from landscape.export.clip import clipped_mesh
 from landscape.plot.scales import fmt_value
 from test_plot_surfaces import bowl, in_memory, texts, wall
 from test_plot_surfaces import no_pyplot_figures, surface2d  # noqa: F401 (fixtures)
@@ -68,13 +68,26 @@ def test_surface_is_cut_cleanly_at_the_clip_height():
     fine = np.linspace(-1, 1, 2001)
     FX, FY = np.meshgrid(fine, fine)
     assert area == pytest.approx(4 * np.mean(FX + 0.3 * FY <= 0.5), abs=5e-3)  # the whole part below, nothing else
-    fig = plot.draw(in_memory(*wall()), "surface")
+    x, y, z = wall()
+    spiked = z.copy()
+    spiked[0, :3] = 400.0  # three points two decades above the bowl: cut automatically
+    fig = plot.draw(in_memory(x, y, spiked), "surface")
     ax = fig.axes[0]
     cap = ax.get_zlim()[1]
-    over = int((wall()[2] > cap).sum())
-    assert over > 0 and f"clipped above z = {fmt_value(cap)}: {over} of {31 * 31} points" in texts(fig)[-1]
-    assert plot.draw(in_memory(*wall()), "surface", PlotOptions(zmax=np.inf)).axes[0].get_zlim()[1] > 25
-    assert "clipped" not in " ".join(texts(plot.draw(in_memory(*wall()), "surface", PlotOptions(zmax=np.inf))))
+    over = int((spiked > cap).sum())
+    assert (spiked[0, :3] > cap).all() and cap < 100  # the spikes are cut, the bowl below them shown
+    assert f"clipped above z = {fmt_value(cap)}: {over} of {31 * 31} points" in texts(fig)[-1]
+    assert plot.draw(in_memory(x, y, spiked), "surface", PlotOptions(zmax=np.inf)).axes[0].get_zlim()[1] > 399
+    assert "clipped" not in " ".join(texts(plot.draw(in_memory(x, y, spiked), "surface", PlotOptions(zmax=np.inf))))
+
+
+def test_an_ordinary_bowl_is_never_clipped():
+    """A steep wall is data, not an outlier: no notch, whatever the output (one rule, `export.clip`)."""
+    x, y, z = wall()
+    fig = plot.draw(in_memory(x, y, z), "surface")
+    assert fig.axes[0].get_zlim()[1] == pytest.approx(z.max())
+    assert "clipped" not in " ".join(texts(fig))
+    assert plot.clip_height(in_memory(x, y, z)) is None
 
 
 def hand_made_topology():
@@ -96,9 +109,13 @@ def test_barcode_bars_threshold_and_caption():
     counted = [p.get_facecolor() != bars.patches[3].get_facecolor() for p in bars.patches]
     assert counted == [True, True, True, False, True, False]  # persistence above 0.2 in colour
     assert [ln for ln in ax.lines if ln.get_gid() == "essential"]  # the infinite bar is an arrow
-    (ticks,) = [ln for ln in ax.lines if ln.get_gid() == "threshold"]
-    assert np.allclose(ticks.get_xdata(), [p.get_x() + 0.2 for p in bars.patches])
-    assert ax.get_title(loc="left") == "4 basins above the threshold; smoothness 0.81"
+    (ticks,) = [c for c in ax.collections if c.get_gid() == "threshold"]
+    segments = ticks.get_segments()
+    assert np.allclose([seg[0][0] for seg in segments], [p.get_x() + 0.2 for p in bars.patches])
+    # each tick is as tall as its bar (never stacked into one line), whatever the number of rows
+    assert all(seg[1][1] - seg[0][1] == pytest.approx(0.72) for seg in segments)
+    assert " ".join(ax.get_title(loc="left").split()) == (  # wrapped to the axes, "smoothness" defined
+        "4 basins above the threshold; smoothness 0.81 (1: a plane, 0: noise)")
 
 
 def test_equal_aspect_for_a_square_plane(surface2d):

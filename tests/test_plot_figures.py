@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import matplotlib.text
+
 import numpy as np
 import pytest
 from matplotlib.colors import CenteredNorm
@@ -13,6 +15,7 @@ from matplotlib.colors import CenteredNorm
 from landscape import plot, store
 from landscape.errors import LandscapeError, for_cli
 from landscape.plot import PlotOptions
+from landscape.plane.directions import Track
 from landscape.plot.surfaces import kinds_to_write
 from test_plot_surfaces import bowl, in_memory, make_surface, texts, wall
 from test_plot_surfaces import no_pyplot_figures, surface1d, surface2d  # noqa: F401 (fixtures)
@@ -146,3 +149,151 @@ def test_draw_refuses_vtk_and_tiny_grids(tmp_path, surface2d):
     thin = make_surface(tmp_path / "thin.h5", np.linspace(-1, 1, 5), np.array([0.0]))
     with pytest.raises(LandscapeError, match="at least 2 points"):
         plot.render_file(thin)
+
+
+# ---------------------------------------------------------------- what a reviewer checks (issue 26)
+
+
+def descent(n: int = 21, k: int = 8):
+    """A bowl from 0.002 up to ~3, with a training path of k checkpoints descending into it."""
+    x = y = np.linspace(-1, 1, n)
+    X, Y = np.meshgrid(x, y)
+    z = 0.002 + 1.5 * ((X - 0.2) ** 2 + 0.6 * (Y - 0.1) ** 2)
+    t = np.linspace(0, 1, k)
+    path = Track(-0.9 + 1.1 * (1 - (1 - t) ** 3), 0.8 - 0.7 * t, [f"epoch_{e}.pt" for e in range(1, k + 1)],
+                 list(range(1, k + 1)))
+    return in_memory(x, y, z, tracks={"trajectory": path}), path
+
+
+def test_3d_surface_shows_the_training_path_on_it():
+    s, path = descent()
+    fig = plot.draw(s, "surface", PlotOptions(epoch_labels=True))
+    ax = fig.axes[0]
+    (line,) = [ln for ln in ax.lines if ln.get_gid() == "trajectory"]
+    xs, ys, zs = line.get_data_3d()
+    assert (xs[0], ys[0]) == pytest.approx((path.x[0], path.y[0])) and (xs[-1], ys[-1]) == pytest.approx((0.2, 0.1))
+    from landscape.export.html import bilinear
+
+    under = bilinear(s.x, s.y, s.values["train_loss"], xs, ys)
+    assert np.all(zs >= under) and np.all(zs - under < 0.05 * np.ptp(s.values["train_loss"]))  # on it, not under
+    labels = {t.get_text().strip() for t in ax.texts if t.get_gid() == "track-label"}
+    assert {"start (1)", "end (8)", "4"} <= labels  # start, end and the checkpoints
+
+
+def test_comparisons_name_the_shared_quantity_and_which_split():
+    x = y = np.linspace(-1, 1, 9)
+    X, Y = np.meshgrid(x, y)
+    train = in_memory(x, y, 0.1 + X**2 + Y**2, name="run")
+    test = in_memory(x, y, 0.3 + X**2 + Y**2, name="run2", attrs={"split": "test"})
+    test.values["test_loss"] = test.values.pop("train_loss")
+    test.values["test_acc"] = test.values.pop("train_acc")
+    fig = plot.draw([train, test], "filled")
+    assert fig.axes[-1].get_ylabel() == "loss"  # the colorbar: not "train loss" over the test panel
+    assert [a.get_title() for a in fig.axes[:2]] == ["run (train)", "run2 (test)"]
+    named = plot.draw([train, test], "filled", PlotOptions(labels=("SGD", "Adam")))
+    assert [a.get_title() for a in named.axes[:2]] == ["SGD", "Adam"]
+    a1 = in_memory(x, None, 0.1 + x**2, name="a")
+    b1 = in_memory(x, None, 0.2 + x**2, name="b", attrs={"split": "test"})
+    b1.values["test_loss"] = b1.values.pop("train_loss")
+    b1.values["test_acc"] = b1.values.pop("train_acc")
+    fig = plot.draw([a1, b1], "line")
+    loss_ax, acc_ax = fig.axes
+    assert (loss_ax.get_ylabel(), acc_ax.get_ylabel()) == ("loss", "accuracy (%)")
+    lines = [ln for a in fig.axes for ln in a.lines if ln.get_gid() != "origin"]
+    styles = {(ln.get_label(), ln.get_linestyle(), ln.get_color()) for ln in lines}
+    assert styles == {("a (train): loss", "-", "tab:blue"), ("a (train): accuracy", "-", "tab:red"),
+                      ("b (test): loss", "--", "tab:blue"), ("b (test): accuracy", "--", "tab:red")}
+
+
+def test_levels_resolve_the_descent_and_the_models():
+    s, path = descent()
+    ax = plot.draw(s, "contour").axes[0]
+    levels = ax.collections[0].levels
+    from landscape.export.html import bilinear
+
+    at = bilinear(s.x, s.y, s.values["train_loss"], path.x, path.y)
+    bands = np.searchsorted(levels, at)
+    assert len(set(bands[len(bands) // 2:])) >= 3  # the final descent crosses levels, not one band
+    assert levels[0] <= at.min() * 2.5  # the levels reach down to where the path ends
+    models = Track(np.array([0.0, 1.0, 0.5]), np.array([0.0, 0.0, 1.0]), ["A", "B", "C"], [None] * 3)
+    plane = in_memory(s.x, s.y, s.values["train_loss"], tracks={"models": models})
+    low = plot.draw(plane, "contour").axes[0].collections[0].levels[0]
+    assert low < bilinear(s.x, s.y, s.values["train_loss"], models.x, models.y).max()  # no model below every level
+    plain = plot.draw(in_memory(s.x, s.y, s.values["train_loss"]), "contour").axes[0].collections[0].levels
+    assert np.allclose(np.diff(plain), 0.5)  # no path, no models: the paper's levels as before
+
+
+def test_notes_go_to_the_caption_unless_asked_and_the_key_names_the_marks(tmp_path):
+    x, y, z = wall(15)
+    computed = np.ones(z.shape, dtype=bool)
+    computed[-4:] = False
+    s = in_memory(x, y, z, computed=computed, attrs={"note": "PCA directions, not filter-normalized"})
+    fig = plot.draw(s, "filled")
+    assert not fig.texts  # nothing baked in under the figure
+    assert "PCA directions, not filter-normalized" in plot.figure_notes(fig)
+    assert any("of 225 points computed" in n for n in plot.figure_notes(fig))
+    keys = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert keys == ["lowest computed loss", "model"]  # what the star and the dot are
+    star = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "best")
+    dot = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "origin")
+    assert star.get_zorder() > dot.get_zorder() and not star.get_clip_on()  # never hidden, never cut in half
+    shown = plot.draw(s, "filled", PlotOptions(notes=True))
+    assert "PCA directions" in shown.texts[0].get_text()
+    written = plot.render_file(s, PlotOptions(kinds=("filled",), dpi=20), out_dir=tmp_path)
+    txt, tex = written.captions
+    assert (txt.name, tex.name) == ("mem.filled.caption.txt", "mem.filled.caption.tex")
+    assert "PCA directions, not filter-normalized." in txt.read_text() and "Star: lowest computed loss" in txt.read_text()
+    assert "x = direction 1" in txt.read_text() and "15 x 15 points" in txt.read_text()
+    assert r"train\_loss" not in tex.read_text() and "\\%" not in txt.read_text()
+    assert plot.latex("50% of a_b & {c}") == r"50\% of a\_b \& \{c\}"
+
+
+def test_column_width_nothing_collides_or_leaves_the_figure():
+    """At a journal's column width: every text inside the figure, tick labels apart, the star whole."""
+    long = in_memory(*wall(15), attrs={"xlabel": "toward epoch_8.pt (orthogonalized)",
+                                       "ylabel": "toward epoch_8.pt from epoch_1.pt (orthogonalized)"})
+    column = PlotOptions(size=(3.3, 2.9))
+    for kind, options in (("contour", column), ("filled", column), ("heatmap", column), ("barcode", column),
+                          ("surface", PlotOptions(size=(3.3, 2.9), elev=60))):
+        fig = plot.draw(long, kind, options)
+        renderer = drawn(fig)
+        frame = fig.bbox.padded(0.5)
+        shown = []  # tick labels that are drawn: within the axis' view
+        for ax in fig.axes:
+            for axis in [a for a in (getattr(ax, n, None) for n in ("xaxis", "yaxis", "zaxis")) if a is not None]:
+                lo, hi = sorted(axis.get_view_interval())
+                ticks = [t.label1 for t in axis.get_major_ticks()
+                         if t.label1.get_visible() and t.label1.get_text() and lo - 1e-9 <= t.get_loc() <= hi + 1e-9]
+                shown += ticks
+                boxes = [t.get_window_extent(renderer) for t in ticks]
+                assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), (kind, axis)
+                label = axis.label.get_window_extent(renderer)  # (a 3-D label is rotated: its box is not its ink)
+                assert ax.name == "3d" or not any(label.overlaps(b) for b in boxes), (kind, axis.label.get_text())
+        tick_texts = {id(t.label1) for ax in fig.axes for n in ("xaxis", "yaxis", "zaxis") if hasattr(ax, n)
+                      for t in getattr(ax, n).get_major_ticks()}
+        others = [t for t in fig.findobj(matplotlib.text.Text) if id(t) not in tick_texts]
+        for t in shown + others:
+            if t.get_visible() and t.get_text().strip():
+                box = t.get_window_extent(renderer)
+                assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), (kind, t.get_text())
+    ax = plot.draw(long, "contour", column).axes[0]
+    best = next(ln for ln in ax.lines if ln.get_gid() == "best")
+    assert not best.get_clip_on()
+
+
+def test_vector_files_rasterize_meshes_and_keep_text(tmp_path):
+    x = y = np.linspace(-1, 1, 201)
+    X, Y = np.meshgrid(x, y)
+    s = in_memory(x, y, 0.1 + X**2 + Y**2, name="big")
+    for kind in ("filled", "heatmap", "surface"):
+        artist = plot.draw(s, kind, ax=plot_axes(kind)).artist
+        assert artist.get_rasterized(), kind  # no hairline seams, no facets in a PDF
+    written = plot.render_file(s, PlotOptions(kinds=("heatmap",), formats=("svg",), dpi=40), out_dir=tmp_path)
+    svg = written[0].read_text()
+    assert written[0].stat().st_size < 1_000_000 and "<text" in svg  # small, and its text is text
+
+
+def plot_axes(kind):
+    from matplotlib.figure import Figure
+
+    return Figure().add_subplot(projection="3d" if kind == "surface" else None)

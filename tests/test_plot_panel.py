@@ -50,7 +50,7 @@ def test_two_kinds_in_a_callers_grid():
     rc = dict(mpl.rcParams)
     fig = Figure(figsize=(8, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)
-    a = plot.draw(s, "contour", PlotOptions(epoch_labels=True), ax=left, labels=False)
+    a = plot.draw(s, "contour", PlotOptions(epoch_labels=True, notes=True), ax=left, labels=False)
     b = plot.draw(s, "heatmap", PlotOptions(), ax=right)
     assert a.contour_labels == [] and a.track_labels == [] and len(a.pending) == 10  # not yet placed
     a.place_labels()  # once the figure is complete
@@ -74,7 +74,7 @@ def test_two_kinds_in_a_callers_grid():
     paths = [ln for t in a.tracks for ln in t.artists if ln.get_gid() == "trajectory"]
     assert [to_hex(p.get_color()) for p in paths] == [to_hex(c) for c in export.RUN_COLORS[:2]]
     assert all(p.axes is left for p in paths)
-    assert [t.get_text() for t in a.legend.get_texts()] == ["seed 0", "seed 1"]
+    assert [t.get_text() for t in a.legend.get_texts()] == ["seed 0", "seed 1", "lowest computed loss", "model"]
     # labels: contour values and every epoch, placed in the caller's axes, apart from each other
     assert len(a.contour_labels) >= 3
     assert all(t in left.texts and t.get_gid() == "contour-label" for t in a.contour_labels)
@@ -87,7 +87,8 @@ def test_two_kinds_in_a_callers_grid():
     assert b.colorbar.ax.get_ylabel() == "train loss"
     # notes: drawn under each axes, the file's note first
     assert a.notes[0] == "a note of the file" and "315 of 441 points computed (hatched: not yet)" in a.notes
-    assert "1 computed point has an inf or NaN loss (hatched red)" in a.notes and "star: best computed point" in a.notes
+    assert "1 computed point has an inf or NaN loss (hatched red)" in a.notes
+    assert "lowest computed loss" in [t.get_text() for t in a.legend.get_texts()]  # the key says what the star is
     assert a.note is not None and a.note in left.texts and "315 of 441 points computed" in a.note.get_text()
     assert not fig.texts  # nothing at the figure's level: it is the caller's
     # nothing global, nothing private, no markers in the figure
@@ -101,7 +102,7 @@ def test_surface_line_and_barcode_in_callers_axes():
     s = in_memory(x, y, z)
     fig = Figure(figsize=(10, 3.5), layout="constrained")
     ax3 = fig.add_subplot(1, 3, 1, projection="3d")
-    d = plot.draw(s, "surface", PlotOptions(zmax=5.0, title="cut"), ax=ax3)
+    d = plot.draw(s, "surface", PlotOptions(zmax=5.0, title="cut", notes=True), ax=ax3)
     assert isinstance(d.artist, Poly3DCollection) and d.artist.axes is ax3
     assert d.scale.cap == pytest.approx(5.0) and ax3.get_zlim()[1] == pytest.approx(5.0)
     assert d.hatched == [] and d.tracks == [] and ax3.get_title() == "cut"
@@ -111,18 +112,19 @@ def test_surface_line_and_barcode_in_callers_axes():
     xs = np.linspace(-0.5, 1.5, 21)
     computed = np.arange(21) < 15
     line = in_memory(xs, None, 1 + 0.8 * np.cos(3 * xs), computed=computed, tracks={"models": models})
-    d = plot.draw(line, "line", ax=fig.add_subplot(1, 3, 2))
+    d = plot.draw(line, "line", PlotOptions(notes=True), ax=fig.add_subplot(1, 3, 2))
     assert len(d.artist) == 2 and d.artist[1].axes is not d.ax  # accuracy on a twin axis
     assert [t.get_text() for t in d.legend.get_texts()] == ["train loss", "train accuracy (%)"]
     assert {t.get_text() for t in d.track_labels} == {"A", "B"} and len(d.tracks[0].artists) == 2
     assert [p.get_gid() for p in d.hatched] == ["missing"] and "15 of 21 points computed" in d.note.get_text()
 
     ax = fig.add_subplot(1, 3, 3)
-    d = plot.draw(s, "barcode", PlotOptions(title="basins"), ax=ax)
+    d = plot.draw(s, "barcode", PlotOptions(title="basins", notes=True), ax=ax)
     assert isinstance(d.artist, BarContainer) and d.artist.patches[0].axes is ax
     legend = [t.get_text() for t in d.legend.get_texts()]
-    assert legend[:2] == ["counted basin", "below the threshold"]
-    assert legend[2] == f"threshold: minimum + {plot.scales.fmt_value(float(d.topology.threshold))}"
+    grey = any(b.persistence <= d.topology.threshold for b in d.topology.basins)
+    assert legend[:-1] == ["counted basin"] + (["below the threshold"] if grey else [])  # only bars that exist
+    assert legend[-1] == f"threshold: minimum + {plot.scales.fmt_value(float(d.topology.threshold))}"
     assert ax.get_title(loc="left").startswith("basins\n") and d.note is None
     drawn(fig)
     assert private(fig) == []
@@ -154,7 +156,7 @@ def test_without_ax_draw_still_returns_a_figure():
 def test_figures_hang_nothing_private_on_matplotlib():
     s = partial_with_runs()
     for kind in ("contour", "filled", "heatmap", "surface", "barcode"):
-        fig = plot.draw([s, s] if kind == "filled" else s, kind, PlotOptions(epoch_labels=True))
+        fig = plot.draw([s, s] if kind == "filled" else s, kind, PlotOptions(epoch_labels=True, notes=True))
         assert private(fig) == [], kind
         assert fig.texts and not [t for t in all_texts(fig) if "\u2039" in t], kind
     assert private(plot.barcode(TOPOLOGY).patches[0].axes.figure) == []

@@ -78,7 +78,8 @@ def test_masked_nan_inf_and_partial_points(tmp_path):
     assert len(written) == 6
     assert matplotlib.image.imread(written[0]).shape[1] == round(plot.STYLE.size_2d[0] * 30)
     vtk = parse_vtk(written[-1])
-    assert np.isfinite(vtk["points"]).all()
+    assert np.isfinite(vtk["points"][:, :2]).all()  # holes where not computed or diverged, never a plateau
+    assert (np.isnan(vtk["points"][:, 2]) == (vtk["drawn"] == 0)).all() and (vtk["drawn"] == 0).sum() == 26 + 2
     assert vtk["computed"].sum() == 49 - 26 - 2
 
 
@@ -114,9 +115,10 @@ def test_compare_names_never_collide_and_replacements_are_reported(tmp_path):
         again = plot.render_compare(other, opts, out)
         assert not names & {p.name for p in again} and again.replaced == []
         names |= {p.name for p in again}
-    assert len(list(out.iterdir())) == 4
+    assert len([p for p in out.iterdir() if p.suffix == ".png"]) == 4
+    assert len([p for p in out.iterdir() if ".caption." in p.name]) == 8  # plain and LaTeX beside each figure
     same = plot.render_compare([a, b], opts, out)
-    assert list(same) == list(first) and same.replaced == list(first)  # reported, so never silent
+    assert list(same) == list(first) and same.replaced == list(first) + first.captions  # reported, never silent
     with pytest.raises(LandscapeError, match="already exist"):
         plot.render_compare([a, b], opts, out, overwrite=False)
     long = [make_surface(tmp_path / f"{'n' * 30}{k}.h5", np.linspace(-1, 1, 3), np.linspace(-1, 1, 3)) for k in range(3)]
@@ -128,7 +130,7 @@ def test_render_file_overwrite_flag(surface2d):
     opts = PlotOptions(kinds=("contour", "vtk"), dpi=20)
     first = plot.render_file(surface2d, opts)
     assert first.replaced == []
-    assert plot.render_file(surface2d, opts).replaced == list(first)
+    assert plot.render_file(surface2d, opts).replaced == list(first) + first.captions
     before = {p: p.stat().st_mtime_ns for p in first}
     with pytest.raises(LandscapeError, match="model.contour.png"):
         plot.render_file(surface2d, PlotOptions(kinds=("heatmap", "contour"), dpi=20), overwrite=False)
@@ -165,10 +167,18 @@ def test_exports_are_dispatched_to_the_export_module(surface2d, monkeypatch):
     assert all(path.parent != surface2d.parent for _, path, _, _ in calls)  # written to a temporary path
     zmax = plot.clip_height(s, opts)
     assert zmax == 0.5
-    assert calls[0][3] == dict(metric="loss", log=False, zmax=zmax, title="T")
+    look = calls[0][3]
+    assert {k: look[k] for k in ("metric", "log", "zmax", "title")} == dict(metric="loss", log=False, zmax=zmax, title="T")
+    # the page shares the figures' camera, levels and colours, and one plotly.js per folder
+    assert (look["elev"], look["azim"], look["js_folder"]) == (plot.STYLE.elev, plot.STYLE.azim, surface2d.parent)
+    assert np.allclose(look["levels"], plot.draw(s, "contour").axes[0].collections[0].levels)
+    assert look["colorscale"][0] == [0.0, "#440154"] and look["colorscale"][-1] == [1.0, "#fde725"]  # viridis
     assert calls[1][2] == ("loss", False, zmax) and calls[2][2] == ("loss", False, zmax)
-    auto = plot.clip_height(in_memory(*wall()), PlotOptions())
-    assert auto == pytest.approx(plot.draw(in_memory(*wall()), "surface").axes[0].get_zlim()[1])
+    x, y, z = wall()
+    z[0, 0] = 1e4  # an outlier three decades above the bowl: cut, at the same height in the figure
+    auto = plot.clip_height(in_memory(x, y, z), PlotOptions())
+    assert auto is not None and auto == pytest.approx(plot.draw(in_memory(x, y, z), "surface").axes[0].get_zlim()[1])
+    assert plot.clip_height(in_memory(*wall()), PlotOptions()) is None  # a steep wall is not an outlier
     assert plot.clip_height(s, PlotOptions()) is None  # an ordinary bowl is not cut
     everything = [p.name for p in plot.render_file(surface2d, PlotOptions(kinds="all", dpi=20))]
     assert not [n for n in everything if n.endswith((".html", ".obj", ".ply"))]

@@ -56,9 +56,11 @@ def surface1d(tmp_path: Path) -> Path:
 
 
 def texts(fig: Figure) -> list[str]:
-    """Annotations and figure texts (not the contour labels)."""
+    """Annotations and figure texts (not the contour labels), then the figure's notes (which go to
+    its caption, and onto the image only with `PlotOptions.notes`) as one text, last."""
     notes = [t for ax in fig.axes for t in ax.texts if isinstance(t, Annotation)]
-    return [t.get_text() for t in notes] + [t.get_text() for t in fig.texts]
+    caption = ["\n".join(plot.figure_notes(fig))] if plot.figure_notes(fig) else []
+    return [t.get_text() for t in notes] + [t.get_text() for t in fig.texts] + caption
 
 
 @pytest.fixture(autouse=True)

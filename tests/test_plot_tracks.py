@@ -71,9 +71,10 @@ def test_trajectory_runs_labels_and_aspect(tmp_path, size):
         assert_apart(extents(track_labels + labels_of(ax, "contour-label"), renderer), ax.get_window_extent(renderer))
         paths = [ln for ln in ax.lines if ln.get_gid() == "trajectory"]
         assert len(paths) == 2 and paths[0].get_color() != paths[1].get_color()  # a colour per run
-        legend = ax.get_legend()
+        legend = fig.legends[0]  # the key, below the figure
         assert [t.get_text() for t in legend.get_texts()] == ["seed 0 (up to 2.0% off the plane)",
-                                                              "seed 1 (up to 15% off the plane)"]
+                                                              "seed 1 (up to 15% off the plane)",
+                                                              "lowest loss on this plane", "model"]
         hollow = [ln for ln in ax.lines if ln.get_gid() == "off-plane"]
         assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 3  # the three checkpoints over 10% off
         assert "more than 10% off the plane" in texts(fig)[-1]

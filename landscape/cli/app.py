@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 
 from landscape._version import __version__
-from landscape.cli import compute, curvature, demo, info, plot
+from landscape.cli import animate, compute, curvature, demo, info, plot
 from landscape.cli.console import err_console, one_line_warnings, out_console, quiet_warnings, rank0
 from landscape.cli.flags import flagged
 from landscape.cli.interrupts import interrupted, start, terminate_as_interrupt
@@ -121,8 +121,8 @@ def _root(
 
 for name, command in (("compute", compute.compute), ("trajectory", compute.trajectory),
                       ("interpolate", compute.interpolate), ("hessian", curvature.hessian),
-                      ("sharpness", curvature.sharpness), ("plot", plot.plot), ("info", info.info),
-                      ("demo", demo.demo)):
+                      ("sharpness", curvature.sharpness), ("plot", plot.plot), ("animate", animate.animate),
+                      ("info", info.info), ("demo", demo.demo)):
     app.command(name, cls=Command)(command)
 
 

@@ -51,6 +51,7 @@ FLAGS: dict[str, str | tuple[str, str]] = {
 # folder that `demo --out-dir` names.
 COMMAND_FLAGS: dict[str, dict[str, str | tuple[str, str]]] = {
     "plot": {"out_dir": "--out"},
+    "animate": {"out_dir": "--out"},
 }
 
 
@@ -64,6 +65,7 @@ NO_FLAG = frozenset({
     "first_layer", "stream_data",  # EvalSettings: the plan decides
     "max_radius",  # AutoRange
     "ax",  # the plotting functions' Axes
+    "colorscale", "js_folder",  # export.write_html: handed over by plot.render (the figures' colours, the folder)
 })
 
 

@@ -1,4 +1,5 @@
-"""`landscape plot`: figures of surface files, drawn by `landscape.plot`."""
+"""`landscape plot`: figures of surface files (and a Hessian file's spectral density), drawn by
+`landscape.plot`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from landscape.errors import LandscapeError
 
 
 def plot(
-    files: Annotated[list[Path], typer.Argument(metavar="FILES", help="Surface files (several with --compare).")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILES", help="Surface files (several with --compare), or a "
+                                                                       "Hessian file (its spectral density).")],
     kind: Annotated[Optional[str], typer.Option("--kind", metavar="KINDS",
                     help="Comma-separated: contour, filled, heatmap, surface, line, barcode, vtk, obj, ply, html, "
                          "or all (default: by file).")] = None,
@@ -44,22 +46,42 @@ def plot(
                                                             "scale.")] = False,
     threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="LOSS",
                          help="Barcode: the persistence a basin needs to count (default: 5% of the range).")] = None,
+    style: Annotated[str, typer.Option("--style", metavar="STYLE",
+                     help="paper, slide (16:9, large type) or dark (for dark slides).")] = "paper",
+    transparent: Annotated[bool, typer.Option("--transparent", help="No background (PNG, SVG, PDF).")] = False,
+    font: Annotated[str, typer.Option("--font", metavar="FONT",
+                    help="sans, serif (Times-like) or cm (LaTeX's Computer Modern).")] = "sans",
+    fontsize: Annotated[Optional[float], typer.Option("--fontsize", metavar="PT",
+                        help="Font size in points (default: 9 at the default size, scaled with --size).")] = None,
+    xlabel: Annotated[Optional[str], typer.Option("--xlabel", metavar="TEXT", help="x axis label.")] = None,
+    ylabel: Annotated[Optional[str], typer.Option("--ylabel", metavar="TEXT", help="y axis label.")] = None,
+    labels: Annotated[Optional[str], typer.Option("--labels", metavar="NAMES",
+                      help="Names of the files in legends and panel titles, comma-separated.")] = None,
+    notes: Annotated[bool, typer.Option("--notes", help="Notes on the image too (they always go to the caption "
+                                                        "files beside it).")] = False,
+    smooth: Annotated[Optional[int], typer.Option("--smooth", metavar="N",
+                      help="3-D surface: a smooth mesh, each cell resampled N x N (cubic).")] = None,
 ) -> None:
-    """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports."""
+    """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports;
+    a Hessian file's spectral density. Each figure's caption goes beside it (.caption.txt, .tex)."""
     from landscape import store
-    from landscape.plot import PlotOptions, blanks, render_compare, render_file
+    from landscape.plot import PlotOptions, blanks, is_hessian_file, render_compare, render_file
 
     options = PlotOptions(kinds=syntax.names(kind), metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels,
                           vlevel=vlevel, cmap=cmap, formats=syntax.names(format), dpi=dpi, title=title, elev=elev,
                           azim=azim, zmax=zmax, epoch_labels=epoch_labels, size=syntax.size(size),
-                          threshold=threshold)
+                          threshold=threshold, style=style, transparent=transparent, font=font, fontsize=fontsize,
+                          xlabel=xlabel, ylabel=ylabel, labels=syntax.names(labels), notes=notes, smooth=smooth)
     if len(files) > 1 and not compare:
         raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
     on_interrupt(lambda: FIGURES_WHOLE)
     for f in files:
-        missing = blanks(store.read_surface(f))
+        missing = "" if is_hessian_file(f) else blanks(store.read_surface(f))
         if missing:
             say(f"note: {f}: {missing}")
     written = render_compare(files, options, out) if compare else render_file(files[0], options, out)
     for path in written:
         say(wrote(path, written.replaced))
+    if written.captions:
+        say(f"captions beside them ({', '.join(p.name for p in written.captions[:2])}"
+            f"{', ...' if len(written.captions) > 2 else ''})")

@@ -4,8 +4,11 @@
   "diverged" in the figures and holes in the exports.
 - `scaled`: the values as heights (log10 with `log`), masked where they cannot be drawn.
 - `cap` / `clip_height`: the one clip height of the 3-D surface, the VTK grid, the meshes and
-  the page: `zmax` if given, else q95 + (q95 - q5) of the values (no effect on an ordinary bowl,
-  cuts single huge outliers); inf: no clip.
+  the page's 3-D view (never a 2-D map): `zmax` if given, else q95 + (q95 - q5) of the values
+  when the values above reach a decade beyond the bulk (single huge outliers are cut; an
+  ordinary bowl, however steep, is not); inf: no clip.
+- `clipped_mesh`: the surface's cells cut by the plane z = cap with a clean edge, as the 3-D
+  figure, the meshes and the page draw it.
 - `heights`: the metric of a surface as the meshes and the page draw it, NaN where left out.
 """
 
@@ -42,17 +45,27 @@ def scaled(v: ArrayLike, log: bool) -> np.ma.MaskedArray:
         return masked(np.where(drawable(v), np.log10(v), np.nan) if log else v)
 
 
-def auto_zmax(z: np.ma.MaskedArray) -> float:
-    """The default clip height of heights z: q95 + (q95 - q5), or the maximum if that is lower."""
-    q5, q95 = np.percentile(z.compressed(), [5, 95])
-    return float(min(z.max(), q95 + (q95 - q5)))
+SPAN = 10.0  # the automatic clip cuts only values reaching this many times the bulk's height (a decade)
+
+
+def auto_zmax(z: np.ma.MaskedArray, log: bool = False) -> float:
+    """The default clip height of heights z (log10 with `log`): q95 + (q95 - q5), but only when
+    the values above it reach a decade beyond the bulk (highest - lowest at least SPAN times the
+    cut's height above the lowest; with `log`, a whole decade above the cut). Otherwise the
+    maximum: an ordinary bowl, however steep, is never notched."""
+    v = z.compressed()
+    q5, q95 = np.percentile(v, [5, 95])
+    top, lo = float(v.max()), float(v.min())
+    cut = float(q95 + (q95 - q5))
+    spans = top >= cut + 1.0 if log else top - lo >= SPAN * (cut - lo)
+    return min(top, cut) if spans else top
 
 
 def cap(z: np.ma.MaskedArray, zmax: float | None, log: bool) -> float:
     """The clip height in the units of heights z (log10 with `log`): zmax (in the metric's
     units), or automatic (`auto_zmax`) when None; never above the highest value."""
     hi = float(z.max())
-    return min(hi, auto_zmax(z) if zmax is None else float(np.log10(zmax) if log else zmax))
+    return min(hi, auto_zmax(z, log) if zmax is None else float(np.log10(zmax) if log else zmax))
 
 
 def clip_height(z: np.ma.MaskedArray, zmax: float | None, log: bool) -> float | None:
@@ -127,3 +140,34 @@ def heights(surface: Surface, metric: str = "loss", log: bool = False, zmax: flo
         raise LandscapeError(f"{surface.name}: nothing to export: {why}",
                              field="zmax" if done and zmax is not None else None)
     return Heights(name, raw, z, log, None if zmax is None else float(zmax))
+
+
+def clipped_mesh(x: np.ndarray, y: np.ndarray, z: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray]:
+    """The grid surface cut by the plane z = cap: parts above it are left out, so the cut is a clean
+    edge at exactly the cap (no flat top, no saw teeth along a row of cells). Cells below the cap
+    are quadrilaterals; cells the plane cuts are split into two triangles and each is clipped.
+    Cells touching a NaN are left out (holes). Returns (k, 4, 3) polygons (a triangle repeats its
+    last vertex: matplotlib mishandles polygons of mixed lengths) and their mean heights."""
+    X, Y = np.meshgrid(x, y)
+    P = np.stack([X, Y, z], axis=-1)  # (ny, nx, 3)
+    cells = np.stack([P[:-1, :-1], P[:-1, 1:], P[1:, 1:], P[1:, :-1]], axis=-2).reshape(-1, 4, 3)  # corners
+    cells = cells[np.isfinite(cells[:, :, 2]).all(axis=1)]
+    whole = (cells[:, :, 2] <= cap).all(axis=1)
+    pieces = [cells[whole]]  # cells below the cap stay quadrilaterals, as in plot_surface
+    cut = cells[~whole]
+    tri = np.concatenate([cut[:, [0, 1, 2]], cut[:, [0, 2, 3]]])  # (t, 3 vertices, xyz)
+    above = tri[:, :, 2] > cap
+    n = above.sum(axis=1)
+    pieces.append(tri[n == 0][:, [0, 1, 2, 2]])
+    for count, odd in ((1, True), (2, False)):  # rotate so the odd vertex out is first
+        t, up = tri[n == count], above[n == count]
+        if not len(t):
+            continue
+        first = np.argmax(up == odd, axis=1)
+        t = t[np.arange(len(t))[:, None], (first[:, None] + np.arange(3)) % 3]
+        v0, v1, v2 = t[:, 0], t[:, 1], t[:, 2]
+        p01 = v0 + ((cap - v0[:, 2]) / (v1[:, 2] - v0[:, 2]))[:, None] * (v1 - v0)
+        p02 = v0 + ((cap - v0[:, 2]) / (v2[:, 2] - v0[:, 2]))[:, None] * (v2 - v0)
+        pieces.append(np.stack([p01, v1, v2, p02] if odd else [v0, p01, p02, p02], axis=1))
+    polys = np.concatenate(pieces)
+    return polys, polys[:, :, 2].mean(axis=1)

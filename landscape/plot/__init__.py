@@ -31,24 +31,31 @@ Modules, one concept each (data flows down the list; `export` never imports plot
 - `surfaces`: a surface as the figures see it (values, fitting kinds, clip height, notes).
 - `panel`: one surface drawn into one axes, returned as a `Drawing`.
 - `figures`: `draw` (a figure, or a panel in a caller's axes) and `density_figure`.
-- `render`: `render_file`, `render_compare`, `save_figure`: writing figures and exports.
+- `render`: `render_file`, `render_compare`, `render_hessian`, `save_figure`: writing figures (with
+  their captions) and exports.
+- `animate`: GIF and MP4 for talks: a training path descending, the surface turning, a sequence
+  of surfaces on one colour scale.
 """
 
 from landscape.export.clip import MAX_DRAWN, drawable
+from landscape.plot.animate import Animation, VideoFormat, animate
 from landscape.plot.artists import (barcode, contour, filled, heatmap, line, mark_missing, mark_missing_1d,
                                     spectral_density, surface3d, to_scale)
-from landscape.plot.figures import density_figure, draw
+from landscape.plot.figures import Made, caption_text, density_figure, draw, figure_notes, latex, made_of
 from landscape.plot.labels import PointLabel, label_contours, legend_below, note_below, place_labels
 from landscape.plot.options import (ALL_1D, ALL_2D, COMPARE_1D, COMPARE_2D, DEFAULTS_1D, DEFAULTS_2D, FIGURES, FITS_1D,
-                                    FITS_2D, GRID_KINDS, LOOKS, Format, Kind, Look, Metric, PlotOptions)
+                                    FITS_2D, GRID_KINDS, LOOKS, Font, Format, Kind, Look, Metric, PlotOptions, Theme)
 from landscape.plot.panel import Drawing
-from landscape.plot.render import Outputs, compare_stem, output_name, render_compare, render_file, save_figure
+from landscape.plot.render import (Outputs, caption_names, compare_stem, is_hessian_file, output_name, render_compare,
+                                   render_file, render_hessian, save_figure, variant)
 from landscape.plot.scales import Scale
-from landscape.plot.style import STYLE, Style
+from landscape.plot.style import STYLE, Style, look, using
 from landscape.plot.surfaces import blanks, clip_height
-from landscape.plot.tracks import TrackDrawing, draw_track, overlay_track
+from landscape.plot.tracks import TrackDrawing, draw_track, draw_track_3d, overlay_track
 
 __all__ = [
+    "Animation", "Font", "Made", "Theme", "VideoFormat", "animate", "caption_names", "caption_text", "draw_track_3d", "figure_notes", "is_hessian_file",
+    "latex", "look", "made_of", "render_hessian", "using", "variant",
     "ALL_1D", "ALL_2D", "COMPARE_1D", "COMPARE_2D", "DEFAULTS_1D", "DEFAULTS_2D", "FIGURES", "FITS_1D", "FITS_2D",
     "GRID_KINDS", "LOOKS", "MAX_DRAWN", "STYLE", "Drawing", "Format", "Kind", "Look", "Metric", "Outputs",
     "PlotOptions", "PointLabel", "Scale", "Style", "TrackDrawing", "barcode", "clip_height", "compare_stem", "contour",

@@ -12,25 +12,26 @@ Arrays follow the store's orientation: z has shape (len(y), len(x)), z[j, i] at 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection, QuadMesh
+from matplotlib.collections import LineCollection, PolyCollection, QuadMesh
 from matplotlib.colors import BoundaryNorm, Colormap, Normalize
 from matplotlib.container import BarContainer
 from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from numpy.typing import ArrayLike
 
 from landscape.export import clip
-from landscape.export.clip import masked
+from landscape.export.clip import clipped_mesh, masked
 from landscape.plot.labels import label_contours, legend_below
 from landscape.plot.scales import contour_levels, extend_for, fmt_value, spread, value_formatter, value_range
 from landscape.plot.style import POINT, STYLE, line_cmap
@@ -75,9 +76,10 @@ def _frame(ax: Axes, x: ArrayLike, y: ArrayLike, z: np.ma.MaskedArray, best: str
         target = z.min() if best == "min" else z.max()
         ties = np.argwhere(~np.ma.getmaskarray(z) & (z.filled(np.nan) == target))  # (k, 2) of [j, i]
         j, i = min(ties, key=lambda ji: x[ji[1]] ** 2 + y[ji[0]] ** 2)  # among equals, the one nearest (0, 0)
-        ax.plot(x[i], y[j], marker="*", ms=9, color=STYLE.best_color, gid="best", **POINT)
+        ax.plot(x[i], y[j], marker="*", ms=STYLE.star_size, color=STYLE.best_color, gid="best", clip_on=False,
+                **(POINT | {"zorder": 5.5, "mec": STYLE.paper}))  # over the dot: the dot never hides the star
     if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
-        ax.plot(0, 0, marker="o", ms=3.5, color="black", gid="origin", **POINT)
+        ax.plot(0, 0, marker="o", ms=STYLE.origin_size, color=STYLE.ink, gid="origin", **(POINT | {"mec": STYLE.paper}))
 
 
 def mark_missing(ax: Axes, x: ArrayLike, y: ArrayLike, computed: ArrayLike, finite: ArrayLike | None = None,
@@ -136,6 +138,7 @@ def filled(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, lev
         levels = np.unique(np.concatenate([levels, spread(lo, hi)]))
     cs = ax.contourf(x, y, z, levels=levels, norm=norm, cmap=cmap or STYLE.cmap,
                      extend=extend or extend_for(levels, lo, hi))
+    cs.set_rasterized(True)  # a vector file gets one image of the bands: no seams between them, text stays text
     _frame(ax, x, y, z, best)
     return cs
 
@@ -152,102 +155,139 @@ def heatmap(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, no
         cm = mpl.colormaps[cmap or STYLE.cmap] if not isinstance(cmap, Colormap) else cmap
         norm = (BoundaryNorm(levels, cm.N, extend=extend_for(levels, lo, hi)) if 2 <= len(levels) < cm.N
                 else Normalize(*spread(lo, hi)))
-    mesh = ax.pcolormesh(x, y, z, shading="nearest", norm=norm, cmap=cmap or STYLE.cmap)
+    mesh = ax.pcolormesh(x, y, z, shading="nearest", norm=norm, cmap=cmap or STYLE.cmap,
+                         rasterized=True)  # no hairline seams between cells in a PDF; a small SVG
     _frame(ax, x, y, z, best, cells=True)
     return mesh
 
 
-def clipped_mesh(x: np.ndarray, y: np.ndarray, z: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray]:
-    """The grid surface cut by the plane z = cap: parts above it are left out, so the cut is a clean
-    edge at exactly the cap (no flat top, no saw teeth along a row of cells). Cells below the cap
-    are quadrilaterals; cells the plane cuts are split into two triangles and each is clipped.
-    Cells touching a NaN are left out (holes). Returns (k, 4, 3) polygons (a triangle repeats its
-    last vertex: matplotlib mishandles polygons of mixed lengths) and their mean heights."""
-    X, Y = np.meshgrid(x, y)
-    P = np.stack([X, Y, z], axis=-1)  # (ny, nx, 3)
-    cells = np.stack([P[:-1, :-1], P[:-1, 1:], P[1:, 1:], P[1:, :-1]], axis=-2).reshape(-1, 4, 3)  # corners
-    cells = cells[np.isfinite(cells[:, :, 2]).all(axis=1)]
-    whole = (cells[:, :, 2] <= cap).all(axis=1)
-    pieces = [cells[whole]]  # cells below the cap stay quadrilaterals, as in plot_surface
-    cut = cells[~whole]
-    tri = np.concatenate([cut[:, [0, 1, 2]], cut[:, [0, 2, 3]]])  # (t, 3 vertices, xyz)
-    above = tri[:, :, 2] > cap
-    n = above.sum(axis=1)
-    pieces.append(tri[n == 0][:, [0, 1, 2, 2]])
-    for count, odd in ((1, True), (2, False)):  # rotate so the odd vertex out is first
-        t, up = tri[n == count], above[n == count]
-        if not len(t):
-            continue
-        first = np.argmax(up == odd, axis=1)
-        t = t[np.arange(len(t))[:, None], (first[:, None] + np.arange(3)) % 3]
-        v0, v1, v2 = t[:, 0], t[:, 1], t[:, 2]
-        p01 = v0 + ((cap - v0[:, 2]) / (v1[:, 2] - v0[:, 2]))[:, None] * (v1 - v0)
-        p02 = v0 + ((cap - v0[:, 2]) / (v2[:, 2] - v0[:, 2]))[:, None] * (v2 - v0)
-        pieces.append(np.stack([p01, v1, v2, p02] if odd else [v0, p01, p02, p02], axis=1))
-    polys = np.concatenate(pieces)
-    return polys, polys[:, :, 2].mean(axis=1)
+def resampled(x: np.ndarray, y: np.ndarray, z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid refined k times along each axis by a cubic spline through every point (a smooth
+    mesh for the 3-D render); unchanged when a point is missing (NaN) or a side has < 4 points."""
+    if not np.isfinite(z).all() or min(len(x), len(y)) < 4 or k < 2:
+        return x, y, z
+    from scipy.interpolate import RectBivariateSpline
+
+    xo, yo = np.argsort(x), np.argsort(y)
+    spline = RectBivariateSpline(y[yo], x[xo], z[np.ix_(yo, xo)], kx=3, ky=3, s=0)
+    fx = np.linspace(x.min(), x.max(), (len(x) - 1) * k + 1)
+    fy = np.linspace(y.min(), y.max(), (len(y) - 1) * k + 1)
+    return fx, fy, spline(fy, fx)
+
+
+def lit(polys: np.ndarray, rgba: np.ndarray, elev: float, azim: float, ranges: tuple[float, float, float]) -> np.ndarray:
+    """Face colours shaded by a light from above the viewer's left shoulder (as the paper's
+    rendered surfaces): each polygon's normal, in the box's proportions, against the light;
+    ambient 0.45 so that no face goes black. polys (k, 4, 3), rgba (k, 4)."""
+    v = polys / np.asarray(ranges, dtype=np.float64)
+    n = np.cross(v[:, 2] - v[:, 0], v[:, 3] - v[:, 1])  # the diagonals: quads and triangles (last vertex repeated)
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    n *= np.where(n[:, 2:3] < 0, -1.0, 1.0)  # normals point up
+    az, alt = np.deg2rad(azim + 60.0), np.deg2rad(min(80.0, elev + 25.0))
+    light = np.array([np.cos(alt) * np.cos(az), np.cos(alt) * np.sin(az), np.sin(alt)])
+    shade = 0.45 + 0.55 * np.clip(n @ light, 0.0, 1.0)
+    out = rgba.copy()
+    out[:, :3] *= shade[:, None]
+    return out
 
 
 def surface3d(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, zmax: float | None = None,
               elev: float | None = None, azim: float | None = None, cmap: str | Colormap | None = None,
-              norm: Normalize | None = None) -> Poly3DCollection:
-    """3-D surface colored by height, cut at `zmax` (None: automatic, see PlotOptions) by a plane:
-    the parts above are left out with a clean edge; viewed from `elev`/`azim` degrees; masked
-    points become holes. `ax` must be 3-D. Returns the collection (a ScalarMappable for a colorbar)."""
+              norm: Normalize | None = None, smooth: int | None = None) -> Poly3DCollection:
+    """3-D surface coloured by height and lit (a light above the viewer's left shoulder), cut at
+    `zmax` (None: automatic, see `export.clip`) by a plane: the parts above are left out with a
+    clean edge; viewed from `elev`/`azim` degrees; masked points become holes. `smooth`: each
+    cell resampled into smooth x smooth by a cubic spline through the points (a smooth render;
+    the points themselves unchanged). Rasterized inside vector files (no facets or seams). `ax`
+    must be 3-D. Returns the collection (a ScalarMappable for a colorbar)."""
     ax, z = _axes(ax, STYLE.size_3d, "3d"), masked(z)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     lo, _ = value_range(z)
     cap = clip.cap(z, zmax, False)
     norm = norm or Normalize(*spread(min(lo, cap), cap))
-    polys, heights = clipped_mesh(x, y, z.filled(np.nan), cap)
+    elev = STYLE.elev if elev is None else elev
+    azim = STYLE.azim if azim is None else azim
+    fx, fy, fz = resampled(x, y, z.filled(np.nan), smooth or 1)
+    polys, heights = clipped_mesh(fx, fy, fz, cap)
     cm = mpl.colormaps[cmap or STYLE.cmap] if not isinstance(cmap, Colormap) else cmap
-    # edges in the face colour hide the seams between the triangles
-    surf = Poly3DCollection(polys, linewidth=0.25, edgecolors=cm(norm(heights)), antialiased=True, gid="surface")
-    surf.set_array(heights)
-    surf.set_cmap(cm)
+    ranges = (float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0, float(norm.vmax - norm.vmin) or 1.0)
+    faces = lit(polys, cm(norm(heights)), elev, azim, ranges)
+    # edges in the face colour hide the seams between the facets
+    surf = Poly3DCollection(polys, facecolors=faces, edgecolors=faces, linewidth=0.2, antialiased=True,
+                            gid="surface", rasterized=True)
+    surf.set_cmap(cm)  # the scale the faces were coloured on (no array: the faces keep their lit colours)
     surf.set_norm(norm)
     ax.add_collection3d(surf, autolim=False)  # limits are set below
     ax.set_xlim(x.min(), x.max())
     ax.set_ylim(y.min(), y.max())
     ax.set_zlim(norm.vmin, norm.vmax)
-    ax.view_init(STYLE.elev if elev is None else elev, STYLE.azim if azim is None else azim)
+    ax.view_init(elev, azim)
+    round_ticks = dict(steps=[1, 2, 5, 10])
+    for axis, n in ((ax.xaxis, 4), (ax.yaxis, 4), (ax.zaxis, z_ticks(elev))):
+        axis.set_major_locator(MaxNLocator(n, **round_ticks))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(round(v, 12))))  # 1, 0.5: as people write
     return surf
+
+
+def z_ticks(elev: float) -> int:
+    """How many z ticks a 3-D box has room for: the z axis shortens as the view rises."""
+    return 5 if abs(elev) < 40 else 3 if abs(elev) < 55 else 2
 
 
 def line(x: ArrayLike, loss: ArrayLike, acc: ArrayLike | None = None, ax: Axes | None = None, *,
          twin: Axes | None = None, log: bool = False, label: str = "", color: str | None = None,
          loss_label: str = "loss", acc_label: str = "accuracy (%)", legend: bool = True,
-         origin: bool = True) -> list[Line2D]:
-    """The paper's 1-D plot: loss on the left y-axis, accuracy (dashed) on a twin right axis
-    (`twin` reuses one, to overlay several curves). `log` puts the loss axis on a log scale.
-    `origin`: a black dot on each curve at x = 0 (the model itself). With `legend`, the legend
-    goes below the axes, where it covers no curve."""
+         origin: bool = True, ls: str = "-", acc_color: str | None = None, entries: tuple[str, str] | None = None
+         ) -> list[Line2D]:
+    """The paper's 1-D plot: loss (blue) on the left y-axis, accuracy (red) on a twin right axis
+    (`twin` reuses one, to overlay several curves: the paper draws one line style `ls` per split).
+    The accuracy breaks where the loss cannot be drawn (a diverged point is no accuracy).
+    `log` puts the loss axis on a log scale, ticks written as values (0.01). Markers only on
+    isolated points (a partial file) and on short curves (up to 25 points). `origin`: a dot on
+    each curve at x = 0 (the model itself). `entries`: the legend's texts of the two curves
+    (default: `label`: loss_label). With `legend`, the legend goes below the axes."""
     ax = _axes(ax, STYLE.size_line)
     x = np.asarray(x, dtype=np.float64)
     loss = masked(loss)
     value_range(loss)
     prefix = f"{label}: " if label else ""
-    marks = {"marker": "o", "ms": 2.5}  # isolated computed points (a partial file) still show
-    (ll,) = ax.plot(x, loss, color=color or STYLE.loss_color, lw=1.5 * STYLE.line_width, label=prefix + loss_label,
-                    **marks)
-    ax.set_ylabel(loss_label, **({} if color else {"color": ll.get_color()}))
+    entries = entries or (prefix + loss_label, prefix + acc_label)
+    ok = ~np.ma.getmaskarray(loss)
+    lc, ac = color or STYLE.loss_color, acc_color or color or STYLE.acc_color
+    (ll,) = ax.plot(x, loss, color=lc, ls=ls, lw=1.5 * STYLE.line_width, label=entries[0], **_marks(ok))
+    ax.set_ylabel(loss_label, color=lc if color is None or acc_color is not None else STYLE.ink)
     if log:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(v)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     lines = [ll]
     if acc is not None:
         twin = twin or ax.twinx()
-        (la,) = twin.plot(x, masked(acc), color=color or STYLE.acc_color, ls="--", lw=1.5 * STYLE.line_width,
-                          label=prefix + acc_label, **marks)
-        twin.set_ylabel(acc_label, **({} if color else {"color": la.get_color()}))
+        a = np.ma.masked_where(~ok, masked(acc))
+        (la,) = twin.plot(x, a, color=ac, ls=ls, lw=1.5 * STYLE.line_width, label=entries[1],
+                          **_marks(~np.ma.getmaskarray(a)))
+        twin.set_ylabel(acc_label, color=ac if color is None or acc_color is not None else STYLE.ink)
         lines.append(la)
     if origin:
         for ln in lines:
             at = _value_at_zero(x, np.ma.masked_invalid(np.ma.asarray(ln.get_ydata(), dtype=np.float64)))
             if at is not None:
-                ln.axes.plot(0.0, at, marker="o", ms=4, color="black", gid="origin", **POINT)
+                ln.axes.plot(0.0, at, marker="o", ms=STYLE.track_size, color=STYLE.ink, gid="origin",
+                             **(POINT | {"mec": STYLE.paper}))
     if legend:
         line_legend(lines)
     return lines
+
+
+def _marks(ok: np.ndarray) -> dict[str, Any]:
+    """Markers of a curve whose drawable points are `ok`: every point of a short curve, else only
+    the isolated ones (no neighbour to join), which a line alone would not show."""
+    if len(ok) <= 25:
+        return {"marker": "o", "ms": STYLE.point_size}
+    left = np.concatenate([[False], ok[:-1]])
+    right = np.concatenate([ok[1:], [False]])
+    alone = np.flatnonzero(ok & ~left & ~right)
+    return {"marker": "o", "ms": STYLE.point_size, "markevery": alone.tolist()} if len(alone) else {}
 
 
 def _value_at_zero(x: np.ndarray, v: np.ma.MaskedArray) -> float | None:
@@ -269,16 +309,23 @@ def line_legend(lines: Sequence[Any]) -> Any:
     return legend_below(lines[0].axes, lines)
 
 
-def mark_missing_1d(ax: Axes, x: ArrayLike, computed: ArrayLike) -> list[Any]:
-    """Hatch the stretches of a 1-D grid that are not computed yet."""
+def mark_missing_1d(ax: Axes, x: ArrayLike, computed: ArrayLike, finite: ArrayLike | None = None) -> list[Any]:
+    """Hatch the stretches of a 1-D grid that are not computed yet (grey, gid "missing") and the
+    computed points whose loss is inf, NaN or huge (red, gid "diverged"): each point's cell,
+    half-way to its neighbours."""
     x = np.asarray(x, dtype=np.float64)
+    computed = np.asarray(computed, dtype=bool)
+    finite = np.ones_like(computed) if finite is None else np.asarray(finite, dtype=bool)
     xe = _edges(x, cells=False)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], (~np.asarray(computed, dtype=bool)).astype(np.int8), [0]])))
     spans = []
-    with mpl.rc_context({"hatch.color": STYLE.missing_ink, "hatch.linewidth": 0.6}):
-        for i0, i1 in zip(edges[::2], edges[1::2]):
-            spans.append(ax.axvspan(xe[i0], xe[i1], facecolor=STYLE.missing_face, edgecolor="none", lw=0,
-                                    hatch=STYLE.missing_hatch, zorder=0.5, gid="missing"))
+    looks = ((~computed, STYLE.missing_face, STYLE.missing_hatch, STYLE.missing_ink, "missing"),
+             (computed & ~finite, STYLE.diverged_face, STYLE.diverged_hatch, STYLE.diverged_ink, "diverged"))
+    for mask, face, hatch, ink, gid in looks:
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+        with mpl.rc_context({"hatch.color": ink, "hatch.linewidth": 0.6}):
+            for i0, i1 in zip(edges[::2], edges[1::2]):
+                spans.append(ax.axvspan(xe[i0], xe[i1], facecolor=face, edgecolor="none", lw=0, hatch=hatch,
+                                        zorder=0.5, gid=gid))
     return spans
 
 
@@ -314,31 +361,44 @@ def barcode(topology: Any, ax: Axes | None = None, *, label: str = "loss", log: 
         if not math.isfinite(b.saddle):  # never merges: an arrow off to the right
             ax.plot(right, k, marker=">", ms=7, color=colors[k], clip_on=False, gid="essential")
     ticks = [(b.minimum + thr, k) for k, b in enumerate(shown) if b.minimum + thr < right]
-    if ticks:
-        tx, ty = zip(*ticks)
-        ax.plot(tx, ty, ls="none", marker="|", ms=8, mew=1.1, color="black", gid="threshold")
+    if ticks:  # as tall as a bar, in data units: many rows never stack them into one black line
+        ax.add_collection(LineCollection([[(t, k - 0.36), (t, k + 0.36)] for t, k in ticks], colors=STYLE.ink,
+                                         linewidths=1.1 * STYLE.scale, gid="threshold", zorder=3), autolim=False)
     if log:
         ax.set_xscale("log")
     ax.set_xlim(right=right)
-    ax.set_ylim(max(len(shown), 3) - 0.5, -0.5)  # bars keep their thickness when there are few
+    ax.set_ylim(max(len(shown), 1) - 0.4, -0.6)  # no empty rows: the figure is as tall as its bars
     ax.set_yticks([])
     ax.set_ylabel("basins, deepest first")
     ax.set_xlabel(label)
     hidden = len(basins) - len(shown)
     n = int(topology.count)
-    caption = (f"{n} basin{'s' if n != 1 else ''} above the threshold; smoothness {topology.smoothness:.2f}"
+    caption = (f"{n} basin{'s' if n != 1 else ''} above the threshold; smoothness {topology.smoothness:.2f} "
+               "(1: a plane, 0: noise)"
                + (f"; {hidden} shorter bar{'s' if hidden != 1 else ''} not shown" if hidden > 0 else ""))
-    ax.set_title(caption, loc="left", fontsize=STYLE.note_size + 1)
+    size = STYLE.note_size + STYLE.scale
+    width = max(20, int(ax.figure.get_figwidth() / max(1, len(ax.figure.axes)) * 0.9 * 72 / (0.55 * size)))
+    ax.set_title(textwrap.fill(caption, width=width), loc="left", fontsize=size)  # wrapped: never off the edge
     if legend:
-        legend_below(ax, barcode_handles(thr))
+        legend_below(ax, barcode_handles(thr, [topology], max_bars))
     return bars
 
 
-def barcode_handles(threshold: float | None) -> list[Any]:
-    """The barcode's legend: counted and uncounted basins, and the threshold tick."""
-    tick = Line2D([], [], ls="none", marker="|", ms=8, mew=1.1, color="black",
+def barcode_handles(threshold: float | None, topologies: Sequence[Any] = (), max_bars: int = STYLE.max_bars
+                    ) -> list[Any]:
+    """The barcode's legend: counted and uncounted basins, and the threshold tick; given the
+    `topologies` drawn, only the entries that have bars (a lone counted basin: no grey entry)."""
+    tick = Line2D([], [], ls="none", marker="|", ms=8 * STYLE.scale, mew=1.1, color=STYLE.ink,
                   label="threshold" if threshold is None else f"threshold: minimum + {fmt_value(threshold)}")
-    return [Patch(color=STYLE.loss_color, label="counted basin"), Patch(color="0.78", label="below the threshold"), tick]
+    counted = Patch(color=STYLE.loss_color, label="counted basin")
+    grey = Patch(color="0.78", label="below the threshold")
+    if not topologies:
+        return [counted, grey, tick]
+    shown = [b for t in topologies for b in sorted(t.basins, key=lambda b: -b.persistence)[:max_bars]]
+    thr = [float(t.threshold) for t in topologies]
+    has_counted = any(b.persistence > min(thr) for b in shown)
+    has_grey = any(b.persistence <= max(thr) for b in shown)
+    return [h for h, keep in ((counted, has_counted), (grey, has_grey), (tick, True)) if keep]
 
 
 def spectral_density(grid: ArrayLike, density: ArrayLike, ax: Axes | None = None,

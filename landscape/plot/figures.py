@@ -1,7 +1,12 @@
 """Figures: `draw` composes panels (`panel.py`) into one figure of a kind, several surfaces side
-by side on one shared colour scale and colorbar (1-D: overlaid in one axes), with the notes below
-and the labels placed last; with `ax=`, it draws one panel into a caller's axes instead. Also
-the spectral density's figure.
+by side on one shared colour scale and colorbar (1-D: overlaid in one axes), with a key to the
+marks below and the labels placed last; with `ax=`, it draws one panel into a caller's axes
+instead. Also the spectral density's figure.
+
+What a figure leaves out or distorts (its notes) goes to its caption (`caption_of`; `render`
+writes it beside the image as plain text and LaTeX), and onto the image only with
+`PlotOptions.notes`. Every figure is drawn in its look (`style.look`: fonts and markers scaled
+with the figure, theme, typeface), recorded on it for saving (`made_of`).
 
 Figures are `matplotlib.figure.Figure` objects, never pyplot's: they render headless and in
 notebooks, and nothing global changes.
@@ -14,23 +19,98 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 from numpy.typing import ArrayLike
 
 from landscape.errors import LandscapeError
 from landscape.plot.artists import barcode_handles, line_legend, spectral_density, to_scale
-from landscape.plot.labels import legend_below, separate_corner_ticks, settle
+from landscape.plot.labels import fit_axis_labels, key_below, legend_below, separate_corner_ticks, settle
 from landscape.plot.options import FIGURES, Kind, PlotOptions, choice
-from landscape.plot.panel import (Drawing, barcode_notes, barcode_panel, check_levels, colorbar, draw_into, line_panel,
-                                  plane_notes, plane_panel, topologies)
-from landscape.plot.scales import scale_of
-from landscape.plot.style import STYLE
+from landscape.plot.panel import (Drawing, barcode_notes, barcode_panel, check_levels, colorbar, draw_into, key_handles,
+                                  line_panel, panel_title, shared_name, surface_name, plane_notes, plane_panel, topologies)
+from landscape.plot.scales import fmt_value, scale_of, value_label
+from landscape.plot.style import BASE, STYLE, Style, look, using
 from landscape.plot.surfaces import check_kind, metric_values, note_lines, progress_notes, stem_of
 from landscape.store import Surface
+
+
+@dataclass
+class Made:
+    """What `draw` records on a figure it makes (`made_of`): its look, for saving it the same way,
+    and its notes, for the caption."""
+
+    style: Style
+    notes: list[str]
+    transparent: bool = False
+    caption: str = ""  # what the figure shows, its key and its notes, as plain text
+
+
+WHAT = {Kind.contour: "Contour lines", Kind.filled: "Filled contours", Kind.heatmap: "Heatmap (one cell per point)",
+        Kind.surface: "3-D surface", Kind.line: "1-D plot", Kind.barcode: "Persistence barcode of the basins"}
+
+
+def caption_text(ss: Sequence[Surface], kind: Kind, o: PlotOptions, notes: Sequence[str], keys: Sequence[str] = (),
+                 levels: str = "") -> str:
+    """A figure's caption: what it shows, over which plane and grid, its key, and its notes."""
+    s = ss[0]
+    name = shared_name([t.metric(o.metric.value)[0] for t in ss]) if kind is not Kind.barcode else s.metric("loss")[0]
+    what = f"{WHAT[kind]} of the {value_label(name, o.log)}"
+    if s.is_2d:
+        xl, yl = (str(v or s.attrs.get(k) or d) for v, k, d in ((o.xlabel, "xlabel", "direction 1"),
+                                                                (o.ylabel, "ylabel", "direction 2")))
+        grid = (f" over x = {xl} ({fmt_value(float(np.min(s.x)))} to {fmt_value(float(np.max(s.x)))}) and "
+                f"y = {yl} ({fmt_value(float(np.min(s.y)))} to {fmt_value(float(np.max(s.y)))}), "
+                f"{len(s.x)} x {len(s.y)} points")
+    else:
+        xl = str(o.xlabel or s.attrs.get("xlabel") or "x")
+        grid = f" along {xl} ({fmt_value(float(np.min(s.x)))} to {fmt_value(float(np.max(s.x)))}), {len(s.x)} points"
+    if len(ss) > 1:
+        grid += "; " + ", ".join(surface_name(list(ss), k, o) for k in range(len(ss)))
+    parts = [what + grid + "."]
+    if levels:
+        parts.append(levels)
+    if keys:
+        parts.append("; ".join(keys).capitalize() + ".")
+    parts += [n.rstrip(".") + "." for n in notes]
+    return " ".join(parts)
+
+
+def latex(text: str) -> str:
+    """Plain text as LaTeX source (special characters escaped)."""
+    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+             "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "×": r"$\times$", "≤": r"$\le$",
+             "≥": r"$\ge$", "±": r"$\pm$", "θ": r"$\theta$", "η": r"$\eta$", "λ": r"$\lambda$"}
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+def made_of(fig: Figure) -> Made:
+    """The record `draw` left on a figure (the base look and no notes for any other figure)."""
+    return getattr(fig, "landscape", None) or Made(BASE, [])
+
+
+def figure_notes(fig: Figure) -> list[str]:
+    """The notes of a figure made by `draw`: what it leaves out or distorts, one line each (on
+    the image only with `PlotOptions.notes`; always in its caption)."""
+    return list(made_of(fig).notes)
+
+
+def reference_size(kind: Kind, n: int = 1) -> tuple[float, float]:
+    """The size (inches) a kind's figure of n panels is designed at: its look is the base look
+    there, and scales with the figure elsewhere."""
+    if kind is Kind.surface:
+        return STYLE.size_3d[0] * n, STYLE.size_3d[1]
+    if kind is Kind.line:
+        return STYLE.size_line
+    return STYLE.size_2d[0] * n, STYLE.size_2d[1]
+
+
+def planned_size(o: PlotOptions) -> tuple[float, float] | None:
+    """The size asked for: `size`, or a 16:9 slide in the slide style; None: the kind's own."""
+    return o.size or (STYLE.size_slide if o.style.value == "slide" else None)
 
 
 @overload
@@ -59,21 +139,34 @@ def draw(surfaces: Surface | Sequence[Surface], kind: Kind | str, options: PlotO
         raise LandscapeError(f"{kind.value} is a file export or a set of kinds, not a figure; use render_file"
                              + (" or export.write_vtk" if kind is Kind.vtk else ""), field="kinds")
     check_kind(ss, kind, options)
-    with mpl.rc_context(dict(STYLE.rc)):
+    ref = reference_size(kind, 1 if ax is not None or kind is Kind.line else len(ss))
+    style = look(options, ref, ref if ax is not None and not options.fontsize else planned_size(options))
+    with using(style):
         if ax is not None:
             return draw_into(ax, ss, kind, options, labels)
+        levels = ""
         if kind is Kind.line:
-            return _line_figure(ss, options)
-        if kind is Kind.barcode:
-            return _barcode_figure(ss, options)
-        return _plane_figure(ss, kind, options)
+            fig, notes = _line_figure(ss, options)
+        elif kind is Kind.barcode:
+            fig, notes = _barcode_figure(ss, options)
+        else:
+            fig, notes, geometric = _plane_figure(ss, kind, options)
+            levels = "Contour levels are log-spaced (each band a constant ratio of the loss)." if geometric else ""
+        legend_keys = [t.get_text() for lg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if lg
+                       for t in lg.texts]
+        marks = [(("star" if k.startswith(("lowest", "highest")) else "dot") + ": " + k) for k in legend_keys
+                 if k.startswith(("lowest", "highest", "model"))]
+        text = caption_text(ss, kind, options, notes, marks, levels)
+    fig.landscape = Made(style, notes, options.transparent, text)  # type: ignore[attr-defined]
+    return fig
 
 
-def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
+def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> tuple[Figure, list[str], bool]:
+    """The figure, its notes, and whether its levels are log-spaced."""
     n = len(ss)
     named = [metric_values(s, o) for s in ss]
     everything = np.ma.concatenate([z.ravel() for _, z in named])
-    scale = scale_of(everything, named[0][0], o)
+    scale = scale_of(everything, shared_name([name for name, _ in named]), o, any(s.tracks for s in ss))
     check_levels(scale, kind, o)
     equal = all(to_scale(s.x, s.y) for s in ss)
     is3d = kind is Kind.surface
@@ -82,11 +175,12 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
         ratio = max(float(np.ptp(s.y) / np.ptp(s.x)) if np.ptp(s.x) > 0 else 1.0 for s in ss)
         ratio = ratio if equal else min(max(ratio, 1 / 1.8), 1.8)
         h = min(h, max(2.4, (w - 1.2) * ratio + 1.1))
-    fig = Figure(figsize=o.size or (w * n, h), dpi=o.dpi, layout="constrained")
+    size = planned_size(o)
+    fig = Figure(figsize=size or (w * n, h), dpi=o.dpi, layout="constrained")
     axes = [fig.add_subplot(1, n, k + 1, projection="3d" if is3d else None) for k in range(n)]
     notes = plane_notes(ss, everything, kind, scale, equal)
-    drawings = [plane_panel(ax, s, z, kind, o, scale, equal, str(s.attrs.get("title") or stem_of(s)) if n > 1 else None)
-                for ax, s, (_, z) in zip(axes, ss, named)]
+    drawings = [plane_panel(ax, s, z, kind, o, scale, equal, panel_title(ss, k, o) if n > 1 else None)
+                for k, (ax, s, (_, z)) in enumerate(zip(axes, ss, named))]
     handles: dict[str, Any] = {}
     for d in drawings:
         for track in d.tracks:
@@ -97,22 +191,62 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> Figure:
         d.colorbar = cbar
     if o.title:
         fig.suptitle(textwrap.fill(o.title, width=int(9 * fig.get_figwidth())))
-    note = _note(fig, ss, notes)
-    if o.size is None and not is3d:
+    note = _note(fig, ss, notes) if o.notes else None
+    if o.size is None and not is3d:  # the kind's own size, or a slide's height: trimmed to the panels
         _fit(fig, axes)
-    if handles:
-        legend_below(axes[0], list(handles.values()))
+    keys = [*handles.values(), *key_handles(drawings, o, any(not s.computed.all() for s in ss))]
+    if keys:
+        key_below(fig, keys)
+    if not is3d:
+        fit_axis_labels(fig, axes)
     _rewrap(fig, note)
     if is3d:
         for ax in axes:
             separate_corner_ticks(ax)
+        crop_3d(fig, axes)
     if any(d.pending for d in drawings) or kind is Kind.contour:  # the layout is final: place the labels, tracks' first
         renderer = settle(fig)
         for d in drawings:
             d.place_track_labels(renderer)
         for d in drawings:
             d.place_contour_labels(renderer)
-    return fig
+    return fig, note_lines(ss, notes), scale.spacing == "uniform"
+
+
+def _box(ax: Axes, renderer: Any) -> Bbox:
+    """What a 3-D axes draws, in pixels: its projected box (panes and surface) and its axes' ticks
+    and labels (the axes' own rectangle has blank corners around the box)."""
+    from mpl_toolkits.mplot3d import proj3d
+
+    corners = np.array(np.meshgrid(ax.get_xlim3d(), ax.get_ylim3d(), ax.get_zlim3d())).reshape(3, -1)
+    px, py, _ = proj3d.proj_transform(*corners, ax.get_proj())
+    xy = ax.transData.transform(np.column_stack([px, py]))
+    boxes = [Bbox.from_extents(*xy.min(axis=0), *xy.max(axis=0))]
+    boxes += [b for b in (a.get_tightbbox(renderer) for a in (ax.xaxis, ax.yaxis, ax.zaxis)) if b is not None]
+    return Bbox.union(boxes)
+
+
+def crop_3d(fig: Figure, axes: Sequence[Axes]) -> None:
+    """Let 3-D panels fill their figure: scale and move the axes until what they draw (`_box`),
+    with the legend, title and notes, spans the figure less a small margin. The layout is fixed
+    from then on (constrained layout would undo it)."""
+    renderer = settle(fig)
+    fig.set_layout_engine("none")
+    pad = 4 * fig.dpi / 72
+    for _ in range(3):
+        boxes = [_box(ax, renderer) for ax in axes]
+        boxes += [a.get_window_extent(renderer) for a in [*fig.legends, *(ax.get_legend() for ax in axes), *fig.texts] if a]
+        content = Bbox.union(boxes)
+        k = min((fig.bbox.width - 2 * pad) / content.width, (fig.bbox.height - 2 * pad) / content.height, 1.6)
+        if abs(k - 1) < 0.01 and abs(content.x0 + content.x1 - fig.bbox.width) < 2 and \
+                abs(content.y0 + content.y1 - fig.bbox.height) < 2:
+            break
+        cx, cy = (content.x0 + content.x1) / 2, (content.y0 + content.y1) / 2
+        for ax in axes:
+            b = ax.get_position().transformed(fig.transFigure)
+            x0, y0 = (b.x0 - cx) * k + fig.bbox.width / 2, (b.y0 - cy) * k + fig.bbox.height / 2
+            ax.set_position(Bbox.from_bounds(x0, y0, b.width * k, b.height * k).transformed(fig.transFigure.inverted()))
+        renderer = settle(fig)
 
 
 def _fit(fig: Figure, axes: Sequence[Axes]) -> None:
@@ -125,7 +259,7 @@ def _fit(fig: Figure, axes: Sequence[Axes]) -> None:
     w, h = fig.get_size_inches()
     if spare_h * h > 0.03:
         fig.set_figheight(max(1.8, h - 0.97 * spare_h * h))
-    elif tall and spare_w * w > 0.03:
+    elif (tall or w > 1.5 * h) and spare_w * w > 0.03:
         fig.set_figwidth(max(2.0, w - 0.97 * spare_w * w * len(axes)))
         renderer = settle(fig)  # but not so narrow that an axis label is cut off
         left = min(a.get_tightbbox(renderer).x0 for a in axes)
@@ -149,7 +283,7 @@ def _note(fig: Figure, ss: Sequence[Surface], extra: Sequence[str] = ()) -> _Not
     lines = note_lines(ss, extra)
     if not lines:
         return None
-    note = _Note(fig.supxlabel("\n".join(lines), fontsize=STYLE.note_size, color="dimgray", gid="note"), lines)
+    note = _Note(fig.supxlabel("\n".join(lines), fontsize=STYLE.note_size, color=STYLE.muted, gid="note"), lines)
     _rewrap(fig, note)
     return note
 
@@ -161,40 +295,56 @@ def _rewrap(fig: Figure, note: _Note | None) -> None:
         note.text.set_text("\n".join(textwrap.fill(n, width=width, break_on_hyphens=False) for n in note.lines))
 
 
-def _line_figure(ss: list[Surface], o: PlotOptions) -> Figure:
-    fig = Figure(figsize=o.size or STYLE.size_line, dpi=o.dpi, layout="constrained")
+def _line_figure(ss: list[Surface], o: PlotOptions) -> tuple[Figure, list[str]]:
+    fig = Figure(figsize=planned_size(o) or STYLE.size_line, dpi=o.dpi, layout="constrained")
     ax = fig.add_subplot()
     d = line_panel(ax, ss, o)
-    _note(fig, ss, progress_notes(ss, hatched=True))
+    notes = progress_notes(ss, hatched=True) + d.notes
+    if o.notes:
+        _note(fig, ss, notes)
     if o.title:
         ax.set_title(o.title)
     line_legend(d.artist)
-    return fig
+    return fig, note_lines(ss, notes)
 
 
-def _barcode_figure(ss: list[Surface], o: PlotOptions) -> Figure:
+def _barcode_figure(ss: list[Surface], o: PlotOptions) -> tuple[Figure, list[str]]:
     tops = topologies(ss, o)
     bars = max(min(len(t.basins), STYLE.max_bars) for _, t, _ in tops)
     n = len(ss)
-    fig = Figure(figsize=o.size or (STYLE.size_2d[0] * n, min(4.8, max(2.2, 1.5 + 0.14 * bars))), dpi=o.dpi,
-                 layout="constrained")
+    fig = Figure(figsize=planned_size(o) or (STYLE.size_2d[0] * n, min(4.8, max(1.9, 1.55 + 0.16 * bars))),
+                 dpi=o.dpi, layout="constrained")
     axes = fig.subplots(1, n, sharex=True, squeeze=False)[0]
     highest = max(t for _, _, t in tops)
-    for ax, s, (name, topology, _) in zip(axes, ss, tops):
-        barcode_panel(ax, name, topology, highest, o, stem_of(s) if n > 1 else None)
+    for k, (ax, s, (name, topology, _)) in enumerate(zip(axes, ss, tops)):
+        barcode_panel(ax, name, topology, highest, o, panel_title(ss, k, o) if n > 1 else None)
     if o.title:
         fig.suptitle(textwrap.fill(o.title, width=int(9 * fig.get_figwidth())))
-    _note(fig, ss, barcode_notes(ss))
-    legend_below(axes[0], barcode_handles(float(tops[0][1].threshold)))
-    return fig
+    notes = barcode_notes(ss)
+    if o.notes:
+        _note(fig, ss, notes)
+    legend_below(axes[0], barcode_handles(float(tops[0][1].threshold), [t for _, t, _ in tops]))
+    return fig, note_lines(ss, notes)
 
 
 def density_figure(grid: ArrayLike, density: ArrayLike, eigenvalues: ArrayLike | None = None,
-                   title: str | None = None) -> Figure:
-    """A figure of `spectral_density`."""
-    with mpl.rc_context(dict(STYLE.rc)):
-        fig = Figure(figsize=STYLE.size_line, layout="constrained")
-        spectral_density(grid, density, fig.add_subplot(), eigenvalues)
-        if title:
-            fig.suptitle(title)
-        return fig
+                   title: str | None = None, options: PlotOptions = PlotOptions(),
+                   notes: Sequence[str] = ()) -> Figure:
+    """A figure of `spectral_density`, in the look, size and resolution of `options` like every
+    figure (`title`, or else `options.title`, above it); `notes` go to its caption."""
+    ref = STYLE.size_line
+    style = look(options, ref, planned_size(options))
+    with using(style):
+        fig = Figure(figsize=planned_size(options) or ref, dpi=options.dpi, layout="constrained")
+        ax = fig.add_subplot()
+        spectral_density(grid, density, ax, eigenvalues)
+        if options.xlabel:
+            ax.set_xlabel(options.xlabel)
+        if options.ylabel:
+            ax.set_ylabel(options.ylabel)
+        if title or options.title:
+            fig.suptitle(title or options.title)
+        if options.notes and notes:
+            _note(fig, [], notes)
+    fig.landscape = Made(style, list(notes), options.transparent)  # type: ignore[attr-defined]
+    return fig

@@ -28,7 +28,7 @@ from matplotlib.transforms import Bbox
 from matplotlib.ticker import FixedLocator
 
 from landscape.plot.scales import fmt_value
-from landscape.plot.style import STYLE, darkened
+from landscape.plot.style import STYLE, legible
 
 
 def root(artist: Any) -> Figure:
@@ -317,7 +317,7 @@ def label_contours(cs: QuadContourSet, levels: Sequence[float] | None = None,
                 take(v, spots(i, *sizes[v], mine, 0.4 * min(fw, fh)))
     added = []
     for v, spot in chosen:
-        ink = darkened(cs.to_rgba(v), STYLE.ink_luminance)
+        ink = legible(cs.to_rgba(v), STYLE.ink_luminance)
         data = ax.transData.inverted().transform(spot.center)
         (text,) = cs.clabel([v], manual=[tuple(data)], inline=True, inline_spacing=gap, fmt={v: fmt(v)},
                             fontsize=size, colors=[ink])[-1:]
@@ -360,6 +360,7 @@ def place_labels(ax: Axes, labels: Sequence[PointLabel], renderer: Any = None) -
         w, h = _text_size(lb.text, STYLE.label_size, fig, renderer)
         r0 = (lb.radius + 1.5) * px
         near = anchors[(np.hypot(*(anchors - p).T) < 40 * px)]
+        others = anchors[np.hypot(*(anchors - p).T) > px]
         outward = p - near.mean(axis=0)
         outward = outward / np.hypot(*outward) if np.hypot(*outward) > px else None
         taken = np.asarray(space.boxes).reshape(-1, 4)
@@ -375,6 +376,8 @@ def place_labels(ax: Axes, labels: Sequence[PointLabel], renderer: Any = None) -
                 leader = _polyline(np.array([p + u * (r0 + gap), p + u * r]), 2 * px) if extra else np.zeros((0, 2))
                 clashes = (_count(box, taken) + int(_in_box(space.points, box).any())
                            + sum(_count(np.array([q[0], q[1], q[0], q[1]]), taken) for q in leader[::3]))
+                if len(others) and np.min(np.hypot(*(others - c).T)) < np.hypot(*(p - c)) - px:
+                    clashes += 1  # nearer another point than its own: "7" would read as checkpoint 6's
                 turn = 0.0 if outward is None else (1 - float(u @ outward)) / 2
                 options.append((clashes, extra + 8 * turn, c, box, bool(extra)))
         if options:
@@ -384,10 +387,11 @@ def place_labels(ax: Axes, labels: Sequence[PointLabel], renderer: Any = None) -
             box, leader = np.array([p[0] + r0, p[1] - h / 2, p[0] + r0 + w, p[1] + h / 2]), False
         kw: dict[str, Any] = dict(xytext=tuple((c - p) / px), textcoords="offset points", ha="center", va="center",
                                   fontsize=STYLE.label_size, color=lb.color, zorder=6, gid="track-label",
-                                  path_effects=[withStroke(linewidth=2.5, foreground="white")])
+                                  path_effects=[withStroke(linewidth=2.5, foreground=STYLE.paper)])
         if leader:
-            kw["arrowprops"] = dict(arrowstyle="-", color=lb.color, lw=0.7, shrinkA=1, shrinkB=lb.radius + 1,
-                                    path_effects=[withStroke(linewidth=2.0, foreground="white")])
+            kw["arrowprops"] = dict(arrowstyle="-", color=lb.color, lw=0.9 * STYLE.scale, shrinkA=1,
+                                    shrinkB=lb.radius + 0.5, zorder=6,
+                                    path_effects=[withStroke(linewidth=2.4 * STYLE.scale, foreground=STYLE.paper)])
             space.add_points(_polyline(np.array([p, c]), 2 * px))
         out.append(ax.annotate(lb.text, lb.xy, **kw))
         space.boxes.append(box)
@@ -405,14 +409,63 @@ def legend_below(ax: Axes, handles: Sequence[Any]) -> Any:
     for ncols in range(min(len(handles), 4), 0, -1):
         legend = ax.legend(handles=list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=ncols,
                            frameon=False, borderaxespad=0.0, columnspacing=1.2, handlelength=1.8)
-        if ncols == 1 or legend.get_window_extent(renderer).width <= 0.96 * fig.bbox.width:
+        if ncols == 1 or legend.get_window_extent(renderer).width <= ax.bbox.width:  # wider pushes the layout
             break
-    for _ in range(2):  # the layout moves the axes when it makes room: anchor again
-        renderer = settle(fig)
+    anchor_below(ax, legend)
+    return legend
+
+
+def anchor_below(ax: Axes, legend: Any) -> None:
+    """Anchor a legend just under the axes' x label, for the figure's current layout (again after
+    anything is added to the figure: the layout moves the axes when it makes room)."""
+    for _ in range(2):
+        renderer = settle(root(ax))
         below = ax.xaxis.get_tightbbox(renderer)
         y = ax.transAxes.inverted().transform((0, below.y0))[1] if below is not None else 0.0
         legend.set_bbox_to_anchor((0.5, y - 0.02), transform=ax.transAxes)
+
+
+def key_below(fig: Figure, handles: Sequence[Any]) -> Any:
+    """The figure's key (its legend: runs, the star, the dot) below everything, across the figure,
+    in as many columns as fit its width; constrained layout makes room for it without narrowing
+    any axes. On a canvas wider than its panels need (a square plane on a 16:9 slide), the key
+    goes to the right instead, in the free width. Returns the legend."""
+    renderer = settle(fig)
+    panels = Bbox.union([a.get_tightbbox(renderer) for a in fig.axes])
+    legend = fig.legend(handles=list(handles), loc="outside right center", ncols=1, frameon=False,
+                        borderaxespad=0.2, handlelength=1.8)
+    if fig.bbox.width - panels.width > legend.get_window_extent(renderer).width + 0.1 * fig.bbox.width:
+        return legend
+    legend.remove()
+    legend = None
+    for ncols in range(min(len(handles), 4), 0, -1):
+        if legend is not None:
+            legend.remove()
+        legend = fig.legend(handles=list(handles), loc="outside lower center", ncols=ncols, frameon=False,
+                            borderaxespad=0.2, columnspacing=1.2, handlelength=1.8)
+        if ncols == 1 or legend.get_window_extent(settle(fig)).width <= 0.98 * fig.bbox.width:
+            break
     return legend
+
+
+def fit_axis_labels(fig: Figure, axes: Sequence[Axes]) -> None:
+    """Wrap an axis label that is longer than its axes side (a long y label would be cut at the
+    figure's edge: "toward epoch_8.pt (orthogonalized)"), for the figure's current layout."""
+    renderer = settle(fig)
+    changed = False
+    for ax in axes:
+        for label, side, vertical in ((ax.xaxis.label, ax.bbox.width, False), (ax.yaxis.label, ax.bbox.height, True)):
+            text = " ".join(label.get_text().split())
+            if not text:
+                continue
+            box = label.get_window_extent(renderer)
+            length = box.height if vertical else box.width
+            if length > 1.02 * side:
+                chars = max(10, int(len(text) * side / max(length, 1.0) * 0.95))
+                label.set_text(textwrap.fill(text, width=chars, break_on_hyphens=False))
+                changed = True
+    if changed:
+        settle(fig)
 
 
 def separate_corner_ticks(ax: Axes) -> None:

@@ -54,6 +54,25 @@ class Metric(_Choice):
     eig_ratio = "eig_ratio"
 
 
+class Theme(_Choice):
+    """The look of a whole figure: `paper` (9 pt at the default sizes, scaled with the figure),
+    `slide` (16:9, fonts and markers large enough for the back of a room), `dark` (light ink on a
+    dark background, for dark slide decks)."""
+
+    paper = "paper"
+    slide = "slide"
+    dark = "dark"
+
+
+class Font(_Choice):
+    """The typeface: `sans` (DejaVu Sans), `serif` (STIX, Times-like: most conference templates),
+    `cm` (Computer Modern, LaTeX's default)."""
+
+    sans = "sans"
+    serif = "serif"
+    cm = "cm"
+
+
 class Format(_Choice):
     """Image formats of the figures."""
 
@@ -141,6 +160,15 @@ class PlotOptions:
     epoch_labels: bool = False
     size: tuple[float, float] | None = None
     threshold: float | None = None
+    style: Theme = Theme.paper
+    transparent: bool = False  # PNG/SVG/PDF without a background
+    font: Font = Font.sans
+    fontsize: float | None = None  # points; None: 9 at the default sizes, scaled with the figure
+    xlabel: str | None = None  # None: the file's ("direction 1", "toward epoch_8.pt", ...)
+    ylabel: str | None = None
+    labels: tuple[str, ...] | None = None  # names of the surfaces in legends and panel titles, in order
+    notes: bool = False  # the notes on the image too (they always go to the caption files)
+    smooth: int | None = None  # 3-D surface: resample each cell into smooth x smooth (cubic), 2 to 16
 
     def __post_init__(self) -> None:
         """Accept what a CLI or a notebook hands over: lists, one string, strings for Enum members."""
@@ -152,15 +180,20 @@ class PlotOptions:
             object.__setattr__(self, "kinds", tuple(choice(Kind, k, "plot kind", "kinds") for k in items(self.kinds)))
         object.__setattr__(self, "formats", tuple(choice(Format, f, "format", "formats") for f in items(self.formats)))
         object.__setattr__(self, "metric", choice(Metric, self.metric, "metric", "metric"))
+        object.__setattr__(self, "style", choice(Theme, self.style, "style", "style"))
+        object.__setattr__(self, "font", choice(Font, self.font, "font", "font"))
         if self.size is not None:
             object.__setattr__(self, "size", tuple(float(v) for v in items(self.size)))
+        if self.labels is not None:
+            object.__setattr__(self, "labels", tuple(str(v) for v in items(self.labels)))
         if self.kinds == ():
             raise LandscapeError(f"no plot kind given; use one of: {kinds}", field="kinds")
         self.validate()
 
     def validate(self) -> None:
         """Raise LandscapeError naming the first bad value and what to give instead."""
-        numbers = {k: getattr(self, k) for k in ("vmin", "vmax", "vlevel", "zmax", "elev", "azim", "threshold")}
+        numbers = {k: getattr(self, k) for k in ("vmin", "vmax", "vlevel", "zmax", "elev", "azim", "threshold",
+                                                 "fontsize")}
         limits = [k for k in ("vmin", "vmax", "zmax") if numbers[k] is not None and numbers[k] <= 0]
         checks = [  # (broken, message, the field to fix)
             (not self.formats, "no output format given; use png, pdf or svg", "formats"),
@@ -185,6 +218,12 @@ class PlotOptions:
             (not 10 <= self.dpi <= 2400, f"{arg('dpi')} must be between 10 and 2400, got {self.dpi}", "dpi"),
             (self.size is not None and (len(self.size) != 2 or not all(0 < v <= 100 for v in self.size)),
              f"{arg('size')} must be two numbers of inches in (0, 100], got {self.size}", "size"),
+            (self.fontsize is not None and not 4 <= self.fontsize <= 72,
+             f"{arg('fontsize')} must be between 4 and 72 points, got {self.fontsize}", "fontsize"),
+            (self.smooth is not None and not 2 <= self.smooth <= 16,
+             f"{arg('smooth')} must be between 2 and 16 (points per cell side), got {self.smooth}", "smooth"),
+            (self.labels is not None and not all(v.strip() for v in self.labels),
+             f"{arg('labels')} has an empty name; give one name per file, comma-separated", "labels"),
             (self.cmap is not None and self.cmap not in mpl.colormaps,
              f"unknown colormap {self.cmap!r}; try viridis, magma, cividis or coolwarm", "cmap"),
         ]

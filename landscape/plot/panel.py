@@ -19,20 +19,22 @@ from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
 from matplotlib.colors import BoundaryNorm
 from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
 from matplotlib.text import Annotation, Text
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from landscape.errors import LandscapeError, arg
 from landscape.export.clip import drawable
+from landscape.export.html import bilinear
 from landscape.plot.artists import (barcode, barcode_handles, contour, filled, heatmap, line, line_legend,
-                                    mark_missing, mark_missing_1d, surface3d, to_scale)
-from landscape.plot.labels import (PointLabel, label_contours, legend_below, note_below, place_labels, root,
+                                    mark_missing, mark_missing_1d, surface3d, to_scale, z_ticks)
+from landscape.plot.labels import (PointLabel, anchor_below, label_contours, legend_below, note_below, place_labels, root,
                                    separate_corner_ticks, settle)
 from landscape.plot.options import Kind, PlotOptions
-from landscape.plot.scales import Scale, extend_for, loss_axis, percent, scale_of, value_label
-from landscape.plot.style import STYLE
+from landscape.plot.scales import Scale, extend_for, fmt_value, loss_axis, percent, scale_of, value_label
+from landscape.plot.style import POINT, STYLE
 from landscape.plot.surfaces import blanks, metric_values, note_lines, progress_notes, stem_of
-from landscape.plot.tracks import TrackDrawing, draw_track, overlay_track
+from landscape.plot.tracks import TrackDrawing, draw_track, draw_track_3d, overlay_track
 from landscape.store import Surface
 
 
@@ -89,9 +91,64 @@ class Drawing:
         waiting = (self.pending and "tracks" not in self.placed) or (
             self.kind is Kind.contour and "contours" not in self.placed)
         if waiting:
+            if renderer is None and self.legend is not None and self.legend.axes is self.ax:
+                anchor_below(self.ax, self.legend)  # the caller may have added to the figure since
             renderer = renderer or settle(root(self.ax))
             self.place_track_labels(renderer)
             self.place_contour_labels(renderer)
+
+
+# ---------------------------------------------------------------- names, titles and the key
+
+
+def shared_name(names: list[str]) -> str:
+    """The value's name for an axis or colorbar over several surfaces: theirs when they agree,
+    else the quantity they share ("train_loss" and "test_loss": "loss")."""
+    if len(set(names)) == 1:
+        return names[0]
+    kinds = {n.rpartition("_")[2] if n.endswith(("_loss", "_acc")) else n for n in names}
+    return kinds.pop() if len(kinds) == 1 else names[0]
+
+
+def surface_name(ss: list[Surface], k: int, o: PlotOptions) -> str:
+    """What a panel title or legend calls surface k: `labels[k]`, or its title or file stem, with
+    its split when the surfaces' splits differ and the name does not say it."""
+    s = ss[k]
+    if o.labels is not None and k < len(o.labels):
+        return o.labels[k]
+    name = str(s.attrs.get("title") or stem_of(s))
+    splits = [str(t.attrs.get("split") or "train") for t in ss]
+    split = splits[k]
+    if len(set(splits)) > 1 and split not in name:
+        name = f"{name} ({split})"
+    return name
+
+
+def panel_title(ss: list[Surface], k: int, o: PlotOptions) -> str:
+    """The title of panel k of a comparison (see `surface_name`)."""
+    return surface_name(ss, k, o)
+
+
+def wrapped(text: str, inches: float, size: float) -> str:
+    """`text` wrapped to lines of about `inches` at font `size` (points)."""
+    return textwrap.fill(text, width=max(12, int(inches * 72 / (0.55 * size))), break_on_hyphens=False)
+
+
+def key_handles(drawings: list[Drawing], o: PlotOptions, partial: bool = False) -> list[Line2D]:
+    """The key to the marks of a 2-D figure: what the star and the dot are ("lowest loss on this
+    plane", "model"), for those drawn; `partial`: not every point is computed ("lowest computed
+    loss")."""
+    gids = {ln.get_gid() for d in drawings for ln in d.ax.lines}
+    keys = []
+    if "best" in gids:
+        best = drawings[0].scale.best if drawings[0].scale is not None else "min"
+        what = "accuracy" if o.metric.value == "acc" else "loss"
+        text = (f"{'lowest' if best == 'min' else 'highest'} {'computed ' if partial else ''}{what}"
+                f"{'' if partial else ' on this plane'}")
+        keys.append(Line2D([], [], marker="*", ms=STYLE.star_size, color=STYLE.best_color, label=text, **POINT))
+    if "origin" in gids and "models" not in gids:
+        keys.append(Line2D([], [], marker="o", ms=STYLE.origin_size, color=STYLE.ink, label="model", **POINT))
+    return keys
 
 
 # ---------------------------------------------------------------- panels (drawn, labels not placed)
@@ -111,8 +168,6 @@ def plane_notes(ss: list[Surface], everything: np.ma.MaskedArray, kind: Kind, sc
                          f"{everything.count()} points ({percent(over / everything.count())}) left out")
     elif not equal:
         notes.append("axes not to scale")
-    if scale.best is not None and any(not s.computed.all() for s in ss) and not is3d:
-        notes.append("star: best computed point")
     return notes
 
 
@@ -137,10 +192,17 @@ def plane_panel(ax: Axes, s: Surface, z: np.ma.MaskedArray, kind: Kind, o: PlotO
     elif kind is Kind.heatmap:
         d.artist = heatmap(s.x, s.y, z, ax, scale.norm, scale.cmap, scale.best)
     else:
-        d.artist = surface3d(s.x, s.y, z, ax, scale.cap, o.elev, o.azim, scale.cmap, scale.norm3d)
+        d.artist = surface3d(s.x, s.y, z, ax, scale.cap, o.elev, o.azim, scale.cmap, scale.norm3d, o.smooth)
         ax.set_zlabel(scale.label)
         if o.log:
             loss_axis(ax.zaxis, scale.norm3d.vmin, scale.norm3d.vmax)
+            ticks = ax.zaxis.get_major_locator()()
+            if len(ticks) > z_ticks(STYLE.elev if o.elev is None else o.elev):
+                ax.zaxis.set_major_locator(FixedLocator(ticks[::2]))
+        grid = z.filled(np.nan)
+        lift = 0.015 * float(scale.norm3d.vmax - scale.norm3d.vmin)
+        d.tracks = [draw_track_3d(ax, track, lambda px, py: bilinear(s.x, s.y, grid, px, py), name, o.epoch_labels,
+                                  scale.cap, lift) for name, track in s.tracks.items()]
     if not is3d:
         if not equal:
             ax.set_aspect("auto")
@@ -148,13 +210,15 @@ def plane_panel(ax: Axes, s: Surface, z: np.ma.MaskedArray, kind: Kind, o: PlotO
         if not s.computed.all() or not drawable(v[s.computed]).all():
             d.hatched = mark_missing(ax, s.x, s.y, s.computed, drawable(v), cells=kind is Kind.heatmap)
         d.tracks = [draw_track(ax, track, name, o.epoch_labels) for name, track in s.tracks.items()]
-    xl, yl = (str(s.attrs.get(k) or default) for k, default in (("xlabel", "direction 1"), ("ylabel", "direction 2")))
-    if is3d:  # 3-D axis labels run along the box edges: keep them and the ticks few
+    xl, yl = (str(given or s.attrs.get(k) or default) for given, k, default in
+              ((o.xlabel, "xlabel", "direction 1"), (o.ylabel, "ylabel", "direction 2")))
+    if is3d:  # 3-D axis labels run along the box edges: keep them short
         xl, yl = textwrap.fill(xl, 24), textwrap.fill(yl, 24)
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.yaxis.set_major_locator(MaxNLocator(4))
-        ax.set_box_aspect(None, zoom=0.85)
-    pad = {"labelpad": 9} if is3d else {}  # 3-D labels clear the tick labels they run beside
+        if ax.figure.get_figwidth() < 4.0:  # a column's width: fewer ticks, so that the labels stay clear
+            ax.xaxis.set_major_locator(MaxNLocator(2, steps=[1, 2, 5, 10]))
+            ax.yaxis.set_major_locator(MaxNLocator(2, steps=[1, 2, 5, 10]))
+        ax.set_box_aspect(None, zoom=0.92)
+    pad = {"labelpad": (6 + 3 * max(xl.count("\n"), yl.count("\n"))) * STYLE.scale} if is3d else {}  # clear the ticks
     ax.set_xlabel(xl, **pad)
     ax.set_ylabel(yl, **pad)
     if title is not None:
@@ -172,40 +236,70 @@ def colorbar(d: Drawing, axes: list[Axes]) -> Colorbar | None:
         return None
     extend = None if isinstance(scale.norm, BoundaryNorm) or kind is not Kind.heatmap else \
         extend_for(np.array([scale.norm.vmin, scale.norm.vmax]), scale.lo, scale.hi)
-    cbar = d.ax.figure.colorbar(d.artist, ax=axes, label=scale.label, spacing="proportional",
+    cbar = d.ax.figure.colorbar(d.artist, ax=axes, label=scale.label, spacing=scale.spacing,
                                 **({"extend": extend} if extend else {}))
     if scale.log:
         loss_axis(cbar.ax.yaxis, *sorted(cbar.ax.get_ylim()))
+    elif scale.spacing == "uniform":  # log-spaced levels: each written as people write it (0.05, not 0.050)
+        cbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(v)))
     return cbar
 
 
+LINE_STYLES = ("-", "--", ":", "-.")  # one per split or file, as the paper's solid train and dashed test curves
+
+
 def line_panel(ax: Axes, ss: list[Surface], o: PlotOptions) -> Drawing:
-    """The 1-D surfaces' loss (and accuracy on a twin axis) in one axes, over the whole grid, with
-    the stretches not computed hatched and the marked models as labelled vertical lines; no
-    legend or notes."""
+    """The 1-D surfaces' loss (blue, left axis) and accuracy (red, twin right axis) in one axes,
+    as the paper draws them: one line style per split (or file), the legend saying which; axes
+    named by the quantity they share. Over the whole grid, with the stretches not computed
+    hatched grey, diverged points red, and the marked models as labelled vertical lines; no
+    legend or notes drawn (`Drawing.notes` holds what the curves leave out)."""
     d = Drawing(ax, Kind.line, artist=[])
     twin = None
+    marked: set[tuple[Any, ...]] = set()
+    many = len(ss) > len(LINE_STYLES)
+    loss_names = [s.metric("loss")[0] for s in ss]
+    acc_names = [next((n for n in s.values if n.endswith("_acc")), None) for s in ss]
+    loss_axis_label = value_label(shared_name(loss_names))
+    acc_axis_label = value_label(shared_name([n for n in acc_names if n] or ["_acc"]))
     for k, s in enumerate(ss):
         name, loss = s.metric("loss")
-        acc_name = next((n for n in s.values if n.endswith("_acc")), None)
+        acc_name = acc_names[k]
+        if len(ss) == 1:
+            entries = (value_label(name), value_label(acc_name or "_acc"))
+        else:
+            who = surface_name(ss, k, o)
+            entries = (f"{who}: loss", f"{who}: accuracy")
         lines = line(s.x, loss, s.values[acc_name] if acc_name else None, ax, twin=twin, log=o.log,
-                     label="" if len(ss) == 1 else stem_of(s), color=None if len(ss) == 1 else f"C{k}",
-                     loss_label=value_label(name), acc_label=value_label(acc_name or "_acc"), legend=False)
+                     color=f"C{k}" if many else None, acc_color=f"C{k}" if many else None,
+                     ls=LINE_STYLES[k % len(LINE_STYLES)], loss_label=loss_axis_label, acc_label=acc_axis_label,
+                     entries=entries, legend=False)
         twin = lines[-1].axes if len(lines) > 1 else twin
         d.artist += lines
-        if not s.computed.all():
-            d.hatched += mark_missing_1d(ax, s.x, s.computed)
+        finite = drawable(loss)
+        if not s.computed.all() or not finite[s.computed].all():
+            d.hatched += mark_missing_1d(ax, s.x, s.computed, finite)
         for track in s.tracks.values():
+            key = (tuple(track.names), tuple(np.round(np.asarray(track.x, dtype=np.float64), 12)))
+            if key in marked:  # the same models in another file of the comparison: marked once
+                continue
+            marked.add(key)
             drawn = overlay_track(ax, track, vertical=True)
             d.tracks.append(TrackDrawing([a for a in drawn if not isinstance(a, Annotation)], [], [], []))
             d.track_labels += [a for a in drawn if isinstance(a, Annotation)]
+        if str(s.attrs.get("dir_type", "")) == "states" and (s.computed & ~finite).any():
+            d.notes.append(f"{stem_of(s) + ': ' if len(ss) > 1 else ''}diverged points: with "
+                           "interpolated states, BatchNorm's running variances can fall below zero beyond the "
+                           "models (x < 0 or x > 1)")
     lo = min(float(np.min(s.x)) for s in ss)
     hi = max(float(np.max(s.x)) for s in ss)
     pad = 0.02 * (hi - lo or 1.0)
     ax.set_xlim(lo - pad, hi + pad)  # the whole grid, computed or not
     if o.vmin is not None or o.vmax is not None:
         ax.set_ylim(o.vmin, o.vmax)
-    ax.set_xlabel(str(ss[0].attrs.get("xlabel") or "x"))
+    ax.set_xlabel(str(o.xlabel or ss[0].attrs.get("xlabel") or "x"))
+    if o.ylabel:
+        ax.set_ylabel(o.ylabel)
     return d
 
 
@@ -259,27 +353,28 @@ def draw_into(ax: Axes, ss: list[Surface], kind: Kind, o: PlotOptions, labels: b
         if o.title:
             ax.set_title(o.title)
         d.legend = line_legend(d.artist)
-        d.notes = note_lines(ss, progress_notes(ss, hatched=True))
+        d.notes = note_lines(ss, progress_notes(ss, hatched=True) + d.notes)
     elif kind is Kind.barcode:
         ((name, topology, top),) = topologies(ss, o)
         d = barcode_panel(ax, name, topology, top, o, title=o.title)
-        d.legend = legend_below(ax, barcode_handles(float(topology.threshold)))
+        d.legend = legend_below(ax, barcode_handles(float(topology.threshold), [topology]))
         d.notes = note_lines(ss, barcode_notes(ss))
     else:
         (s,) = ss
         name, z = metric_values(s, o)
-        scale = scale_of(z.ravel(), name, o)
+        scale = scale_of(z.ravel(), name, o, bool(s.tracks))
         check_levels(scale, kind, o)
         equal = to_scale(s.x, s.y)
         d = plane_panel(ax, s, z, kind, o, scale, equal)
         d.colorbar = colorbar(d, [ax])
         if o.title:
             ax.set_title(o.title)
-        if d.handles:
-            d.legend = legend_below(ax, d.handles)
+        keys = d.handles + key_handles([d], o, not s.computed.all())
+        if keys:
+            d.legend = legend_below(ax, keys)
         d.notes = note_lines(ss, plane_notes(ss, z.ravel(), kind, scale, equal)
                              + [n for t in d.tracks for n in t.notes])
-    d.note = note_below(ax, d.notes, d.legend)
+    d.note = note_below(ax, d.notes, d.legend) if o.notes else None
     if is3d:
         separate_corner_ticks(ax)
     if labels:

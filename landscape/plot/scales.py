@@ -47,8 +47,24 @@ def scaled_limit(v: float | None, log: bool) -> float | None:
     return None if v is None else (float(np.log10(v)) if log else float(v))
 
 
-def contour_levels(z: ArrayLike, o: PlotOptions = PlotOptions()) -> np.ndarray:
-    """Contour levels for the (already log10-scaled if o.log) values z; see PlotOptions."""
+def geometric(z: ArrayLike, o: PlotOptions, tracked: bool) -> bool:
+    """Whether a plane's loss gets log-spaced levels by default: it carries a training path or
+    marked models (`tracked`: they sit low, where even levels leave the final descent in one
+    band), no levels or limits are asked for, and the loss is positive and spans a decade."""
+    if not tracked or o.metric is not Metric.loss or o.log or any(
+            v is not None for v in (o.levels, o.vlevel, o.vmin, o.vmax)):
+        return False
+    lo, hi = value_range(masked(z))
+    return lo > 0 and hi / lo >= 10
+
+
+def contour_levels(z: ArrayLike, o: PlotOptions = PlotOptions(), tracked: bool = False) -> np.ndarray:
+    """Contour levels for the (already log10-scaled if o.log) values z; see PlotOptions. On a
+    plane with a path or models (`tracked`, see `geometric`): round log-spaced losses (1-2-5 x
+    10^k, at least STYLE.min_levels) from the lowest value up, as the paper's trajectory plots."""
+    if geometric(z, o, tracked):
+        lo, hi = value_range(masked(z))
+        return np.round(10.0 ** log_levels(math.log10(lo), math.log10(hi)), 12)
     dlo, dhi = spread(*value_range(masked(z)))
     lo = scaled_limit(o.vmin, o.log) if o.vmin is not None else dlo
     hi = scaled_limit(o.vmax, o.log) if o.vmax is not None else dhi
@@ -153,16 +169,18 @@ class Scale:
     log: bool
     cap: float  # where the 3-D surface is cut (`export.clip.cap`)
     norm3d: Normalize  # the 3-D surface's colours and z range, up to the cap
+    spacing: str = "proportional"  # the colorbar's: "uniform" for log-spaced levels (each band as tall)
 
     @property
     def fmt(self) -> Callable[[float], str]:
         return value_formatter(self.log)
 
 
-def scale_of(everything: np.ma.MaskedArray, name: str, o: PlotOptions) -> Scale:
-    """The one colour scale of a figure over `everything` (every panel's values, log10 with o.log)."""
+def scale_of(everything: np.ma.MaskedArray, name: str, o: PlotOptions, tracked: bool = False) -> Scale:
+    """The one colour scale of a figure over `everything` (every panel's values, log10 with o.log);
+    `tracked`: a plane with a path or models (log-spaced levels by default, see `contour_levels`)."""
     lo, hi = value_range(everything)
-    levels = contour_levels(everything, o)
+    levels = contour_levels(everything, o, tracked)
     cmap = mpl.colormaps[o.cmap or o.look.cmap]
     extend = extend_for(levels, lo, hi) if len(levels) else "neither"
     vmin, vmax = scaled_limit(o.vmin, o.log), scaled_limit(o.vmax, o.log)
@@ -178,4 +196,5 @@ def scale_of(everything: np.ma.MaskedArray, name: str, o: PlotOptions) -> Scale:
     cap = clip.cap(everything, o.zmax, o.log)
     norm3d: Normalize = (CenteredNorm(0.0, max(abs(lo), abs(cap)) or 1.0) if o.look.diverging
                          else Normalize(*spread(min(lo, cap), cap)))
-    return Scale(value_label(name, o.log), levels, norm, cmap, lo, hi, extend, o.look.best, o.log, cap, norm3d)
+    return Scale(value_label(name, o.log), levels, norm, cmap, lo, hi, extend, o.look.best, o.log, cap, norm3d,
+                 "uniform" if geometric(everything, o, tracked) else "proportional")

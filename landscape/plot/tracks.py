@@ -14,12 +14,19 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
+from matplotlib.patheffects import withStroke
 
-from landscape.export.colors import run_color
+from landscape.export import colors
 from landscape.plane.directions import Track
 from landscape.plot.labels import PointLabel, place_labels
 from landscape.plot.scales import percent
 from landscape.plot.style import STYLE
+
+
+def run_color(run: int) -> str:
+    """The run's colour of `export.colors.RUN_COLORS` (the first is black: the ink, in the dark theme)."""
+    c = colors.run_color(run)
+    return STYLE.ink if STYLE.dark and c.lower() in ("black", "#000000", "k") else c
 
 
 @dataclass
@@ -38,11 +45,11 @@ def draw_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: b
     `epoch_labels` every known epoch) to label; checkpoints more than STYLE.off_plane of whose
     displacement lies off the plane (`Track.residual`) are drawn hollow. "models": markers
     labelled with their names."""
-    ms = 4.0
+    ms = STYLE.track_size
     if name == "models":
-        drawn = ax.plot(track.x, track.y, marker="o", ls="none", color="black", mfc="white", ms=ms, mew=0.9,
+        drawn = ax.plot(track.x, track.y, marker="o", ls="none", color=STYLE.ink, mfc=STYLE.paper, ms=ms, mew=0.9,
                         gid="models", zorder=4)
-        return TrackDrawing(list(drawn), [PointLabel(n, (float(a), float(b)), "black", ms / 2)
+        return TrackDrawing(list(drawn), [PointLabel(n, (float(a), float(b)), STYLE.ink, ms / 2)
                                           for n, a, b in zip(track.names, track.x, track.y)], [], [])
     runs = track.runs()
     drawn: list[Any] = []
@@ -61,14 +68,14 @@ def draw_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: b
             top = float(np.nanmax(residual))
             worst = max(worst, top)
             text += f" (up to {percent(top)} off the plane)"
-        (path,) = ax.plot(xs, ys, color=color, lw=1.2 * STYLE.line_width, marker="o", ms=ms, mfc=color, mec="white",
+        (path,) = ax.plot(xs, ys, color=color, lw=1.2 * STYLE.line_width, marker="o", ms=ms, mfc=color, mec=STYLE.paper,
                           mew=0.6, gid="trajectory", zorder=4, label=text)
         drawn.append(path)
         handles.append(path)
         if residual is not None:
             off = np.nan_to_num(residual, nan=0.0) > STYLE.off_plane
             if off.any():
-                drawn += ax.plot(xs[off], ys[off], ls="none", marker="o", ms=ms, mfc="white", mec=color, mew=1.0,
+                drawn += ax.plot(xs[off], ys[off], ls="none", marker="o", ms=ms, mfc=STYLE.paper, mec=color, mew=1.0,
                                  gid="off-plane", zorder=4.5)
         marks = [track.epochs[k] for k in idx]
         for k, (role, at) in enumerate((("start", 0), ("end", len(idx) - 1))):
@@ -85,6 +92,54 @@ def draw_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: b
         notes.append(f"hollow markers: checkpoints more than {percent(STYLE.off_plane)} off the plane "
                      f"(up to {percent(worst)})")
     return TrackDrawing(drawn, ends + epochs, handles if len(runs) > 1 else [], notes)
+
+
+def draw_track_3d(ax: Axes, track: Track, surface_z: Any, name: str = "trajectory", epoch_labels: bool = False,
+                  cap: float | None = None, lift: float = 0.0) -> TrackDrawing:
+    """Draw a track on a 3-D surface: each checkpoint at the surface's height there (`surface_z(x, y)`,
+    no higher than `cap`) lifted by `lift`, joined in training order in its run's colour, start and
+    end labelled (every epoch with `epoch_labels`), drawn over the surface. "models": their names."""
+    ms = STYLE.track_size
+    ax.computed_zorder = False  # the path stays over the surface it descends
+    drawn: list[Any] = []
+    handles: list[Line2D] = []
+    runs = [("", np.arange(len(track.x)))] if name == "models" else track.runs()
+    for r, (run_name, idx) in enumerate(runs):
+        if not len(idx):
+            continue
+        xs, ys = np.asarray(track.x, dtype=np.float64)[idx], np.asarray(track.y, dtype=np.float64)[idx]
+        zs = np.asarray(surface_z(xs, ys), dtype=np.float64)
+        if cap is not None:
+            zs = np.minimum(zs, cap)
+        zs = zs + lift
+        if name == "models":
+            drawn += ax.plot(xs, ys, zs, ls="none", marker="o", ms=ms, color=STYLE.ink, mfc=STYLE.paper, mew=0.9,
+                             gid="models", zorder=10)
+            texts = [(n, k) for k, n in enumerate(np.asarray(track.names)[idx])]
+            color: Any = STYLE.ink
+        else:
+            color = run_color(r)
+            t = np.linspace(0.0, 1.0, 16)[:-1]  # the path between checkpoints follows the surface
+            px = np.concatenate([a + t * (b - a) for a, b in zip(xs[:-1], xs[1:])] + [xs[-1:]])
+            py = np.concatenate([a + t * (b - a) for a, b in zip(ys[:-1], ys[1:])] + [ys[-1:]])
+            pz = np.asarray(surface_z(px, py), dtype=np.float64)
+            pz = (np.minimum(pz, cap) if cap is not None else pz) + lift
+            (path,) = ax.plot(px, py, pz, color=color, lw=1.4 * STYLE.line_width, gid="trajectory", zorder=10,
+                              label=run_name or "training path", marker="o", ms=ms, mfc=color, mec=STYLE.paper,
+                              mew=0.6, markevery=list(range(0, len(px), len(t))))
+            drawn.append(path)
+            handles.append(path)
+            marks = [track.epochs[k] for k in idx]
+            texts = [("start", 0), ("end", len(idx) - 1)] if len(idx) > 1 else [("start", 0)]
+            if epoch_labels:
+                texts = [(f"{role} ({marks[k]})" if marks[k] is not None else role, k) for role, k in texts]
+                texts += [(str(e), k) for k, e in enumerate(marks) if e is not None and 0 < k < len(idx) - 1]
+        for text, k in texts:
+            if np.isfinite(zs[k]):
+                drawn.append(ax.text(xs[k], ys[k], zs[k], f" {text}", fontsize=STYLE.label_size, color=color,
+                                     zorder=11, gid="track-label", ha="left", va="bottom",
+                                     path_effects=[withStroke(linewidth=2.5, foreground=STYLE.paper)]))
+    return TrackDrawing(drawn, [], handles if len(runs) > 1 else [], [])
 
 
 def overlay_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: bool = False,
