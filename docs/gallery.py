@@ -4,8 +4,10 @@
     python docs/gallery.py --demo     # run the demo again first (new training, new numbers)
 
 Writes docs/demo.*.png (the figures the README shows inline) and docs/gallery/*.png (the gallery
-section: contour, filled, heatmap, surface, line, barcode, a trajectory with epoch labels, --log,
-a partially computed file, and the eigenvalue maps when the demo's file has them).
+section: contour, filled, heatmap, surface, line, barcode, a trajectory with epoch labels in 2-D
+and 3-D, --log, a partially computed file, a column-width figure, a smooth surface, the slide and
+dark styles, and the eigenvalue maps when the demo's file has them), and docs/gallery/path.gif
+(`landscape animate` of the training path).
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ def main() -> None:
     save(plot.draw(partial(surface), "filled", small), gallery / "partial.png", GALLERY_DPI)
     save(plot.draw(surface, "contour", dataclasses.replace(small, size=(3.3, 2.9))), gallery / "column.png",
          GALLERY_DPI)
+    save(plot.draw(trajectory, "surface", dataclasses.replace(small, epoch_labels=True)), gallery / "trajectory-3d.png",
+         GALLERY_DPI)
+    save(plot.draw(surface, "surface", dataclasses.replace(small, smooth=4)), gallery / "smooth.png", GALLERY_DPI)
+    save(plot.draw(trajectory, "filled", dataclasses.replace(small, style="slide", dpi=40)), gallery / "slide.png", 40)
+    save(plot.draw(trajectory, "contour", dataclasses.replace(small, style="dark")), gallery / "dark.png", GALLERY_DPI)
+    save(plot.draw(surface, "contour", dataclasses.replace(small, font="cm", size=(3.3, 2.9))),
+         gallery / "column-cm.png", GALLERY_DPI)
+    plot.animate(trajectory, "path", PlotOptions(dpi=60), out_dir=gallery / "tmp")
+    (gallery / "tmp" / "demo.trajectory.path.gif").replace(gallery / "path.gif")
+    (gallery / "tmp").rmdir()
+    print(f"wrote {(gallery / 'path.gif').relative_to(ROOT)}")
     for metric in store.EIGEN_METRICS:
         if metric in surface.values:
             save(plot.draw(surface, "heatmap", dataclasses.replace(small, metric=metric)),

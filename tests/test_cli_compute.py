@@ -25,7 +25,8 @@ def test_compute_with_plot_then_plot_command(tmp_path, checkpoint):
               "--out", str(surface), "--plot"])
     assert "s.contour.png" in out and (tmp_path / "s.surface.png").exists()
     out = ok(["plot", str(surface), "--kind", "heatmap,vtk", "--format", "pdf,svg", "--log", "--out", str(tmp_path / "f")])
-    assert {p.name for p in (tmp_path / "f").iterdir()} == {"s.heatmap.pdf", "s.heatmap.svg", "s.vtk"}
+    assert {p.name for p in (tmp_path / "f").iterdir()} == {"s.log.heatmap.pdf", "s.log.heatmap.svg", "s.log.vtk",
+                                                          "s.log.heatmap.caption.txt", "s.log.heatmap.caption.tex"}
     other = tmp_path / "t.h5"
     ok(["compute", str(checkpoint), *MODEL, "--x", "-1:1:6", "--y", "-1:1:4", "--samples", "40", "--seed", "1",
         "--out", str(other), "--quiet"])

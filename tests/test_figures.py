@@ -98,11 +98,23 @@ def two_runs() -> Surface:
                           "note": "PCA directions of the training paths, not filter-normalized"}, name="two-runs")
 
 
-def line_1d() -> Surface:
+def line_1d(split: str = "train") -> Surface:
     x = np.linspace(-0.5, 1.5, 41)
-    z = 0.05 + 0.3 * (1 - np.tanh(3 * x)) + 0.2 * np.exp(-(((x - 0.5) / 0.15) ** 2))
+    z = 0.05 + 0.3 * (1 - np.tanh(3 * x)) + 0.2 * np.exp(-(((x - 0.5) / 0.15) ** 2)) + (0.1 if split == "test" else 0)
     models = Track(np.array([0.0, 1.0]), np.zeros(2), ["A", "B"], [None, None])
-    return surface(x, None, z, tracks={"models": models}, attrs={"xlabel": "A → B"}, name="line")
+    s = surface(x, None, z, tracks={"models": models}, attrs={"xlabel": "A → B", "split": split}, name=f"line-{split}")
+    s.values[f"{split}_loss"], s.values[f"{split}_acc"] = s.values.pop("train_loss"), s.values.pop("train_acc")
+    return s
+
+
+def descent() -> Surface:
+    """A bowl with a training path of eight checkpoints descending into it (log-spaced levels)."""
+    x = y = np.linspace(-1, 1, 25)
+    X, Y = np.meshgrid(x, y)
+    t = np.linspace(0, 1, 8)
+    path = Track(-0.9 + 1.1 * (1 - (1 - t) ** 3), 0.8 - 0.7 * t, [f"e{k}" for k in range(8)], list(range(1, 9)))
+    return surface(x, y, 0.002 + 1.5 * ((X - 0.2) ** 2 + 0.6 * (Y - 0.1) ** 2), tracks={"trajectory": path},
+                   name="descent")
 
 
 def eigen() -> Surface:
@@ -146,6 +158,10 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "partial": lambda: plot.draw(partial(), "filled", opts()),
     "log": lambda: plot.draw(bowl(), "filled", opts(log=True)),
     "eig-min": lambda: plot.draw(eigen(), "heatmap", opts(metric="eig_min")),
+    "surface-trajectory": lambda: plot.draw(descent(), "surface", opts(epoch_labels=True)),
+    "line-train-test": lambda: plot.draw([line_1d(), line_1d("test")], "line", opts()),
+    "slide": lambda: plot.draw(descent(), "filled", opts(style="slide")),
+    "dark": lambda: plot.draw(bowl(), "contour", opts(style="dark")),
 }
 
 

@@ -114,7 +114,7 @@ def test_barcode_bars_threshold_and_caption():
     assert np.allclose([seg[0][0] for seg in segments], [p.get_x() + 0.2 for p in bars.patches])
     # each tick is as tall as its bar (never stacked into one line), whatever the number of rows
     assert all(seg[1][1] - seg[0][1] == pytest.approx(0.72) for seg in segments)
-    assert " ".join(ax.get_title(loc="left").split()) == (  # wrapped to the axes, "smoothness" defined
+    assert " ".join(ax.get_title(loc="left").replace("\u00a0", " ").split()) == (  # wrapped, "smoothness" defined
         "4 basins above the threshold; smoothness 0.81 (1: a plane, 0: noise)")
 
 
@@ -122,3 +122,63 @@ def test_equal_aspect_for_a_square_plane(surface2d):
     ax = plot.draw(store.read_surface(surface2d), "contour").axes[0]
     assert ax.get_aspect() == 1.0
     assert plot.to_scale([0, 1.9], [0, 1]) and not plot.to_scale([0, 2.3], [0, 1]) and not plot.to_scale([0, 1], [0, 4])
+
+
+def test_line_hatches_diverged_points_and_breaks_the_accuracy_there():
+    x = np.linspace(-1, 2, 201)
+    loss = 0.1 + x**2
+    loss[180:] = np.nan  # an interpolation of BatchNorm states beyond the far model
+    s = in_memory(x, None, loss, attrs={"dir_type": "states"})
+    fig = plot.draw(s, "line", PlotOptions(log=True))
+    ax, twin = fig.axes
+    assert [p.get_gid() for p in ax.patches if p.get_gid()] == ["diverged"]  # hatched red, as the caption says
+    acc = next(ln for ln in twin.lines if ln.get_gid() != "origin")
+    assert np.ma.getmaskarray(np.ma.masked_invalid(acc.get_ydata()))[180:].all()  # no accuracy where the loss broke
+    assert all(ln.get_markevery() is None and ln.get_marker() in ("None", "none", "") or ln.get_gid() == "origin"
+               for a in fig.axes for ln in a.lines)  # a 201-point line, not a string of beads
+    assert any("BatchNorm's running variances can fall below zero" in n for n in plot.figure_notes(fig))
+    fig.draw_without_rendering()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("10^" in t or "$" in t for t in labels)  # 0.1, 1: as the other figures write them
+    few = plot.draw(in_memory(np.linspace(-1, 1, 9), None, 1 + np.linspace(-1, 1, 9) ** 2), "line")
+    assert few.axes[0].lines[0].get_marker() == "o"  # a short curve keeps its points
+
+
+def test_barcode_without_empty_rows_or_entries():
+    from landscape import basins
+
+    x = y = np.linspace(-1, 1, 15)
+    X, Y = np.meshgrid(x, y)
+    fig = plot.draw(in_memory(x, y, 0.1 + X**2 + Y**2), "barcode")
+    ax = fig.axes[0]
+    assert len(ax.patches) == 1 and ax.get_ylim() == pytest.approx((0.6, -0.6))  # one bar, no empty rows
+    assert [t.get_text().split(":")[0] for t in ax.get_legend().get_texts()] == ["counted basin", "threshold"]
+    assert "(1: a plane, 0: noise)" in " ".join(ax.get_title(loc="left").replace("\u00a0", " ").split())
+    assert basins.topology(0.1 + X**2 + Y**2).count == 1
+
+
+def test_lit_surface_round_ticks_and_a_smooth_mesh():
+    from landscape.plot.artists import lit, resampled
+
+    up = np.array([[[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]], dtype=float)  # flat, facing the sky
+    away = np.array([[[0, 0, 0], [1, 0, 1], [1, 1, 1], [0, 1, 0]]], dtype=float)  # tilted away from the light
+    rgba = np.array([[0.5, 0.5, 0.5, 1.0]])
+    assert lit(up, rgba, 35, -55, (1, 1, 1))[0, 0] != lit(away, rgba, 35, -55, (1, 1, 1))[0, 0]  # shaded by its normal
+    x, y = np.linspace(-1, 1, 7), np.linspace(-1, 1, 5)
+    X, Y = np.meshgrid(x, y)
+    fx, fy, fz = resampled(x, y, np.cos(X) + Y**2, 4)
+    assert fz.shape == (17, 25) and np.allclose(fz[::4, ::4], np.cos(X) + Y**2)  # through every point
+    fig = plot.draw(in_memory(*wall(15)), "surface", PlotOptions(smooth=4))
+    ax = fig.axes[0]
+    assert len(ax.collections[0].get_paths()) > 14 * 14 * 10  # the fine mesh
+    faces = ax.collections[0].get_facecolor()
+    assert np.unique(np.round(faces[:, :3], 3), axis=0).shape[0] > 50  # lit, not flat bands
+    fig.draw_without_rendering()
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        values = [v for v in axis.get_majorticklocs() if axis.get_view_interval()[0] - 1e-9 <= v
+                  <= axis.get_view_interval()[1] + 1e-9]
+        step = float(np.diff(values).min())
+        assert round(step / 10 ** np.floor(np.log10(step)), 6) in (1, 2, 5), values  # no 2.5, 7.5, 17.5
+        assert np.allclose(np.round(np.asarray(values) / step), np.asarray(values) / step), values
+    x_ticks = [t.get_text() for t in ax.xaxis.get_ticklabels() if t.get_text()]
+    assert "1" in x_ticks and "\u22121" in x_ticks  # both ends kept, written as people write them

@@ -297,3 +297,18 @@ def plot_axes(kind):
     from matplotlib.figure import Figure
 
     return Figure().add_subplot(projection="3d" if kind == "surface" else None)
+
+
+def test_wide_colorbar_labels_never_cut_the_y_label_and_3d_fills_its_figure():
+    x, y, z = wall(15)
+    big = in_memory(x, y, 12345.678 + 1000 * z, attrs={"ylabel": "toward epoch_8.pt (orthogonalized)"})
+    fig = plot.draw(big, "filled", PlotOptions(levels=7))
+    renderer = drawn(fig)
+    label = fig.axes[0].yaxis.label.get_window_extent(renderer)
+    assert label.x0 >= -0.5 and label.y0 >= -0.5 and label.y1 <= fig.bbox.height + 0.5
+    fig = plot.draw(in_memory(x, y, z), "surface")
+    renderer = drawn(fig)
+    from landscape.plot.figures import _box
+
+    box = _box(fig.axes[0], renderer)
+    assert box.width >= 0.85 * fig.bbox.width or box.height >= 0.85 * fig.bbox.height  # not a third blank

@@ -103,3 +103,25 @@ def test_3d_tick_labels_do_not_run_together_at_the_corner():
                        if t.label1.get_visible() and t.label1.get_text()]
     assert len(boxes["x"]) >= 2 and len(boxes["y"]) >= 2
     assert not any(a.overlaps(b) for a in boxes["x"] for b in boxes["y"])
+
+
+def test_epoch_labels_sit_nearest_their_own_checkpoint():
+    """Crowded checkpoints: each epoch's label is nearer its own point than any other ("7" never
+    beside checkpoint 6)."""
+    x = np.array([-2.511, -1.046, -0.364, -0.089, -0.023, -0.013, -0.003, 0.0])  # the demo's path
+    y = np.array([-0.069, 1.032, 0.595, 0.334, 0.211, 0.128, 0.058, 0.0])
+    track = Track(x, y, [f"e{k}" for k in range(8)], list(range(1, 9)))
+    gx, gy = np.linspace(-3.14, 0.63, 21), np.linspace(-0.34, 1.31, 21)
+    X, Y = np.meshgrid(gx, gy)
+    s = in_memory(gx, gy, 0.002 + 0.04 * (X - 0.3) ** 2 + 0.08 * (Y - 0.07) ** 2, tracks={"trajectory": track})
+    for size in (None, (3.3, 2.9)):
+        fig = plot.draw(s, "contour", PlotOptions(epoch_labels=True, size=size))
+        renderer = drawn(fig)
+        ax = fig.axes[0]
+        points = ax.transData.transform(np.column_stack([x, y]))
+        for label in labels_of(ax, "track-label"):
+            box = Text.get_window_extent(label, renderer)
+            centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+            own = int(label.get_text().split()[-1].strip("()")) - 1
+            d = np.hypot(*(points - centre).T)
+            assert d[own] <= d.min() + 1.0, (label.get_text(), size)

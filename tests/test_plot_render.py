@@ -203,3 +203,26 @@ def test_file_refusals_name_the_argument(surface2d, tmp_path):
     with pytest.raises(LandscapeError, match="at least two") as e:
         plot.render_compare([surface2d])
     assert e.value.field == "paths"
+
+
+def test_other_metrics_and_scales_never_replace_the_loss_figure(surface2d):
+    loss = plot.render_file(surface2d, PlotOptions(kinds=("contour",), dpi=20))
+    acc = plot.render_file(surface2d, PlotOptions(kinds=("contour",), metric="acc", dpi=20))
+    log = plot.render_file(surface2d, PlotOptions(kinds=("contour", "vtk"), log=True, dpi=20))
+    assert [p.name for p in loss + acc + log] == ["model.contour.png", "model.acc.contour.png", "model.log.contour.png",
+                                                  "model.log.vtk"]
+    assert acc.replaced == [] and log.replaced == []  # nothing overwritten ("replaced ...contour.png" before)
+    assert [p.name for p in acc.captions] == ["model.acc.contour.caption.txt", "model.acc.contour.caption.tex"]
+
+
+def test_a_hessian_file_draws_its_spectral_density(tmp_path):
+    from test_readers import hessian_file
+
+    path = hessian_file(tmp_path / "h.hessian.h5")
+    written = plot.render_file(path, PlotOptions(formats=("png", "pdf"), size=(3.3, 2.5), style="dark", dpi=30))
+    assert [p.name for p in written] == ["h.hessian.density.png", "h.hessian.density.pdf"]
+    assert "top 2 eigenvalues (3, 1.5)" in written.captions[0].read_text()
+    assert matplotlib.image.imread(written[0]).shape[:2] == (round(2.5 * 30), round(3.3 * 30))  # the size asked for
+    with pytest.raises(LandscapeError, match="spectral density only"):
+        plot.render_file(path, PlotOptions(kinds=("contour",)))
+    assert not plot.is_hessian_file(tmp_path / "missing.h5")

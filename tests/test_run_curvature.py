@@ -90,7 +90,7 @@ def test_eigen_map_and_its_figure(tmp_path, checkpoint):
     assert (s.values["eig_max"] >= s.values["eig_min"]).all()
     assert "eigen map" in ok(["info", str(out)])
     written = ok(["plot", str(out), "--metric", "eig_ratio", "--kind", "heatmap", "--out", str(tmp_path / "f")])
-    assert "map.heatmap.png" in written
+    assert "map.eig_ratio.heatmap.png" in written  # named for its metric: the loss figure stays
 
 
 def test_sharpness_table(tmp_path, checkpoint):

@@ -8,9 +8,8 @@ its own ffmpeg: the `video` extra) of
   checkpoints) one after another, on ONE colour scale, each frame titled with its file.
 
 The figures are `draw`'s panels in the frame's axes, drawn once and changed frame by frame,
-rendered with Agg (no pyplot) at a fixed size (`PlotOptions.size` at `.dpi`, even sides, as
-video encoders need) in the look of `PlotOptions.style`. The file is written whole at the end
-(a temporary file renamed over the target): an error or Ctrl-C never leaves half a video.
+rendered with Agg (no pyplot) at a fixed size (`PlotOptions.size` at `.dpi`, even sides) in the
+look of `PlotOptions.style`. The file is written whole at the end: never half a video.
 """
 
 from __future__ import annotations
@@ -52,8 +51,7 @@ from landscape.store import Surface, files
 
 
 class Animation(_Choice):
-    """What an animation shows: a training path descending the surface, the 3-D surface turning,
-    or a sequence of surface files (one plane at several checkpoints) on one colour scale."""
+    """What an animation shows: a path descending, the surface turning, or a sequence of files."""
 
     path = "path"
     turn = "turn"
@@ -61,8 +59,7 @@ class Animation(_Choice):
 
 
 class VideoFormat(_Choice):
-    """The animation's file: an animated GIF (loops; plays in slides and browsers) or an MP4
-    (H.264; needs imageio and imageio-ffmpeg, the `video` extra)."""
+    """An animated GIF (loops in slides and browsers) or an MP4 (H.264: the `video` extra)."""
 
     gif = "gif"
     mp4 = "mp4"
@@ -72,12 +69,11 @@ DPI = 100  # pixels per inch of the frames by default: 9.6 x 4.4 inches make 960
 TURN_FRAMES = 72  # a whole turn, 5 degrees a frame
 HOLD_SECONDS = 1.0  # the last frame of a path or a sequence stays this long before the loop restarts
 MAX_PIXELS = 4096  # per side of a frame
+DENSE = 12  # points of the 3-D path between two checkpoints
 SIZES = {  # inches of a frame by default (`slide`: 13.33 x 7.5); the fonts are 9 pt at these sizes
-    Animation.path: (9.6, 4.4),  # a 2-D map beside the 3-D surface
-    Animation.turn: (6.4, 4.8),
-    Kind.contour: (6.0, 4.6), Kind.filled: (6.0, 4.6), Kind.heatmap: (6.0, 4.6),  # a sequence's frame
-    Kind.surface: (6.4, 4.8), Kind.line: (6.0, 4.0),
-}
+    Animation.path: (9.6, 4.4), Animation.turn: (6.4, 4.8),  # a path: a 2-D map beside the 3-D surface
+    Kind.contour: (6.0, 4.6), Kind.filled: (6.0, 4.6), Kind.heatmap: (6.0, 4.6), Kind.surface: (6.4, 4.8),
+    Kind.line: (6.0, 4.0)}
 MAPS = (Kind.contour, Kind.filled, Kind.heatmap)
 VIDEO_MISSING = (f"an MP4 ({arg('format', 'mp4')}) needs imageio and its ffmpeg: pip install imageio imageio-ffmpeg "
                  "(or the `video` extra: pip install 'landscape-viz[video]')")
@@ -308,14 +304,12 @@ def _pixels(canvas: FigureCanvasAgg) -> np.ndarray:
     """The figure as RGB pixels, cropped to an even width and height (H.264 needs them)."""
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
-    h, w = rgba.shape[:2]
-    return np.ascontiguousarray(rgba[: h - h % 2, : w - w % 2, :3])
+    return np.ascontiguousarray(rgba[: rgba.shape[0] // 2 * 2, : rgba.shape[1] // 2 * 2, :3])
 
 
 def _figure(o: PlotOptions) -> Figure:
     fig = Figure(figsize=o.size, dpi=o.dpi, layout="constrained")
-    if o.title:
-        fig.suptitle(o.title)
+    fig.suptitle(o.title) if o.title else None
     return fig
 
 
@@ -345,8 +339,13 @@ class _Path:
                 worst = max(worst, float(np.nanmax(residual)))
                 label += f" (up to {percent(float(np.nanmax(residual)))} off the plane)"
             off = np.zeros(len(idx), bool) if residual is None else np.nan_to_num(residual, nan=0.0) > STYLE.off_plane
-            run: dict[str, Any] = dict(points=(xs, ys, zs), off=off, epochs=[track.epochs[k] for k in idx],
-                                       names=[track.names[k] for k in idx], artists=[])
+            t = np.linspace(0.0, 1.0, DENSE + 1)[:-1]  # in 3-D the path between checkpoints follows the surface
+            dx = np.concatenate([a + t * (b - a) for a, b in zip(xs[:-1], xs[1:])] + [xs[-1:]])
+            dy = np.concatenate([a + t * (b - a) for a, b in zip(ys[:-1], ys[1:])] + [ys[-1:]])
+            dz = np.minimum(bilinear(s.x, s.y, z, dx, dy), hi) + 0.03 * (hi - lo)
+            run: dict[str, Any] = dict(points=(xs, ys, zs), dense=(dx, dy, dz), off=off,
+                                       epochs=[track.epochs[k] for k in idx], names=[track.names[k] for k in idx],
+                                       artists=[])
             styles = (dict(color=color, lw=1.4 * STYLE.line_width, marker="o", ms=ms, mfc=color, mec=STYLE.paper,
                            mew=0.6, zorder=6, gid="trajectory", label=label),  # the path
                       dict(ls="none", marker="o", ms=ms, mfc=STYLE.paper, mec=color, mew=1.0, zorder=6.5,
@@ -376,8 +375,10 @@ class _Path:
             off = run["off"][:m]
             for line, hollow, head in run["artists"]:
                 three = hasattr(line, "set_data_3d")  # a Line3D
-                for artist, points in ((line, shown), (hollow, [c[off] for c in shown]),
-                                       (head, [c[-1:] for c in shown])):
+                if three:  # the dense path, marked at its checkpoints
+                    line.set_markevery(list(range(0, (m - 1) * DENSE + 1, DENSE)))
+                for artist, points in ((line, [c[:(m - 1) * DENSE + 1] for c in run["dense"]] if three else shown),
+                                       (hollow, [c[off] for c in shown]), (head, [c[-1:] for c in shown])):
                     artist.set_data_3d(*points) if three else artist.set_data(*points[:2])
         longest = max(self.runs, key=lambda r: len(r["epochs"]))
         at = min(k, len(longest["epochs"]) - 1)
@@ -385,10 +386,16 @@ class _Path:
         return f"epoch {epoch}" if epoch is not None else str(longest["names"][at] or f"checkpoint {at + 1}")
 
 
+def unmarked(s: Surface) -> Surface:
+    """The surface with its tracks emptied: drawn with the levels of a plane with a path (the
+    static figure's, log-spaced), the path itself left to the frames."""
+    return dataclasses.replace(s, tracks={name: Track(np.zeros(0), np.zeros(0), [], []) for name in s.tracks})
+
+
 def _path(s: Surface, o: PlotOptions, kind: Kind, emit: Emit) -> None:
     track = _trajectory(s)
     assert track is not None
-    plain = dataclasses.replace(s, tracks={})
+    plain = unmarked(s)
     panel = dataclasses.replace(o, title=None)
     fig = _figure(o)
     ax2 = fig.add_subplot(1, 2, 1)
@@ -410,7 +417,7 @@ def _turn(s: Surface, o: PlotOptions, emit: Emit) -> None:
     track = _trajectory(s)
     fig = _figure(o)
     ax = fig.add_subplot(projection="3d")
-    drawing = draw(dataclasses.replace(s, tracks={}), Kind.surface, dataclasses.replace(o, title=None), ax=ax,
+    drawing = draw(unmarked(s), Kind.surface, dataclasses.replace(o, title=None), ax=ax,
                    labels=False)
     if track is not None:
         _Path(s, track, o, None, ax)

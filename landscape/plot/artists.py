@@ -225,8 +225,13 @@ def surface3d(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, 
     round_ticks = dict(steps=[1, 2, 5, 10])
     for axis, n in ((ax.xaxis, 4), (ax.yaxis, 4), (ax.zaxis, z_ticks(elev))):
         axis.set_major_locator(MaxNLocator(n, **round_ticks))
-        axis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(round(v, 12))))  # 1, 0.5: as people write
+        axis.set_major_formatter(FuncFormatter(lambda v, _: minus(fmt_value(round(v, 12)))))  # 1, 0.5
     return surf
+
+
+def minus(text: str) -> str:
+    """A number's text with the typographic minus, as matplotlib writes ticks (unless the font lacks it)."""
+    return text.replace("-", "\u2212") if mpl.rcParams["axes.unicode_minus"] else text
 
 
 def z_ticks(elev: float) -> int:
@@ -374,7 +379,7 @@ def barcode(topology: Any, ax: Axes | None = None, *, label: str = "loss", log: 
     hidden = len(basins) - len(shown)
     n = int(topology.count)
     caption = (f"{n} basin{'s' if n != 1 else ''} above the threshold; smoothness {topology.smoothness:.2f} "
-               "(1: a plane, 0: noise)"
+               "(1:\u00a0a\u00a0plane, 0:\u00a0noise)"  # the definition wraps as a whole
                + (f"; {hidden} shorter bar{'s' if hidden != 1 else ''} not shown" if hidden > 0 else ""))
     size = STYLE.note_size + STYLE.scale
     width = max(20, int(ax.figure.get_figwidth() / max(1, len(ax.figure.axes)) * 0.9 * 72 / (0.55 * size)))

@@ -199,6 +199,8 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> tuple[Figure
         key_below(fig, keys)
     if not is3d:
         fit_axis_labels(fig, axes)
+        if o.size is None:
+            _grow_to_fit(fig)
     _rewrap(fig, note)
     if is3d:
         for ax in axes:
@@ -247,6 +249,18 @@ def crop_3d(fig: Figure, axes: Sequence[Axes]) -> None:
             x0, y0 = (b.x0 - cx) * k + fig.bbox.width / 2, (b.y0 - cy) * k + fig.bbox.height / 2
             ax.set_position(Bbox.from_bounds(x0, y0, b.width * k, b.height * k).transformed(fig.transFigure.inverted()))
         renderer = settle(fig)
+
+
+def _grow_to_fit(fig: Figure) -> None:
+    """Widen a figure of automatic size until nothing sticks out at its sides (an equal-aspect
+    plane trimmed to its axes can leave a y label a few points outside)."""
+    for _ in range(2):
+        box = fig.get_tightbbox(settle(fig))
+        w = fig.get_figwidth()
+        over = max(0.0, -box.x0) + max(0.0, box.x1 - w)
+        if over < 0.01:
+            return
+        fig.set_figwidth(w + over + 0.06)
 
 
 def _fit(fig: Figure, axes: Sequence[Axes]) -> None:

@@ -364,7 +364,7 @@ def place_labels(ax: Axes, labels: Sequence[PointLabel], renderer: Any = None) -
         outward = p - near.mean(axis=0)
         outward = outward / np.hypot(*outward) if np.hypot(*outward) > px else None
         taken = np.asarray(space.boxes).reshape(-1, 4)
-        options: list[tuple[int, float, np.ndarray, np.ndarray, bool]] = []  # (clashes, score, centre, box, leader)
+        options: list[tuple[float, float, np.ndarray, np.ndarray, bool]] = []  # (clashes, score, centre, box, leader)
         for extra in _REACH:
             r = r0 + extra * px
             for u in units:
@@ -377,7 +377,8 @@ def place_labels(ax: Axes, labels: Sequence[PointLabel], renderer: Any = None) -
                 clashes = (_count(box, taken) + int(_in_box(space.points, box).any())
                            + sum(_count(np.array([q[0], q[1], q[0], q[1]]), taken) for q in leader[::3]))
                 if len(others) and np.min(np.hypot(*(others - c).T)) < np.hypot(*(p - c)) - px:
-                    clashes += 1  # nearer another point than its own: "7" would read as checkpoint 6's
+                    clashes += 0.5  # nearer another point than its own ("7" beside checkpoint 6): worse than
+                    # any free place, better than covering something
                 turn = 0.0 if outward is None else (1 - float(u @ outward)) / 2
                 options.append((clashes, extra + 8 * turn, c, box, bool(extra)))
         if options:

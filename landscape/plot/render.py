@@ -75,7 +75,7 @@ def caption_names(image: str) -> tuple[str, str]:
 def caption_files(fig: Figure) -> tuple[bytes, bytes]:
     """A figure's caption as plain text and as LaTeX source (`figures.latex`)."""
     text = made_of(fig).caption or " ".join(made_of(fig).notes)
-    return (text + "\n").encode(), ("% caption written by landscape; \\input it inside \\caption{...}\n"
+    return (text + "\n").encode(), ("% a figure's caption, written by landscape: paste it into \\caption{...}\n"
                                     + latex(text) + "\n").encode()
 
 

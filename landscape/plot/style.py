@@ -112,9 +112,10 @@ STYLE = cast(Style, _Current())
 
 FONTS = {  # rc settings of each `Font`: text and mathtext alike (the PDF embeds them as TrueType)
     "sans": {"font.family": "sans-serif", "mathtext.fontset": "dejavusans"},
-    "serif": {"font.family": "serif", "font.serif": ["STIXGeneral", "DejaVu Serif"], "mathtext.fontset": "stix"},
-    "cm": {"font.family": "serif", "font.serif": ["cmr10", "DejaVu Serif"], "mathtext.fontset": "cm",
-           "axes.formatter.use_mathtext": True, "axes.unicode_minus": False},
+    # named, not "serif": a figure shown later, outside its look (a notebook), keeps its typeface
+    "serif": {"font.family": ["STIXGeneral", "DejaVu Serif"], "mathtext.fontset": "stix"},
+    "cm": {"font.family": ["cmr10", "DejaVu Serif"], "mathtext.fontset": "cm", "axes.formatter.use_mathtext": True,
+           "axes.unicode_minus": False},
 }
 
 
