@@ -95,10 +95,10 @@ def hessian(
         from landscape import plot as plotting
 
         on_interrupt(lambda: f"{out} is saved; the density figure was not drawn")
-        figure = plotting.density_figure(result.density_grid, result.density, result.eigenvalues)
-        path = plotting.save_figure(figure, figure_path)
+        written = plotting.render_hessian(out, out_dir=figure_path.parent)  # as `landscape plot FILE.hessian.h5`
         if not quiet:
-            say(wrote(path, replaced))
+            for path in written:
+                say(wrote(path, replaced))
     elif plot and not quiet:
         note("--plot draws the spectral density: add --density")
 

@@ -35,8 +35,9 @@ FLAGS: dict[str, str | tuple[str, str]] = {
     # HessianSettings
     "max_steps": "--steps",
     "hvp_mode": "--hvp",
-    # PlotOptions
+    # PlotOptions, and the folder of the web pages' shared plotly.js (`plot --out`)
     "kinds": "--kind",
+    "js_folder": "--out",
     "formats": "--format",
     # the positional arguments, by their metavar
     "checkpoint": "CHECKPOINT",
@@ -65,7 +66,7 @@ NO_FLAG = frozenset({
     "first_layer", "stream_data",  # EvalSettings: the plan decides
     "max_radius",  # AutoRange
     "ax",  # the plotting functions' Axes
-    "colorscale", "js_folder",  # export.write_html: handed over by plot.render (the figures' colours, the folder)
+    "colorscale",  # export.write_html: handed over by plot.render (the figures' colours)
 })
 
 

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 from landscape.errors import LandscapeError, arg
 from landscape.export.clip import Heights, check, clipped_mesh, heights, is_loss
 from landscape.export.colors import VIRIDIS, run_color
+from landscape.export.levels import fmt_value, log_levels, nice_levels
 from landscape.export.meshes import triangles
 from landscape.plane.directions import Track
 from landscape.store import Surface, metric_label, stem
@@ -136,41 +137,6 @@ def _colorscale(colorscale: Any) -> list[list[Any]]:
     return pairs
 
 
-def fmt_value(v: float) -> str:
-    """A value as the figures write it: 0.1, 4.1, 0.0021, 26.8, 1e+06 (at most four significant digits)."""
-    if v == 0 or not np.isfinite(v):
-        return f"{v:g}"
-    if 1e-4 <= abs(v) < 1e5:
-        return np.format_float_positional(v, precision=4, unique=True, fractional=False, trim="-")
-    return f"{v:.3g}"
-
-
-def nice_levels(lo: float, hi: float, n: int = 10) -> np.ndarray:
-    """About n round, evenly spaced levels within [lo, hi] (steps 1, 2, 2.5 or 5 x 10^k)."""
-    if not hi - lo > 1e-12 * max(1.0, abs(lo)):
-        d = 0.05 * abs(lo) or 0.05
-        lo, hi = lo - d, hi + d
-    raw = (hi - lo) / n
-    if not math.isfinite(raw):  # a span beyond floating point: the ends only
-        return np.array([lo, hi])
-    mag = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * mag >= raw * (1 - 1e-9))
-    k0, k1 = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
-    return np.round(np.arange(k0, k1 + 1) * step, 12)
-
-
-def log_levels(lo: float, hi: float) -> np.ndarray:
-    """Round losses (1, 1-3, 1-2-5, ... x 10^k) between 10^lo and 10^hi, at least six if any are."""
-    exps = np.arange(math.floor(lo) - 1, math.ceil(hi) + 2)
-    for mantissas in ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)):
-        v = np.sort(np.outer(10.0 ** exps, mantissas).ravel())
-        v = v[(np.log10(v) >= lo - 1e-9) & (np.log10(v) <= hi + 1e-9)]
-        if len(v) >= 6:
-            return v
-    v = nice_levels(10.0 ** lo, 10.0 ** hi)
-    return v[v > 0]
-
-
 @dataclass(frozen=True)
 class Levels:
     """The contour levels of the map, and the colour scale both panels share. A height z (log10
@@ -216,7 +182,7 @@ def levels_of(levels: ArrayLike | None, lo: float, top: float, log: bool) -> Lev
     v = np.empty(0) if levels is None else np.atleast_1d(np.asarray(levels, dtype=np.float64)).ravel()
     v = np.unique(v[np.isfinite(v) & ((v > 0) if log else True)])
     if not len(v):
-        v = log_levels(lo, top) if log else nice_levels(lo, top)
+        v = 10.0 ** log_levels(lo, top) if log else nice_levels(lo, top)
     pos = np.log10(v) if log else v
     d = np.diff(pos)
     uniform = len(pos) == 1 or bool(np.allclose(d, d[0], rtol=1e-6, atol=0.0))

@@ -35,8 +35,7 @@ from matplotlib.transforms import Bbox
 from landscape import store
 from landscape.errors import LandscapeError, arg
 from landscape.export import clip
-from landscape.export.colors import run_color
-from landscape.export.html import bilinear
+from landscape.export.html import LIFT, bilinear
 from landscape.plane.directions import Track
 from landscape.plot.artists import surface3d
 from landscape.plot.figures import draw
@@ -47,6 +46,7 @@ from landscape.plot.render import Outputs, compare_stem
 from landscape.plot.scales import contour_levels, loss_axis, percent, spread
 from landscape.plot.style import BASE, STYLE, look, using
 from landscape.plot.surfaces import check_kind, metric_values, stem_of
+from landscape.plot.tracks import run_color
 from landscape.store import Surface, files
 
 
@@ -330,9 +330,8 @@ class _Path:
             if not len(idx):
                 continue
             color = run_color(r)
-            color = STYLE.ink if STYLE.dark and color == "black" else color
             xs, ys = np.asarray(track.x, dtype=np.float64)[idx], np.asarray(track.y, dtype=np.float64)[idx]
-            zs = np.minimum(bilinear(s.x, s.y, z, xs, ys), hi) + 0.03 * (hi - lo)
+            zs = np.minimum(bilinear(s.x, s.y, z, xs, ys), hi) + LIFT * (hi - lo)
             residual = None if track.residual is None else np.asarray(track.residual, dtype=np.float64)[idx]
             label = name or "training path"
             if residual is not None and np.isfinite(residual).any():
@@ -342,7 +341,7 @@ class _Path:
             t = np.linspace(0.0, 1.0, DENSE + 1)[:-1]  # in 3-D the path between checkpoints follows the surface
             dx = np.concatenate([a + t * (b - a) for a, b in zip(xs[:-1], xs[1:])] + [xs[-1:]])
             dy = np.concatenate([a + t * (b - a) for a, b in zip(ys[:-1], ys[1:])] + [ys[-1:]])
-            dz = np.minimum(bilinear(s.x, s.y, z, dx, dy), hi) + 0.03 * (hi - lo)
+            dz = np.minimum(bilinear(s.x, s.y, z, dx, dy), hi) + LIFT * (hi - lo)
             run: dict[str, Any] = dict(points=(xs, ys, zs), dense=(dx, dy, dz), off=off,
                                        epochs=[track.epochs[k] for k in idx], names=[track.names[k] for k in idx],
                                        artists=[])

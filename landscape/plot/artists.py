@@ -161,18 +161,29 @@ def heatmap(x: ArrayLike, y: ArrayLike, z: ArrayLike, ax: Axes | None = None, no
     return mesh
 
 
+MAX_SMOOTH_POINTS = 1_000_000  # a smooth mesh of at most this many points (a 201 x 201 grid: 4 x 4 per cell)
+
+
 def resampled(x: np.ndarray, y: np.ndarray, z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The grid refined k times along each axis by a cubic spline through every point (a smooth
-    mesh for the 3-D render); unchanged when a point is missing (NaN) or a side has < 4 points."""
+    """The grid refined k times along each axis (fewer if the mesh would pass MAX_SMOOTH_POINTS)
+    by a cubic spline through every point, each new value kept within its cell's four corners
+    (no ringing: a spike stays a spike, a bowl's floor never dips below its points); unchanged
+    when a point is missing (NaN) or a side has fewer than 4 points."""
+    k = min(k, int(np.sqrt(MAX_SMOOTH_POINTS / (len(x) * len(y)))))
     if not np.isfinite(z).all() or min(len(x), len(y)) < 4 or k < 2:
         return x, y, z
     from scipy.interpolate import RectBivariateSpline
 
     xo, yo = np.argsort(x), np.argsort(y)
-    spline = RectBivariateSpline(y[yo], x[xo], z[np.ix_(yo, xo)], kx=3, ky=3, s=0)
-    fx = np.linspace(x.min(), x.max(), (len(x) - 1) * k + 1)
-    fy = np.linspace(y.min(), y.max(), (len(y) - 1) * k + 1)
-    return fx, fy, spline(fy, fx)
+    xs, ys, zs = x[xo], y[yo], z[np.ix_(yo, xo)]
+    fx = np.linspace(xs[0], xs[-1], (len(x) - 1) * k + 1)
+    fy = np.linspace(ys[0], ys[-1], (len(y) - 1) * k + 1)
+    fz = RectBivariateSpline(ys, xs, zs, kx=3, ky=3, s=0)(fy, fx)
+    corners = np.stack([zs[:-1, :-1], zs[:-1, 1:], zs[1:, :-1], zs[1:, 1:]])  # (4, ny - 1, nx - 1)
+    cj = np.minimum(np.searchsorted(ys, fy, side="right") - 1, len(ys) - 2).clip(0)
+    ci = np.minimum(np.searchsorted(xs, fx, side="right") - 1, len(xs) - 2).clip(0)
+    lo, hi = corners.min(axis=0)[np.ix_(cj, ci)], corners.max(axis=0)[np.ix_(cj, ci)]
+    return fx, fy, np.clip(fz, lo, hi)
 
 
 def lit(polys: np.ndarray, rgba: np.ndarray, elev: float, azim: float, ranges: tuple[float, float, float]) -> np.ndarray:
@@ -379,7 +390,7 @@ def barcode(topology: Any, ax: Axes | None = None, *, label: str = "loss", log: 
     hidden = len(basins) - len(shown)
     n = int(topology.count)
     caption = (f"{n} basin{'s' if n != 1 else ''} above the threshold; smoothness {topology.smoothness:.2f} "
-               "(1:\u00a0a\u00a0plane, 0:\u00a0noise)"  # the definition wraps as a whole
+               "(1:\u00a0a\u00a0plane,\u00a00:\u00a0noise)"  # the definition wraps as a whole
                + (f"; {hidden} shorter bar{'s' if hidden != 1 else ''} not shown" if hidden > 0 else ""))
     size = STYLE.note_size + STYLE.scale
     width = max(20, int(ax.figure.get_figwidth() / max(1, len(ax.figure.axes)) * 0.9 * 72 / (0.55 * size)))

@@ -15,6 +15,7 @@ notebooks, and nothing global changes.
 from __future__ import annotations
 
 import textwrap
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -34,7 +35,7 @@ from landscape.plot.panel import (Drawing, barcode_notes, barcode_panel, check_l
                                   line_panel, panel_title, shared_name, surface_name, plane_notes, plane_panel, topologies)
 from landscape.plot.scales import fmt_value, scale_of, value_label
 from landscape.plot.style import BASE, STYLE, Style, look, using
-from landscape.plot.surfaces import check_kind, metric_values, note_lines, progress_notes, stem_of
+from landscape.plot.surfaces import check_kind, check_labels, metric_values, note_lines, progress_notes, stem_of
 from landscape.store import Surface
 
 
@@ -49,6 +50,7 @@ class Made:
     caption: str = ""  # what the figure shows, its key and its notes, as plain text
 
 
+KEY_WORDS = {"key-best": "star", "key-origin": "dot"}  # the key's entries, by the gid `key_handles` gives them
 WHAT = {Kind.contour: "Contour lines", Kind.filled: "Filled contours", Kind.heatmap: "Heatmap (one cell per point)",
         Kind.surface: "3-D surface", Kind.line: "1-D plot", Kind.barcode: "Persistence barcode of the basins"}
 
@@ -80,7 +82,11 @@ def caption_text(ss: Sequence[Surface], kind: Kind, o: PlotOptions, notes: Seque
 
 
 def latex(text: str) -> str:
-    """Plain text as LaTeX source (special characters escaped)."""
+    """Plain text as LaTeX source: special characters escaped, $...$ (mathtext, e.g. a label
+    given as `$\\delta$`) kept as math."""
+    parts = text.split("$")
+    if len(parts) % 2 == 1 and len(parts) > 1:  # balanced: every other part is math
+        return "".join(f"${p}$" if k % 2 else latex(p) for k, p in enumerate(parts))
     table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
              "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "×": r"$\times$", "≤": r"$\le$",
              "≥": r"$\ge$", "±": r"$\pm$", "θ": r"$\theta$", "η": r"$\eta$", "λ": r"$\lambda$"}
@@ -89,7 +95,10 @@ def latex(text: str) -> str:
 
 def made_of(fig: Figure) -> Made:
     """The record `draw` left on a figure (the base look and no notes for any other figure)."""
-    return getattr(fig, "landscape", None) or Made(BASE, [])
+    return _MADE.get(fig) or Made(BASE, [])
+
+
+_MADE: weakref.WeakKeyDictionary[Figure, Made] = weakref.WeakKeyDictionary()  # nothing hung on matplotlib's objects
 
 
 def figure_notes(fig: Figure) -> list[str]:
@@ -139,30 +148,28 @@ def draw(surfaces: Surface | Sequence[Surface], kind: Kind | str, options: PlotO
         raise LandscapeError(f"{kind.value} is a file export or a set of kinds, not a figure; use render_file"
                              + (" or export.write_vtk" if kind is Kind.vtk else ""), field="kinds")
     check_kind(ss, kind, options)
+    check_labels(ss, options)
     ref = reference_size(kind, 1 if ax is not None or kind is Kind.line else len(ss))
     style = look(options, ref, ref if ax is not None and not options.fontsize else planned_size(options))
     with using(style):
         if ax is not None:
             return draw_into(ax, ss, kind, options, labels)
-        levels = ""
+        levels, marks = "", []
         if kind is Kind.line:
             fig, notes = _line_figure(ss, options)
         elif kind is Kind.barcode:
             fig, notes = _barcode_figure(ss, options)
         else:
-            fig, notes, geometric = _plane_figure(ss, kind, options)
-            levels = "Contour levels are log-spaced (each band a constant ratio of the loss)." if geometric else ""
-        legend_keys = [t.get_text() for lg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if lg
-                       for t in lg.texts]
-        marks = [(("star" if k.startswith(("lowest", "highest")) else "dot") + ": " + k) for k in legend_keys
-                 if k.startswith(("lowest", "highest", "model"))]
+            fig, notes, geometric, marks = _plane_figure(ss, kind, options)
+            levels = ("Contour levels are round losses evenly spaced on a log scale."
+                      if geometric and kind is not Kind.surface else "")
         text = caption_text(ss, kind, options, notes, marks, levels)
-    fig.landscape = Made(style, notes, options.transparent, text)  # type: ignore[attr-defined]
+    _MADE[fig] = Made(style, notes, options.transparent, text)
     return fig
 
 
-def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> tuple[Figure, list[str], bool]:
-    """The figure, its notes, and whether its levels are log-spaced."""
+def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> tuple[Figure, list[str], bool, list[str]]:
+    """The figure, its notes, whether its levels are log-spaced, and its key in words ("star: ...")."""
     n = len(ss)
     named = [metric_values(s, o) for s in ss]
     everything = np.ma.concatenate([z.ravel() for _, z in named])
@@ -178,7 +185,7 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> tuple[Figure
     size = planned_size(o)
     fig = Figure(figsize=size or (w * n, h), dpi=o.dpi, layout="constrained")
     axes = [fig.add_subplot(1, n, k + 1, projection="3d" if is3d else None) for k in range(n)]
-    notes = plane_notes(ss, everything, kind, scale, equal)
+    notes = plane_notes(ss, everything, kind, scale, equal, o)
     drawings = [plane_panel(ax, s, z, kind, o, scale, equal, panel_title(ss, k, o) if n > 1 else None)
                 for k, (ax, s, (_, z)) in enumerate(zip(axes, ss, named))]
     handles: dict[str, Any] = {}
@@ -212,7 +219,8 @@ def _plane_figure(ss: list[Surface], kind: Kind, o: PlotOptions) -> tuple[Figure
             d.place_track_labels(renderer)
         for d in drawings:
             d.place_contour_labels(renderer)
-    return fig, note_lines(ss, notes), scale.spacing == "uniform"
+    marks = [f"{KEY_WORDS[k.get_gid()]}: {k.get_label()}" for k in keys if k.get_gid() in KEY_WORDS]
+    return fig, note_lines(ss, notes), scale.spacing == "uniform", marks
 
 
 def _box(ax: Axes, renderer: Any) -> Bbox:
@@ -338,6 +346,7 @@ def _barcode_figure(ss: list[Surface], o: PlotOptions) -> tuple[Figure, list[str
     if o.notes:
         _note(fig, ss, notes)
     legend_below(axes[0], barcode_handles(float(tops[0][1].threshold), [t for _, t, _ in tops]))
+    fit_axis_labels(fig, axes)
     return fig, note_lines(ss, notes)
 
 
@@ -360,5 +369,5 @@ def density_figure(grid: ArrayLike, density: ArrayLike, eigenvalues: ArrayLike |
             fig.suptitle(title or options.title)
         if options.notes and notes:
             _note(fig, [], notes)
-    fig.landscape = Made(style, list(notes), options.transparent)  # type: ignore[attr-defined]
+    _MADE[fig] = Made(style, list(notes), options.transparent, " ".join(n.rstrip(".") + "." for n in notes))
     return fig

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.mathtext import MathTextParser
 
 from landscape import store
 from landscape.errors import LandscapeError, arg
@@ -230,6 +231,18 @@ class PlotOptions:
         for bad, message, field in checks:
             if bad:
                 raise LandscapeError(message, field=field)
+        texts = [("title", self.title), ("xlabel", self.xlabel), ("ylabel", self.ylabel),
+                 *(("labels", v) for v in self.labels or ())]
+        for field, text in texts:
+            if text and text.count("$") >= 2 and text.count("$") % 2 == 0:
+                try:
+                    MathTextParser("path").parse(text)
+                except ValueError as e:
+                    first = str(e).strip().splitlines()[-1] if str(e).strip() else "cannot parse it"
+                    named = {"title": arg("title"), "xlabel": arg("xlabel"), "ylabel": arg("ylabel"),
+                             "labels": arg("labels")}[field]
+                    raise LandscapeError(f"{named} {text!r} is not valid math text ({first}); fix the $...$ part "
+                                         "or escape the dollar signs (\\$)", field=field) from None
 
     @property
     def look(self) -> Look:

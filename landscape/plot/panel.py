@@ -25,14 +25,14 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from landscape.errors import LandscapeError, arg
 from landscape.export.clip import drawable
-from landscape.export.html import bilinear
+from landscape.export.html import LIFT, bilinear
 from landscape.plot.artists import (barcode, barcode_handles, contour, filled, heatmap, line, line_legend,
                                     mark_missing, mark_missing_1d, surface3d, to_scale, z_ticks)
 from landscape.plot.labels import (PointLabel, anchor_below, label_contours, legend_below, note_below, place_labels, root,
                                    separate_corner_ticks, settle)
 from landscape.plot.options import Kind, PlotOptions
 from landscape.plot.scales import Scale, extend_for, fmt_value, loss_axis, percent, scale_of, value_label
-from landscape.plot.style import POINT, STYLE
+from landscape.plot.style import POINT, STYLE, Style, current as STYLE_NOW, using
 from landscape.plot.surfaces import blanks, metric_values, note_lines, progress_notes, stem_of
 from landscape.plot.tracks import TrackDrawing, draw_track, draw_track_3d, overlay_track
 from landscape.store import Surface
@@ -61,6 +61,7 @@ class Drawing:
     track_labels: list[Annotation] = field(default_factory=list)
     topology: Any = None  # the barcode's `basins.topology`
     placed: set[str] = field(default_factory=set)  # "tracks", "contours": labels placed already (once only)
+    style: Style | None = None  # the look it was drawn in: labels placed later are placed in it too
 
     @property
     def handles(self) -> list[Any]:
@@ -76,13 +77,15 @@ class Drawing:
         """Place the tracks' labels (once; see `place_labels`)."""
         if "tracks" not in self.placed:
             self.placed.add("tracks")
-            self.track_labels += place_labels(self.ax, self.pending, renderer)
+            with using(self.style or STYLE_NOW()):
+                self.track_labels += place_labels(self.ax, self.pending, renderer)
 
     def place_contour_labels(self, renderer: Any = None) -> None:
         """Label the contour lines with their values (once; see `place_labels`)."""
         if self.kind is Kind.contour and self.scale is not None and "contours" not in self.placed:
             self.placed.add("contours")
-            self.contour_labels += label_contours(self.artist, fmt=self.scale.fmt, renderer=renderer)
+            with using(self.style or STYLE_NOW()):
+                self.contour_labels += label_contours(self.artist, fmt=self.scale.fmt, renderer=renderer)
 
     def place_labels(self, renderer: Any = None) -> None:
         """Place the tracks' labels, then the contour values, for the figure's current layout
@@ -145,16 +148,19 @@ def key_handles(drawings: list[Drawing], o: PlotOptions, partial: bool = False) 
         what = "accuracy" if o.metric.value == "acc" else "loss"
         text = (f"{'lowest' if best == 'min' else 'highest'} {'computed ' if partial else ''}{what}"
                 f"{'' if partial else ' on this plane'}")
-        keys.append(Line2D([], [], marker="*", ms=STYLE.star_size, color=STYLE.best_color, label=text, **POINT))
+        keys.append(Line2D([], [], marker="*", ms=STYLE.star_size, color=STYLE.best_color, label=text, gid="key-best",
+                           **(POINT | {"mec": STYLE.paper})))
     if "origin" in gids and "models" not in gids:
-        keys.append(Line2D([], [], marker="o", ms=STYLE.origin_size, color=STYLE.ink, label="model", **POINT))
+        keys.append(Line2D([], [], marker="o", ms=STYLE.origin_size, color=STYLE.ink, label="model", gid="key-origin",
+                           **(POINT | {"mec": STYLE.paper})))
     return keys
 
 
 # ---------------------------------------------------------------- panels (drawn, labels not placed)
 
 
-def plane_notes(ss: list[Surface], everything: np.ma.MaskedArray, kind: Kind, scale: Scale, equal: bool) -> list[str]:
+def plane_notes(ss: list[Surface], everything: np.ma.MaskedArray, kind: Kind, scale: Scale, equal: bool,
+                o: PlotOptions = PlotOptions()) -> list[str]:
     """What a contour, filled, heatmap or 3-D figure of these surfaces leaves out or distorts:
     points not computed or diverged, the clipped share of a 3-D surface, unequal axes, what the
     star marks in a partial file."""
@@ -166,6 +172,8 @@ def plane_notes(ss: list[Surface], everything: np.ma.MaskedArray, kind: Kind, sc
             shown = scale.fmt(scale.cap)
             notes.append(f"clipped above z = {shown}{' (' + scale.label + ')' if scale.log else ''}: {over} of "
                          f"{everything.count()} points ({percent(over / everything.count())}) left out")
+        if o.smooth and not all(drawable(s.metric(o.metric.value)[1]).all() for s in ss):
+            notes.append("no smooth mesh: some points are not computed or not finite")
     elif not equal:
         notes.append("axes not to scale")
     return notes
@@ -200,7 +208,7 @@ def plane_panel(ax: Axes, s: Surface, z: np.ma.MaskedArray, kind: Kind, o: PlotO
             if len(ticks) > z_ticks(STYLE.elev if o.elev is None else o.elev):
                 ax.zaxis.set_major_locator(FixedLocator(ticks[::2]))
         grid = z.filled(np.nan)
-        lift = 0.015 * float(scale.norm3d.vmax - scale.norm3d.vmin)
+        lift = LIFT * float(scale.norm3d.vmax - scale.norm3d.vmin)
         d.tracks = [draw_track_3d(ax, track, lambda px, py: bilinear(s.x, s.y, grid, px, py), name, o.epoch_labels,
                                   scale.cap, lift) for name, track in s.tracks.items()]
     if not is3d:
@@ -348,6 +356,8 @@ def draw_into(ax: Axes, ss: list[Surface], kind: Kind, o: PlotOptions, labels: b
     if (kind is Kind.surface) != is3d:
         need = "3-D axes (projection='3d')" if kind is Kind.surface else "2-D axes"
         raise LandscapeError(f"a {kind.value} panel needs {need}; got {'3-D' if is3d else '2-D'} axes", field="ax")
+    if STYLE.dark:  # the caller's axes, in the dark theme's colours (its figure stays the caller's)
+        ax.set_facecolor(STYLE.paper)
     if kind is Kind.line:
         d = line_panel(ax, ss, o)
         if o.title:
@@ -372,9 +382,10 @@ def draw_into(ax: Axes, ss: list[Surface], kind: Kind, o: PlotOptions, labels: b
         keys = d.handles + key_handles([d], o, not s.computed.all())
         if keys:
             d.legend = legend_below(ax, keys)
-        d.notes = note_lines(ss, plane_notes(ss, z.ravel(), kind, scale, equal)
+        d.notes = note_lines(ss, plane_notes(ss, z.ravel(), kind, scale, equal, o)
                              + [n for t in d.tracks for n in t.notes])
     d.note = note_below(ax, d.notes, d.legend) if o.notes else None
+    d.style = STYLE_NOW()
     if is3d:
         separate_corner_ticks(ax)
     if labels:

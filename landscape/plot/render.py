@@ -12,6 +12,7 @@ file (`landscape hessian`) draws its spectral density (`<stem>.density.<format>`
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from landscape.plot.figures import density_figure, draw, latex, made_of
 from landscape.plot.options import FIGURES, Format, Kind, Metric, PlotOptions, choice
 from landscape.plot.scales import fmt_value, scale_of
 from landscape.plot.style import STYLE, using
-from landscape.plot.surfaces import check_kind, clip_height, kinds_to_write, metric_values, stem_of
+from landscape.plot.surfaces import check_kind, check_labels, clip_height, kinds_to_write, metric_values, stem_of
 from landscape.store import Surface, files
 
 
@@ -82,8 +83,14 @@ def caption_files(fig: Figure) -> tuple[bytes, bytes]:
 def save(fig: Figure, f: Any, fmt: str, dpi: int) -> None:
     """Write a figure in its look (`figures.made_of`: rc settings, background, transparency)."""
     made = made_of(fig)
-    with using(made.style):
-        fig.savefig(f, format=fmt, dpi=dpi, transparent=made.transparent, metadata=_metadata(fmt))
+    quiet = logging.getLogger("fontTools")  # it reports every font it subsets into a PDF
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with using(made.style):
+            fig.savefig(f, format=fmt, dpi=dpi, transparent=made.transparent, metadata=_metadata(fmt))
+    finally:
+        quiet.setLevel(level)
 
 
 def _metadata(fmt: str) -> dict[str, Any]:
@@ -159,6 +166,7 @@ def _exporter(kind: Kind, s: Surface, o: PlotOptions, out: Path) -> Callable[[Pa
 
 
 def _render(ss: list[Surface], o: PlotOptions, out: Path, stem: str, overwrite: bool) -> Outputs:
+    check_labels(ss, o)
     kinds = kinds_to_write(ss, o)
     for kind in kinds:
         check_kind(ss, kind, o)
@@ -177,7 +185,9 @@ def _render(ss: list[Surface], o: PlotOptions, out: Path, stem: str, overwrite: 
     written, notes = [], []
     for kind in kinds:
         if kind not in FIGURES:
+            shared = set(out.glob("plotly-*.min.js"))
             written.append(_write(out / output_name(stem, kind, o=o), _by_path(_exporter(kind, ss[0], o, out))))
+            written += sorted(set(out.glob("plotly-*.min.js")) - shared)  # the page's plotly.js, written once a folder
             continue
         fig = draw(ss, kind, o)
         for fmt in o.formats:
@@ -231,8 +241,8 @@ def render_hessian(path: str | Path, options: PlotOptions = PlotOptions(), out_d
         raise LandscapeError(f"a Hessian file draws its spectral density only; drop {arg('kinds')}", field="kinds")
     result = read_hessian(path)
     if result.density is None:
-        raise LandscapeError(f"{str(path)!r} holds no spectral density; compute it with {arg('density', True)} "
-                             "(landscape hessian ... --density)", field="density")
+        raise LandscapeError(f"{str(path)!r} holds no spectral density; compute it again with "
+                             f"{arg('density', True)}", field="density")
     out = _out_dir(out_dir, path.parent)
     stem = path.name.removesuffix(".h5")
     targets = [out / f"{stem}.density.{fmt.value}" for fmt in options.formats]

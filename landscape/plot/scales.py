@@ -21,7 +21,8 @@ from numpy.typing import ArrayLike
 
 from landscape import store
 from landscape.errors import LandscapeError, arg
-from landscape.export import clip
+from landscape.export import clip, levels
+from landscape.export.levels import fmt_value
 from landscape.export.clip import masked
 from landscape.plot.options import Metric, PlotOptions
 from landscape.plot.style import STYLE
@@ -90,32 +91,14 @@ def contour_levels(z: ArrayLike, o: PlotOptions = PlotOptions(), tracked: bool =
 
 
 def log_levels(lo: float, hi: float) -> np.ndarray:
-    """Levels (log10 units) at round losses, 1 x 10^k, then 1 and 3, 1-2-5, ... until there are
-    at least STYLE.min_levels within [lo, hi]; round linear values for a range under a decade."""
-    exps = np.arange(math.floor(lo) - 1, math.ceil(hi) + 2)
-    for mantissas in ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)):
-        levels = np.sort(np.log10(np.outer(10.0 ** exps, mantissas).ravel()))
-        levels = levels[(levels >= lo - 1e-9) & (levels <= hi + 1e-9)]
-        if len(levels) >= STYLE.min_levels:
-            return np.round(levels, 12)
-    linear = MaxNLocator(STYLE.nice_levels).tick_values(10.0 ** lo, 10.0 ** hi)
-    linear = linear[(linear > 0) & (linear >= 10.0 ** lo * (1 - 1e-9)) & (linear <= 10.0 ** hi * (1 + 1e-9))]
-    return np.log10(linear)
+    """Levels (log10 units) at round losses within [lo, hi], at least STYLE.min_levels (`export.levels`)."""
+    return levels.log_levels(lo, hi, STYLE.min_levels, STYLE.nice_levels)
 
 
 def extend_for(levels: np.ndarray, lo: float, hi: float) -> str:
     """Which ends of a colorbar over `levels` the data [lo, hi] runs past ("both", "min", ...)."""
     below, above = lo < levels[0], hi > levels[-1]
     return "both" if below and above else "min" if below else "max" if above else "neither"
-
-
-def fmt_value(v: float) -> str:
-    """A value as people write it: 0.1, 4.1, 0.0021, 26.8, 1e+06 (at most four significant digits)."""
-    if v == 0 or not np.isfinite(v):
-        return f"{v:g}"
-    if 1e-4 <= abs(v) < 1e5:
-        return np.format_float_positional(v, precision=4, unique=True, fractional=False, trim="-")
-    return f"{v:.3g}"
 
 
 def value_formatter(log: bool) -> Callable[[float], str]:

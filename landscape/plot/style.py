@@ -110,6 +110,11 @@ class _Current:
 
 STYLE = cast(Style, _Current())
 
+
+def current() -> Style:
+    """The look in force (`STYLE` is a view of it): to keep, and to draw in again later (`using`)."""
+    return _current.get()
+
 FONTS = {  # rc settings of each `Font`: text and mathtext alike (the PDF embeds them as TrueType)
     "sans": {"font.family": "sans-serif", "mathtext.fontset": "dejavusans"},
     # named, not "serif": a figure shown later, outside its look (a notebook), keeps its typeface
@@ -128,7 +133,8 @@ def look(options: PlotOptions, reference: tuple[float, float], size: tuple[float
     if options.style.value == "slide" and not options.fontsize:
         k = max(k, 2.0)
     style = BASE.scaled(k)
-    rc = dict(style.rc) | FONTS[options.font.value] | {"svg.fonttype": "none"}
+    # SVG text stays text in the default typeface; cm and STIX are drawn as paths there (few viewers have them)
+    rc = dict(style.rc) | FONTS[options.font.value] | {"svg.fonttype": "none" if options.font.value == "sans" else "path"}
     style = dataclasses.replace(style, rc=tuple(rc.items()))
     return style.darkened() if options.style.value == "dark" else style
 

@@ -125,3 +125,11 @@ def note_lines(ss: Sequence[Surface], extra: Sequence[str] = ()) -> list[str]:
     """The small print of a figure, one line each: the files' `note` attributes (e.g. "PCA
     directions, not filter-normalized"), then `extra` (what the figure leaves out or distorts)."""
     return list(dict.fromkeys([str(s.attrs["note"]) for s in ss if s.attrs.get("note")] + list(extra)))
+
+
+def check_labels(ss: Sequence[Surface], o: PlotOptions) -> None:
+    """Raise LandscapeError unless `labels`, when given, names each surface once."""
+    if o.labels is not None and len(o.labels) != len(ss):
+        raise LandscapeError(f"{arg('labels')} gives {len(o.labels)} name{'s' if len(o.labels) != 1 else ''} for "
+                             f"{len(ss)} file{'s' if len(ss) != 1 else ''}; give one name per file, in order",
+                             field="labels")

@@ -18,7 +18,7 @@ from matplotlib.patheffects import withStroke
 
 from landscape.export import colors
 from landscape.plane.directions import Track
-from landscape.plot.labels import PointLabel, place_labels
+from landscape.plot.labels import PointLabel, place_labels, root
 from landscape.plot.scales import percent
 from landscape.plot.style import STYLE
 
@@ -103,6 +103,8 @@ def draw_track_3d(ax: Axes, track: Track, surface_z: Any, name: str = "trajector
     ax.computed_zorder = False  # the path stays over the surface it descends
     drawn: list[Any] = []
     handles: list[Line2D] = []
+    taken: list[np.ndarray] = []  # the labels' boxes, in pixels: start and end first, then the epochs that fit
+    worst = 0.0
     runs = [("", np.arange(len(track.x)))] if name == "models" else track.runs()
     for r, (run_name, idx) in enumerate(runs):
         if not len(idx):
@@ -135,11 +137,31 @@ def draw_track_3d(ax: Axes, track: Track, surface_z: Any, name: str = "trajector
                 texts = [(f"{role} ({marks[k]})" if marks[k] is not None else role, k) for role, k in texts]
                 texts += [(str(e), k) for k, e in enumerate(marks) if e is not None and 0 < k < len(idx) - 1]
         for text, k in texts:
-            if np.isfinite(zs[k]):
+            if np.isfinite(zs[k]) and room(ax, (xs[k], ys[k], zs[k]), f" {text}", taken):
                 drawn.append(ax.text(xs[k], ys[k], zs[k], f" {text}", fontsize=STYLE.label_size, color=color,
                                      zorder=11, gid="track-label", ha="left", va="bottom",
                                      path_effects=[withStroke(linewidth=2.5, foreground=STYLE.paper)]))
-    return TrackDrawing(drawn, [], handles if len(runs) > 1 else [], [])
+        if name != "models" and track.residual is not None:
+            off = np.nan_to_num(np.asarray(track.residual, dtype=np.float64)[idx], nan=0.0)
+            worst = max(worst, float(off.max()) if len(off) else 0.0)
+    notes = ([f"checkpoints up to {percent(worst)} off the plane (drawn where they project onto it)"]
+             if worst > STYLE.off_plane else [])
+    return TrackDrawing(drawn, [], handles if len(runs) > 1 else [], notes)
+
+
+def room(ax: Axes, xyz: tuple[float, float, float], text: str, taken: list[np.ndarray]) -> bool:
+    """Whether a label of `text` to the right of the 3-D point `xyz` (projected for the current
+    view) clears every label kept so far (`taken`, boxes in pixels); if so, it is kept there."""
+    from mpl_toolkits.mplot3d import proj3d
+
+    px, py, _ = proj3d.proj_transform(*xyz, ax.get_proj())
+    x, y = ax.transData.transform((px, py))
+    size = STYLE.label_size * root(ax).dpi / 72
+    box = np.array([x, y, x + 0.6 * size * len(text), y + 1.2 * size])
+    if any(b[0] < box[2] and b[2] > box[0] and b[1] < box[3] and b[3] > box[1] for b in taken):
+        return False
+    taken.append(box)
+    return True
 
 
 def overlay_track(ax: Axes, track: Track, name: str = "trajectory", epoch_labels: bool = False,
