@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from landscape.cli import options as opt
 from landscape.cli import syntax
 from landscape.cli.console import say
 from landscape.cli.interrupts import on_interrupt
-from landscape.cli.options import Quiet
 from landscape.cli.outputs import wrote
 from landscape.cli.progress import Progress
 
@@ -31,20 +31,18 @@ def animate(
                    help="Frames per second (default: 12 for a turn; about a fifth of the frames, at least 2 "
                         "for a path and 1 for a sequence).")] = None,
     size: Annotated[Optional[str], typer.Option("--size", metavar="W,H", help="Frame size in inches.")] = None,
-    style: Annotated[str, typer.Option("--style", metavar="STYLE",
-                     help="paper, slide (16:9, large type) or dark.")] = "paper",
+    style: opt.Style = "paper",
     dpi: Annotated[int, typer.Option("--dpi", metavar="N", help="Pixels per inch of the frames.")] = 100,
     kind: Annotated[Optional[str], typer.Option("--kind", metavar="KIND",
                     help="A sequence's frames: contour, filled (default), heatmap or surface; a path's map: "
                          "contour (default), filled or heatmap.")] = None,
-    metric: Annotated[str, typer.Option("--metric", metavar="NAME",
-                      help="loss, acc, eig_max, eig_min or eig_ratio.")] = "loss",
-    log: Annotated[bool, typer.Option("--log", help="Log scale for the loss.")] = False,
-    elev: Annotated[Optional[float], typer.Option("--elev", metavar="DEG", help="3-D view elevation.")] = None,
+    metric: opt.Metric = "loss",
+    log: opt.Log = False,
+    elev: opt.Elev = None,
     azim: Annotated[Optional[float], typer.Option("--azim", metavar="DEG",
                     help="3-D view azimuth (a turn starts there).")] = None,
     title: Annotated[Optional[str], typer.Option("--title", metavar="TEXT", help="Title above every frame.")] = None,
-    quiet: Quiet = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Animate surface files for talks: a training path descending the surface, the 3-D surface
     turning, or a sequence of files (one plane at several checkpoints) on one colour scale."""

@@ -143,6 +143,13 @@ ChannelsLast = Annotated[Optional[bool], typer.Option(
     "--channels-last/--no-channels-last", help="NHWC activations (default: by device and precision).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")]
 Plot = Annotated[bool, typer.Option("--plot", help="Draw the default figures when done.")]
+
+# the look of figures and animations (`plot`, `animate`)
+Metric = Annotated[str, typer.Option("--metric", metavar="NAME", help="loss, acc, eig_max, eig_min or eig_ratio.")]
+Log = Annotated[bool, typer.Option("--log", help="Log scale for the loss.")]
+Elev = Annotated[Optional[float], typer.Option("--elev", metavar="DEG", help="3-D view elevation.")]
+Style = Annotated[str, typer.Option("--style", metavar="STYLE",
+                                    help="paper, slide (16:9, large type) or dark (for dark slides).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan, the time and the file size; write "
                                                         "nothing.")]
 

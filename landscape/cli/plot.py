@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from landscape.cli import options as opt
 from landscape.cli import syntax
 from landscape.cli.console import say
 from landscape.cli.interrupts import FIGURES_WHOLE, on_interrupt
@@ -21,9 +22,8 @@ def plot(
     kind: Annotated[Optional[str], typer.Option("--kind", metavar="KINDS",
                     help="Comma-separated: contour, filled, heatmap, surface, line, barcode, vtk, obj, ply, html, "
                          "or all (default: by file).")] = None,
-    metric: Annotated[str, typer.Option("--metric", metavar="NAME",
-                      help="loss, acc, eig_max, eig_min or eig_ratio.")] = "loss",
-    log: Annotated[bool, typer.Option("--log", help="Log scale for the loss.")] = False,
+    metric: opt.Metric = "loss",
+    log: opt.Log = False,
     vmin: Annotated[Optional[float], typer.Option("--vmin", metavar="V", help="Lowest contour level / colour.")] = None,
     vmax: Annotated[Optional[float], typer.Option("--vmax", metavar="V", help="Highest contour level / colour.")] = None,
     levels: Annotated[Optional[int], typer.Option("--levels", metavar="N", help="Number of contour levels.")] = None,
@@ -36,7 +36,7 @@ def plot(
     out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR",
                    help="Folder for the figures (default: next to the file).")] = None,
     title: Annotated[Optional[str], typer.Option("--title", metavar="TEXT", help="Figure title.")] = None,
-    elev: Annotated[Optional[float], typer.Option("--elev", metavar="DEG", help="3-D view elevation.")] = None,
+    elev: opt.Elev = None,
     azim: Annotated[Optional[float], typer.Option("--azim", metavar="DEG", help="3-D view azimuth.")] = None,
     zmax: Annotated[Optional[float], typer.Option("--zmax", metavar="V", help="Clip the 3-D surface at this "
                                                                               "value.")] = None,
@@ -46,8 +46,7 @@ def plot(
                                                             "scale.")] = False,
     threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="LOSS",
                          help="Barcode: the persistence a basin needs to count (default: 5% of the range).")] = None,
-    style: Annotated[str, typer.Option("--style", metavar="STYLE",
-                     help="paper, slide (16:9, large type) or dark (for dark slides).")] = "paper",
+    style: opt.Style = "paper",
     transparent: Annotated[bool, typer.Option("--transparent", help="No background (PNG, SVG, PDF).")] = False,
     font: Annotated[str, typer.Option("--font", metavar="FONT",
                     help="sans, serif (Times-like) or cm (LaTeX's Computer Modern).")] = "sans",

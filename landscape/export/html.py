@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +39,7 @@ from landscape.export.levels import fmt_value, log_levels, nice_levels
 from landscape.export.meshes import triangles
 from landscape.plane.directions import Track
 from landscape.store import Surface, metric_label, stem
+from landscape.store.files import replacing
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -494,14 +493,8 @@ def plotly_js(folder: str | Path) -> str:
         return name
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(get_plotlyjs())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with replacing(target) as f:  # readable as any file written here (a web server serves it)
+            f.write(get_plotlyjs().encode("utf-8"))
     except OSError as e:
         raise LandscapeError(f"cannot write {str(target)!r}: {e.strerror or e}; choose another {arg('js_folder')}",
                              field="js_folder") from None

@@ -42,12 +42,12 @@ from landscape.plot.figures import draw
 from landscape.plot.labels import root
 from landscape.plot.options import Kind, PlotOptions, _Choice, choice
 from landscape.plot.panel import Drawing
-from landscape.plot.render import Outputs, compare_stem
+from landscape.plot.render import Outputs, compare_stem, write_file
 from landscape.plot.scales import contour_levels, loss_axis, percent, spread
 from landscape.plot.style import BASE, STYLE, look, using
 from landscape.plot.surfaces import check_kind, metric_values, stem_of
 from landscape.plot.tracks import run_color
-from landscape.store import Surface, files
+from landscape.store import Surface
 
 
 class Animation(_Choice):
@@ -522,7 +522,7 @@ def _write_gif(target: Path, render: Callable[[Emit], None], fps: float, hold: i
     frame_ms = 10 * max(2, round(100 / fps))  # GIF delays are in hundredths of a second; below 20 ms players slow down
     durations = [frame_ms] * len(images)
     durations[-1] += frame_ms * hold
-    _write(target, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+    write_file(target, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
                                             duration=durations, loop=0, optimize=False))
 
 
@@ -587,13 +587,5 @@ def _write_mp4(iio: Any, target: Path, render: Callable[[Emit], None], fps: floa
         def copy(f: Any) -> None:
             with open(tmp, "rb") as src:
                 shutil.copyfileobj(src, f, 1 << 20)
-        _write(target, copy)
+        write_file(target, copy)
 
-
-def _write(target: Path, write: Callable[[Any], object]) -> None:
-    try:
-        with files.replacing(target) as f:
-            write(f)
-    except OSError as e:
-        raise LandscapeError(f"cannot write {str(target)!r}: {e.strerror or e}; choose another {arg('out_dir')}",
-                             field="out_dir") from None

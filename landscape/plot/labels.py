@@ -431,20 +431,16 @@ def key_below(fig: Figure, handles: Sequence[Any]) -> Any:
     in as many columns as fit its width; constrained layout makes room for it without narrowing
     any axes. On a canvas wider than its panels need (a square plane on a 16:9 slide), the key
     goes to the right instead, in the free width. Returns the legend."""
-    renderer = settle(fig)
+    renderer = settle(fig)  # one layout: a legend measures itself without another
     panels = Bbox.union([a.get_tightbbox(renderer) for a in fig.axes])
-    legend = fig.legend(handles=list(handles), loc="outside right center", ncols=1, frameon=False,
-                        borderaxespad=0.2, handlelength=1.8)
+    kw = dict(handles=list(handles), frameon=False, borderaxespad=0.2, handlelength=1.8)
+    legend = fig.legend(loc="outside right center", ncols=1, **kw)
     if fig.bbox.width - panels.width > legend.get_window_extent(renderer).width + 0.1 * fig.bbox.width:
         return legend
-    legend.remove()
-    legend = None
     for ncols in range(min(len(handles), 4), 0, -1):
-        if legend is not None:
-            legend.remove()
-        legend = fig.legend(handles=list(handles), loc="outside lower center", ncols=ncols, frameon=False,
-                            borderaxespad=0.2, columnspacing=1.2, handlelength=1.8)
-        if ncols == 1 or legend.get_window_extent(settle(fig)).width <= 0.98 * fig.bbox.width:
+        legend.remove()
+        legend = fig.legend(loc="outside lower center", ncols=ncols, columnspacing=1.2, **kw)
+        if ncols == 1 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
             break
     return legend
 

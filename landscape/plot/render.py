@@ -111,9 +111,10 @@ def _out_dir(out_dir: str | Path | None, default: Path | None) -> Path:
     return out
 
 
-def _write(target: Path, write: Callable[[Any], object]) -> Path:
+def write_file(target: Path, write: Callable[[Any], object]) -> Path:
     """Write through `files.replacing` (a temporary file renamed over the target), so a failure
-    never leaves a half-written file; `write` gets the open binary file."""
+    never leaves a half-written file; `write` gets the open binary file. An OSError is a
+    LandscapeError naming the file."""
     try:
         with files.replacing(target) as f:
             write(f)
@@ -124,7 +125,7 @@ def _write(target: Path, write: Callable[[Any], object]) -> Path:
 
 
 def _by_path(write_path: Callable[[Path], object]) -> Callable[[Any], None]:
-    """Adapt a writer that takes a path (the exports) to `_write`'s open file: it writes into a
+    """Adapt a writer that takes a path (the exports) to `write_file`'s open file: it writes into a
     private temporary folder, whose file is then copied into the file being replaced."""
     def write(f: Any) -> None:
         with tempfile.TemporaryDirectory(prefix="landscape-") as folder:
@@ -186,12 +187,12 @@ def _render(ss: list[Surface], o: PlotOptions, out: Path, stem: str, overwrite: 
     for kind in kinds:
         if kind not in FIGURES:
             shared = set(out.glob("plotly-*.min.js"))
-            written.append(_write(out / output_name(stem, kind, o=o), _by_path(_exporter(kind, ss[0], o, out))))
+            written.append(write_file(out / output_name(stem, kind, o=o), _by_path(_exporter(kind, ss[0], o, out))))
             written += sorted(set(out.glob("plotly-*.min.js")) - shared)  # the page's plotly.js, written once a folder
             continue
         fig = draw(ss, kind, o)
         for fmt in o.formats:
-            written.append(_write(out / output_name(stem, kind, fmt, o), lambda f, fmt=fmt: save(fig, f, fmt.value, o.dpi)))
+            written.append(write_file(out / output_name(stem, kind, fmt, o), lambda f, fmt=fmt: save(fig, f, fmt.value, o.dpi)))
         notes += _write_captions(fig, out / output_name(stem, kind, Format.png, o))
     return Outputs(written, [p for p in written + notes if p in set(existing)], notes)
 
@@ -200,8 +201,8 @@ def _write_captions(fig: Figure, image: Path) -> list[Path]:
     """Write a figure's caption files beside `image`; returns their paths."""
     plain, tex = caption_files(fig)
     txt_name, tex_name = caption_names(image.name)
-    return [_write(image.with_name(txt_name), lambda f: f.write(plain)),
-            _write(image.with_name(tex_name), lambda f: f.write(tex))]
+    return [write_file(image.with_name(txt_name), lambda f: f.write(plain)),
+            write_file(image.with_name(tex_name), lambda f: f.write(tex))]
 
 
 def render_file(path: str | Path | Surface, options: PlotOptions = PlotOptions(),
@@ -255,7 +256,7 @@ def render_hessian(path: str | Path, options: PlotOptions = PlotOptions(), out_d
     notes = [f"spectral density of the Hessian by stochastic Lanczos quadrature; ticks: the top {len(top)} "
              f"eigenvalues ({', '.join(fmt_value(float(v)) for v in top[:5])}{', ...' if len(top) > 5 else ''})"]
     fig = density_figure(result.density_grid, result.density, top, options=options, notes=notes)
-    written = [_write(t, lambda f, t=t: save(fig, f, t.suffix.lstrip("."), options.dpi)) for t in targets]
+    written = [write_file(t, lambda f, t=t: save(fig, f, t.suffix.lstrip("."), options.dpi)) for t in targets]
     caps = _write_captions(fig, targets[0])
     return Outputs(written, [p for p in written + caps if p in set(existing)], caps)
 
@@ -277,4 +278,4 @@ def save_figure(fig: Figure, target: str | Path, dpi: int = 150) -> Path:
     target = Path(target)
     fmt = target.suffix.lstrip(".") or "png"
     choice(Format, fmt, "format", "target")
-    return _write(target, lambda f: save(fig, f, fmt, dpi))
+    return write_file(target, lambda f: save(fig, f, fmt, dpi))
