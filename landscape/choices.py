@@ -73,3 +73,4 @@ class Scale(str, Enum):
 class HvpMode(str, Enum):
     forward = "forward"  # forward-over-reverse: jvp(grad(L)) (torch.func); reverse where an op lacks forward AD
     reverse = "reverse"  # reverse-over-reverse: PyHessian's double backward, batched over vectors
+    fd = "fd"  # central finite differences of gradients: no double backward (fused attention, FSDP)

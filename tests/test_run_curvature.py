@@ -211,3 +211,18 @@ def test_the_names_of_the_module_before_the_split_still_import():
     from landscape.curvature import HessianSettings as Settings, eigen_map_values
 
     assert Settings is HessianSettings and eigen_map_values.__module__ == "landscape.curvature.eigenmap"
+
+
+def test_the_table_says_when_products_were_finite_differences(tmp_path):
+    import dataclasses
+
+    from landscape.choices import HvpMode
+    from landscape.run.curvature import describe_result
+    from landscape.store.hessian_file import read_hessian
+    from test_readers import hessian_file
+
+    result = read_hessian(hessian_file(tmp_path / "h.h5"))
+    assert not [line for line in describe_result(result) if "finite differences" in line]
+    fell_back = dataclasses.replace(result, hvp_mode=HvpMode.fd)
+    (line,) = [line for line in describe_result(fell_back) if "finite differences" in line]
+    assert "exact products failed" in line and "hvp_mode='fd'" in line

@@ -12,7 +12,13 @@ backward PyHessian uses, with plain autograd on leaf copies of θ (several vecto
 2-core CPU, reverse-over-reverse measured 2.0× faster per HVP than forward-over-reverse for the
 demo's digits CNN and 1.1× for ResNet-20 (forward-mode AD of a convolution's backward runs
 extra convolutions); see benchmarks/RESULTS.md. Forward-over-reverse falls back to reverse-over-reverse by itself
-when an op lacks forward AD (CPU bf16 autocast does, in torch 2.13). The model is called
+when an op lacks forward AD (CPU bf16 autocast does, in torch 2.13). A third way needs no
+second derivative at all, for models whose kernels have none (fused attention, pytorch#116350)
+or whose weights are sharded: `HvpMode.fd`, central differences of gradients,
+H v ≈ (∇L(θ + h v) − ∇L(θ − h v)) / 2h, two backward passes per vector, with the step
+h = ε^(1/3) · max(1, ‖θ‖) / ‖v‖ for the compute dtype's ε (the step that balances the O(h²)
+truncation against the O(ε/h) rounding). Its error is measured against exact products in
+tests/test_curvature_operator.py; exact modes that fail before any product fall back to it. The model is called
 through `objective.call_with`, so the user's model is never modified; it runs in eval mode
 (BatchNorm uses its running statistics), which is what makes L a fixed function of θ.
 """
@@ -133,11 +139,41 @@ class HessianOperator:
         return [torch.zeros(m, *s, dtype=t.dtype, device=t.device) if h is None else h.reshape(m, *s)
                 for h, s, t in zip(out, self.shapes, leaves)]
 
+    def _gradient(self, batch: Any, theta: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+        """∇ of one batch's loss sum at `theta`, per tensor (zeros where the loss does not reach)."""
+        leaves = [theta[n].detach().requires_grad_() for n in self.names]
+        with torch.enable_grad():
+            g = torch.autograd.grad(self._loss_sum(dict(zip(self.names, leaves)), batch), leaves, allow_unused=True)
+        return [torch.zeros_like(t) if gi is None else gi.detach() for gi, t in zip(g, leaves)]
+
+    def fd_step(self, v: Mapping[str, torch.Tensor]) -> float:
+        """The finite-difference step along v: ε^(1/3) · max(1, ‖θ‖) / ‖v‖, ε of the compute dtype
+        (the autocast dtype if any, else the weights')."""
+        dtype = self.autocast or self.theta[self.names[0]].dtype
+        eps = torch.finfo(dtype if dtype.is_floating_point else torch.float32).eps
+        size = math.sqrt(sum(float(t.double().pow(2).sum()) for t in self.theta.values()))
+        norm = math.sqrt(sum(float(t.double().pow(2).sum()) for t in v.values()))
+        return eps ** (1 / 3) * max(1.0, size) / max(norm, 1e-300)
+
+    def _hvp_fd(self, batch: Any, vs: dict[str, torch.Tensor], m: int) -> list[torch.Tensor]:
+        """H_b vᵢ for m vectors by central differences of gradients: no double backward."""
+        out = [torch.zeros(m, *s, dtype=self.theta[n].dtype, device=self.device) for n, s in zip(self.names, self.shapes)]
+        for i in range(m):
+            v = {n: vs[n][i] for n in self.names}
+            h = self.fd_step(v)
+            plus = self._gradient(batch, {n: self.theta[n] + h * v[n] for n in self.names})
+            minus = self._gradient(batch, {n: self.theta[n] - h * v[n] for n in self.names})
+            for k, (gp, gm) in enumerate(zip(plus, minus)):
+                out[k][i] = (gp.double() - gm.double()).div_(2 * h).to(out[k].dtype)
+        return out
+
     def _pass(self, vs: dict[str, torch.Tensor], m: int) -> torch.Tensor:
         """One pass over the data for m vectors: (m, dim) float64, summed over batches on the device."""
         acc = torch.zeros(m, self.dim, dtype=torch.float64, device=self.work_device)
         for batch in self.batches:
-            if self.mode == HvpMode.reverse:
+            if self.mode == HvpMode.fd:
+                hv = dict(zip(self.names, self._hvp_fd(batch, vs, m)))
+            elif self.mode == HvpMode.reverse:
                 hv = dict(zip(self.names, self._hvp_reverse(batch, vs, m)))
             elif m == 1:
                 hv = {n: t.unsqueeze(0) for n, t in self._hvp_forward(batch, {n: t[0] for n, t in vs.items()}).items()}
@@ -160,7 +196,8 @@ class HessianOperator:
 
         Rows go `vectors_per_pass` at a time; if vmap fails or runs out of memory, fewer go per
         pass, down to one; if forward-over-reverse fails before any product has worked (an op
-        without forward AD), reverse-over-reverse is used from then on."""
+        without forward AD), reverse-over-reverse is used from then on, and if that fails too
+        (no double backward), finite differences (`mode` says which was used)."""
         n = self.count()
         out = torch.empty(v.shape[0], self.dim, dtype=torch.float64, device=self.work_device)
         start = 0
@@ -181,6 +218,9 @@ class HessianOperator:
                                              field="batch_size") from None
                     if self.mode == HvpMode.forward and not self._worked:
                         self.mode = HvpMode.reverse
+                        continue
+                    if self.mode == HvpMode.reverse and not self._worked:  # no double backward: differences
+                        self.mode = HvpMode.fd
                         continue
                     raise
                 self._worked = True

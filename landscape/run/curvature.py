@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from landscape._version import __version__
+from landscape.choices import HvpMode
 from landscape.curvature.sharpness import SharpnessRow, SharpnessSettings, sharpness
 from landscape.curvature.spectrum import HessianResult, HessianSettings, hessian
 from landscape.curvature.tables import table_csv, table_latex, table_markdown
@@ -200,6 +201,11 @@ def describe_result(result: HessianResult, render: Callable[[str], str] = as_pyt
     lines.append(f"{'loss':<12}{result.loss:>14.6g}  over {result.samples} samples; {result.lanczos_steps} Lanczos "
                  f"steps, {result.hvps} Hessian-vector products, {result.seconds:.1f} s"
                  + ("" if result.converged else render(f"; NOT converged: raise {arg('max_steps')}")))
+    if result.hvp_mode is HvpMode.fd:
+        asked = result.settings.hvp_mode is HvpMode.fd
+        lines.append("products by finite differences of gradients" + ("" if asked else render(
+            f" (the model has no second derivative: exact products failed; {arg('hvp_mode', 'fd')} says so "
+            "from the start)")) + "; relative error about 1e-5 in float32, 1e-11 in float64")
     if result.per_layer:
         width = max(len(r.name) for r in result.per_layer) + 2
         lines.append(f"{'tensor':<{width}}{'size':>10}{'top eigenvalue':>16}{'trace':>14}{'± stderr':>12}")
