@@ -71,6 +71,7 @@ class Scale(str, Enum):
 
 
 class HvpMode(str, Enum):
+    auto = "auto"  # the faster exact mode on the device: reverse on CPUs (measured), forward elsewhere
     forward = "forward"  # forward-over-reverse: jvp(grad(L)) (torch.func); reverse where an op lacks forward AD
     reverse = "reverse"  # reverse-over-reverse: PyHessian's double backward, batched over vectors
     fd = "fd"  # central finite differences of gradients: no double backward (fused attention, FSDP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from conftest import evaluate_grid, naive_loop, tiny_model
 from landscape.plane.directions import DirectionSpec, DirType, Norm, random_directions, target_direction, base_tensors
@@ -67,3 +68,39 @@ def test_target_direction_reaches_other_model(model, data):
     own = naive_loop(other, data, random_directions(other, DirectionSpec(), two=False), [(0.0, 0.0)])[0]
     start = naive_loop(model, data, dirs, [(0.0, 0.0)])[0]
     np.testing.assert_allclose(loss, [start[0], own[0]], rtol=RTOL)
+
+
+class HFConv1D(nn.Module):
+    """The layout of Hugging Face's Conv1D (GPT-2): weight (in, out), `nf` output features."""
+
+    def __init__(self, nf: int, nx: int):
+        super().__init__()
+        self.nf = nf
+        self.weight = nn.Parameter(torch.randn(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+HFConv1D.__name__ = "Conv1D"
+
+
+def test_a_filter_is_an_output_unit_for_every_layer_type():
+    """Filter normalization by hand: each output unit of the direction gets the norm of the
+    weight's same unit: rows of Linear (out, in) and Conv (out, in, k), columns of Hugging Face's
+    Conv1D (in, out) and ConvTranspose (in, out, k)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), HFConv1D(6, 4), nn.ConvTranspose1d(6, 3, 2), nn.Conv1d(3, 2, 2))
+    from landscape.plane.directions import filter_axes
+
+    assert filter_axes(model) == {"1.weight": 1, "2.weight": 1}
+    dirs = random_directions(model, DirectionSpec(seed=3))
+    weights = dict(model.named_parameters())
+    for name, axis in (("0.weight", 0), ("1.weight", 1), ("2.weight", 1), ("3.weight", 0)):
+        d, w = dirs.x[name], weights[name].detach()
+        for k in range(w.shape[axis]):
+            unit_d, unit_w = d.select(axis, k), w.select(axis, k)
+            assert float(unit_d.norm()) == pytest.approx(float(unit_w.norm()), rel=1e-5), (name, k)
+    assert "dim 1 of 2 transposed weights" in dirs.extra["filters"] and "1.weight" in dirs.extra["filters"]
+    assert "filters" not in random_directions(nn.Linear(3, 2), DirectionSpec()).extra  # nothing to say

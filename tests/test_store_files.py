@@ -82,3 +82,19 @@ def test_reason_finds_a_full_disk_in_the_chain_of_causes():
 
 def test_size_text():
     assert [size_text(n) for n in (812, 73_700, 3.2e9, 1.5e12)] == ["812 bytes", "73.7 KB", "3.2 GB", "1.5 TB"]
+
+
+def test_a_signal_during_an_uninterruptible_step_waits_for_its_end():
+    """A Ctrl-C landing while a journal is folded into its file is held until the fold is done,
+    then acted on (it once left the journal behind: test_robustness's interrupted trajectory)."""
+    import os
+    import signal
+
+    from landscape.store.files import uninterruptible
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with uninterruptible():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("finished")  # reached: the signal waits
+    assert steps == ["finished"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -42,9 +42,10 @@ def hessian(
                                                                           "only.")] = False,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the random start and probes.")] = 0,
     hvp: Annotated[HvpMode, typer.Option("--hvp", help="Hessian-vector products: forward (forward-over-"
-                                                       "reverse), reverse (double backward; measured faster "
-                                                       "on CPUs) or fd (finite differences of gradients: no "
-                                                       "double backward, for fused attention).")] = HvpMode.forward,
+                                                       "reverse), reverse (double backward; measured faster on "
+                                                       "CPUs), auto (reverse on CPUs, forward elsewhere) or fd "
+                                                       "(finite differences of gradients: no double backward, "
+                                                       "for fused attention).")] = HvpMode.forward,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     plot: Annotated[bool, typer.Option("--plot", help="Draw the spectral density (with --density).")] = False,
     model: opt.Model = opt.MODEL.model,

@@ -28,7 +28,7 @@ from landscape.curvature.spectrum import HessianSettings, hessian
 from landscape.engine.functional import autocast_context, eval_mode, evaluate, resolve_params
 from landscape.errors import LandscapeError, arg
 from landscape.inputs.objective import EvalFn, call_with
-from landscape.plane.directions import DirectionSpec, add, base_tensors, check_seed, random_direction
+from landscape.plane.directions import DirectionSpec, add, base_tensors, check_seed, filter_axes, random_direction
 
 
 class AscentStart(str, Enum):
@@ -156,9 +156,10 @@ def random_rise(model: nn.Module, batches: Sequence[Any], fn: EvalFn, radius: fl
     base = base_tensors(model, spec.dir_type)
     l0 = evaluate(model, batches, fn, None, autocast).loss if loss is None else loss
     gen = torch.Generator().manual_seed(spec.seed)
+    axes = filter_axes(model)
     rises = []
     for _ in range(count):
-        d = random_direction(base, spec, gen, only)
+        d = random_direction(base, spec, gen, only, axes)
         if not any(bool(t.any()) for t in d.values()):
             raise LandscapeError("the random directions move no parameter: the parameters chosen are all 1-D "
                                  "(biases, BatchNorm), which filter-normalized directions keep still; choose "

@@ -62,7 +62,7 @@ class HessianSettings:
     per_layer: bool = False  # top eigenvalue and trace of each parameter tensor's Hessian block (implies the trace)
     per_layer_steps: int = 20  # Lanczos steps at most per tensor
     params: tuple[str, ...] | None = None
-    hvp_mode: HvpMode = HvpMode.forward
+    hvp_mode: HvpMode = HvpMode.forward  # auto: the faster exact mode on the device (`operator.exact_mode`)
     vectors_per_pass: int = 1  # vectors per HVP pass over the data, for probes, density runs, tensors (> 1: batched)
     seed: int = 0
     autocast: torch.dtype | None = None  # bfloat16 / float16 autocast of the model; the Lanczos math stays float64
@@ -147,7 +147,7 @@ class HessianResult:
     density: np.ndarray | None = None  # (P,) integrates to 1 over the grid (trapezoid rule)
     per_layer: list[LayerCurvature] = field(default_factory=list)
     hvps: int = 0  # Hessian-vector products computed
-    hvp_mode: HvpMode = HvpMode.forward  # the one used (forward falls back to reverse when an op lacks forward AD)
+    hvp_mode: HvpMode = HvpMode.forward  # the one used (auto resolved; an exact mode falls back when it fails)
     vectors_per_pass: int = 1  # the one used (vmap falls back to fewer vectors when it fails or runs out of memory)
     seconds: float = 0.0
 

@@ -127,17 +127,37 @@ def scale(a: Direction, alpha: float) -> Direction:
     return {k: (a[k] * alpha) if a[k].is_floating_point() else a[k].clone() for k in a}
 
 
-def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm) -> torch.Tensor:
-    """Rescale one direction tensor against its weight tensor (reference: d *= |w| / (|d| + 1e-10))."""
-    if how == Norm.filter:  # each filter (slice along dim 0) gets the norm of the matching weight filter
-        dims = tuple(range(1, d.dim()))
+def filter_axes(model: nn.Module) -> dict[str, int]:
+    """The axis of each weight that indexes its output units, its "filters", where it is not 0.
+
+    A filter is one output unit's weights: a row of a Linear weight (out, in), an output channel
+    of a ConvNd weight (out, in/groups, *k), a token's vector of an Embedding (num, dim): all
+    dim 0, as in the paper's code. Two layouts put the outputs on dim 1: ConvTransposeNd
+    (in, out/groups, *k) and Hugging Face's Conv1D of the GPT-2 family (in, out; recognised by
+    its `nf` output width, without importing transformers). Returns {tensor name: 1} for those."""
+    axes = {}
+    for prefix, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
+            continue
+        hf_conv1d = type(module).__name__ == "Conv1D" and getattr(module, "nf", None) == weight.shape[-1]
+        if isinstance(module, nn.modules.conv._ConvTransposeNd) or (hf_conv1d and weight.dim() == 2):
+            axes[f"{prefix}.weight" if prefix else "weight"] = 1
+    return axes
+
+
+def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm, axis: int = 0) -> torch.Tensor:
+    """Rescale one direction tensor against its weight tensor (reference: d *= |w| / (|d| + 1e-10));
+    `axis`: the one indexing the filters (output units; see `filter_axes`)."""
+    if how == Norm.filter:  # each filter (slice along `axis`) gets the norm of the matching weight filter
+        dims = tuple(k for k in range(d.dim()) if k != axis)
         return d * (torch.linalg.vector_norm(w, dim=dims, keepdim=True) / (torch.linalg.vector_norm(d, dim=dims, keepdim=True) + 1e-10))
     if how == Norm.layer:
         return d * (w.norm() / d.norm())
     if how == Norm.weight:
         return d * w
     if how == Norm.dfilter:
-        dims = tuple(range(1, d.dim()))
+        dims = tuple(k for k in range(d.dim()) if k != axis)
         return d / (torch.linalg.vector_norm(d, dim=dims, keepdim=True) + 1e-10)
     if how == Norm.dlayer:
         return d / d.norm()
@@ -147,13 +167,14 @@ def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm) -> torch.Tenso
 
 
 def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, generator: torch.Generator,
-                     only: set[str] | None = None) -> Direction:
+                     only: set[str] | None = None, axes: Mapping[str, int] | None = None) -> Direction:
     """A Gaussian direction, normalized per tensor as in the paper's code.
 
     Draws on the CPU from `generator` in tensor order, so the same seed gives the same
     direction on every device; the result has each weight's device and dtype. Tensors not in
     `only` (when given) get a zero direction, after their draw, so a subset keeps the values
-    the full direction has there.
+    the full direction has there. `axes`: the filter axis of the tensors whose output units are
+    not dim 0 (`filter_axes`).
     """
     out: Direction = {}
     for name, w in base.items():
@@ -167,7 +188,7 @@ def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, gene
         elif w.dim() <= 1:
             d = torch.zeros_like(wf) if spec.ignore_biasbn else wf.clone()
         else:
-            d = normalize_tensor(d, wf, spec.norm)
+            d = normalize_tensor(d, wf, spec.norm, (axes or {}).get(name, 0))
         out[name] = d.to(device=w.device, dtype=w.dtype)
     return out
 
@@ -177,11 +198,24 @@ def random_directions(model: nn.Module, spec: DirectionSpec = DirectionSpec(), t
     base = base_tensors(model, spec.dir_type)
     only = chosen(model, spec)
     gen = torch.Generator().manual_seed(spec.seed)
-    dx = random_direction(base, spec, gen, only)
-    dy = random_direction(base, spec, gen, only) if two else None
+    axes = filter_axes(model)
+    dx = random_direction(base, spec, gen, only, axes)
+    dy = random_direction(base, spec, gen, only, axes) if two else None
     label = f"random direction, {spec.norm.value}-normalized" if spec.norm != Norm.none else "random direction"
     extra = {"subset": spec.select.describe()} if only is not None else {}
+    extra.update(filters_note(axes, spec, only))
     return Directions(dx, dy, spec.dir_type, "random", (f"{label} (d1)", f"{label} (d2)"), extra)
+
+
+def filters_note(axes: Mapping[str, int], spec: DirectionSpec, only: set[str] | None = None) -> dict[str, str]:
+    """{"filters": what a filter is} for the file and `info`, where some tensor's filters are
+    not its rows (a ConvTranspose or a Hugging Face Conv1D moved with filter normalization)."""
+    moved = [n for n in axes if only is None or n in only]
+    if not moved or spec.norm not in (Norm.filter, Norm.dfilter):
+        return {}
+    return {"filters": f"output units: dim 0 of each weight (Linear rows, ConvNd output channels, embedding "
+                       f"vectors), dim 1 of {len(moved)} transposed weight{'s' if len(moved) > 1 else ''} "
+                       f"(ConvTranspose, Hugging Face Conv1D: {', '.join(moved[:3])}{', ...' if len(moved) > 3 else ''})"}
 
 
 def target_direction(base: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor],

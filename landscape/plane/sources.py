@@ -21,7 +21,7 @@ from torch import nn
 from landscape.choices import Scale
 from landscape.errors import LandscapeError, arg
 from landscape.inputs.checkpoint import load_state_for
-from landscape.plane.directions import (DirectionSpec, Directions, base_tensors, chosen, random_direction,
+from landscape.plane.directions import (DirectionSpec, Directions, base_tensors, chosen, filter_axes, random_direction,
                                         random_directions, target_direction)
 
 
@@ -133,7 +133,7 @@ def _directions(source: PlaneSource, model: nn.Module, two: bool, trust: bool) -
             labels[1] = f"toward {source.y.name} (θ₃ − θ)"
         else:
             gen = torch.Generator().manual_seed(spec.seed)
-            dy = random_direction(base, spec, gen, only)
+            dy = random_direction(base, spec, gen, only, filter_axes(model))
             labels[1] = f"random direction, {spec.norm.value}-normalized"
     elif source.y is not None:
         raise LandscapeError(f"{arg('y_target')} needs a 2-D grid: add {arg('y')}", field="y_target")

@@ -12,8 +12,8 @@ import numpy as np
 from landscape import basins, store
 from landscape.errors import LandscapeError, as_python
 
-SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "ignore", "subset",
-            "scale", "seed", "auto_rise", "device", "started", "finished")
+SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "filters", "ignore",
+            "subset", "scale", "seed", "auto_rise", "device", "started", "finished")
 
 
 def summary(path: str | Path, render: Callable[[str], str] = as_python) -> str:

@@ -26,12 +26,13 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from landscape.errors import LandscapeError
 
@@ -57,6 +58,32 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (a short step that must finish whole, such as
+    folding a journal into its file: a Ctrl-C landing in it left the journal behind), then act
+    on the first that came, as its handler would have. Only the main thread receives signals:
+    elsewhere the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    previous = {s: signal.signal(s, lambda sig, frame: caught.append((sig, frame)))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            sig, frame = caught[0]
+            handler = previous[sig]
+            if callable(handler):
+                handler(sig, frame)
+            elif handler != signal.SIG_IGN:
+                os.kill(os.getpid(), sig)
 
 
 def journal_path(path: Path) -> Path:

@@ -42,7 +42,7 @@ from landscape.errors import LandscapeError, arg
 from landscape.plane.directions import DirType, Directions, Track
 from landscape.plane.grid import Grid, MAX_COORDINATE, MAX_POINTS
 from landscape.store import journal
-from landscape.store.files import reason, replacing
+from landscape.store.files import reason, replacing, uninterruptible
 from landscape.store.hdf5 import (attribute, check_backed, check_storage, guarded, open_file, plain, read_array,
                                   string_list, values)
 from landscape.store.surface import EIGEN_METRICS, PAPER_PCA, Surface, in_order, plane_attrs
@@ -312,7 +312,7 @@ class Writer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with self._stack:  # the lock, released last
+        with self._stack, uninterruptible():  # the lock, released last; the merge finishes whole
             if self._journal is not None:
                 self._journal.close()
                 journal.merge(self.path, self.run_id, self.metrics)
