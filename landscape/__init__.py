@@ -65,8 +65,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the names as if imported here
-    from landscape.inputs.checkpoint import ModelSpec, load_model
-    from landscape.inputs.data import BatchData, DataSpec, Split, TensorData, load_data
+    from landscape.inputs.checkpoint import ModelSpec
+    from landscape.inputs.data import BatchData, DataSpec, Split, TensorData
+    from landscape.inputs.loading import load_data, load_model
     from landscape.plane.directions import Directions, DirectionSpec, DirType, Norm, Track, random_directions, target_direction
     from landscape.engine import Compile, EvalSettings, Evaluator, Launch, Plan, Precision
     from landscape.plane.grid import Grid

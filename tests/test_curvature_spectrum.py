@@ -114,5 +114,5 @@ def test_settings_are_checked():
 
 def test_settings_as_attributes():
     a = HessianSettings(top_k=2, autocast=torch.bfloat16, params=("w",)).attributes()
-    assert a["top_k"] == 2 and a["autocast"] == "bfloat16" and a["hvp_mode"] == "forward" and "params" not in a
+    assert a["top_k"] == 2 and a["autocast"] == "bfloat16" and a["hvp_mode"] == "auto" and "params" not in a
     assert HessianSettings().attributes()["autocast"] == "none"

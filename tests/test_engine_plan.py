@@ -132,3 +132,27 @@ def test_same_command_same_bits_whatever_the_load(tmp_path, checkpoint):
     for name in sa.values:
         np.testing.assert_array_equal(sa.values[name], sb.values[name])
     assert sa.plan == sb.plan
+
+
+def test_lean_points_for_large_models_and_fsdp_without_fast_paths():
+    lm = Probe(samples=64, input_dims=2, data_bytes=64 * 128 * 16, model_bytes=500 * 2**20, flops_per_sample=3.2e10,
+               custom_eval=True)
+    plan = resolve_plan(EvalSettings(), lm, CPU2, 441)
+    assert plan.lean and not (plan.fold_bn or plan.first_layer or plan.channels_last or plan.cast_weights)
+    assert plan.compile == Compile.off and "500 MiB" in dict(plan.reasons)["lean"]
+    assert plan.batch_size == 1  # 4 GFLOPs a batch on a CPU: a sequence of this model is 32 GFLOPs
+    small = dataclasses.replace(lm, model_bytes=2**20, flops_per_sample=1e6)
+    assert not resolve_plan(EvalSettings(), small, CPU2, 441).lean
+    assert resolve_plan(EvalSettings(), small, CPU2, 441).batch_size == 64  # all of it: 64 MFLOPs
+    forced = resolve_plan(EvalSettings(lean=True), small, CPU2, 441)
+    assert forced.lean and dict(forced.reasons)["lean"] == "given"
+    with pytest.raises(LandscapeError, match="vmap.*lean"):
+        resolve_plan(EvalSettings(lean=True, launch=Launch.vmap), DIGITS, CPU2, 441)
+    fsdp = resolve_plan(EvalSettings(), lm, CPU2, 441, world=2, fsdp=True)
+    assert fsdp.fsdp and fsdp.split_data and fsdp.shards == 2 and not fsdp.lean and fsdp.compile == Compile.off
+    again = Plan.from_dict(fsdp.to_dict())
+    assert again.fsdp and not again.lean
+    older = {k: v for k, v in plan.to_dict().items() if k not in ("lean", "fsdp")}  # a file from before
+    assert not Plan.from_dict(older).lean and not Plan.from_dict(older).fsdp
+    assert fsdp.conflict(EvalSettings(), 2, True, False) == "fsdp is True in the file's plan but False in this run"
+    assert plan.conflict(EvalSettings(lean=False)) == "lean is True in the file's plan but False in this run"

@@ -280,3 +280,35 @@ def test_torchrun_rank_killed_midway_then_rerun_completes(tmp_path, ckpt, refere
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     np.testing.assert_array_equal(values(out)[0], ref)
+
+
+def test_fsdp_two_ranks_equal_one_process_and_a_killed_rank_loses_nothing(tmp_path):
+    """A Hugging Face GPT-2 sharded across 2 CPU ranks (gloo) gives one process's surface; kill -9
+    of a rank midway, then the same command again, completes it with the same values."""
+    pytest.importorskip("transformers")
+    import lm
+
+    folder = lm.save_gpt2(tmp_path / "gpt2")
+    ids = torch.randint(0, len(lm.tokenizer()), (15, 16), generator=torch.Generator().manual_seed(0))
+    np.save(tmp_path / "ids.npy", ids.numpy())  # 15 sequences: 7 and 8 per rank, so a rank runs an idle batch
+    cli = lambda out: ["compute", str(folder), "--data", str(tmp_path / "ids.npy"), "--x", "-1:1:200",  # noqa: E731
+                       "--batch-size", "4", "--out", str(out), *DEVICE]
+    single, sharded = tmp_path / "single.h5", tmp_path / "fsdp.h5"
+    r = run(cli(single) + ["--quiet"])
+    assert r.returncode == 0, r.stderr
+    proc = _torchrun(cli(sharded) + ["--fsdp"])
+    _wait_for_points(sharded, proc, minimum=20)
+    ranks = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    victim = next(p for p in ranks if b"RANK=1\x00" in Path(f"/proc/{p}/environ").read_bytes())
+    os.kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0, err
+    loss, computed = values(sharded)
+    assert 0 < computed.sum() < computed.size, computed.sum()
+    proc = _torchrun(cli(sharded) + ["--fsdp", "--quiet"])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    s = store.read_surface(sharded)
+    assert s.computed.all() and s.plan["fsdp"] and s.plan["shards"] == 2 and s.attrs["device"] == "2 x cpu"
+    np.testing.assert_allclose(s.values["train_loss"], store.read_surface(single).values["train_loss"], rtol=1e-6)
+    np.testing.assert_allclose(loss[computed], s.values["train_loss"][computed], rtol=0)  # kept as written

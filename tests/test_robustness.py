@@ -827,7 +827,8 @@ def _curvature_interrupts(folder: Path, args: list[str], outputs: list[str], mom
     for moment, sig in zip(moments, sigs):
         r = interrupt(again, folder, moment, sig, folder / outputs[0])
         history.append(r)
-        if r.finished:
+        if r.finished:  # its outputs are complete: the next run, as a user would, replaces them
+            again += [] if "--overwrite" in again else ["--overwrite"]
             continue
         kind = claim(r, history)
         leftovers = [f for f in r.left if not _allowed(inputs, *outputs)(f)]

@@ -10,6 +10,7 @@ the command that needs them, so `--help`, `--version` and a usage mistake answer
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from typing import Annotated, Any
 
@@ -54,8 +55,8 @@ class Group(typer.core.TyperGroup):
             if e.format_message().strip():  # empty when the help was shown for a bare command
                 _error(f"{_plain(e.format_message())} (see --help)")
             code = e.exit_code
-        except typer.Abort:
-            code = 1
+        except (typer.Abort, KeyboardInterrupt):  # Ctrl-C before the command began (click turns it into Abort)
+            code = interrupted()
         if standalone_mode:
             sys.exit(code if isinstance(code, int) else 0)
         return code
@@ -127,4 +128,11 @@ for name, command in (("compute", compute.compute), ("trajectory", compute.traje
 
 
 def main() -> None:
-    app(prog_name="landscape")
+    """The `landscape` command: run the app, then exit with its code. Once the command is over
+    (its outputs final, its line said), a Ctrl-C or SIGTERM during the interpreter's shutdown
+    changes nothing, and is ignored rather than killing the process with no word (exit -2)."""
+    try:
+        app(prog_name="landscape")
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)

@@ -39,7 +39,8 @@ Resolution = Annotated[int, typer.Option("--resolution", metavar="N", help="Poin
 
 def compute(
     checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT",
-                          help="A state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, or a folder.")],
+                          help="A state dict (.pt/.pth/.ckpt), .safetensors, TorchScript, a folder, or a "
+                               "Hugging Face model or peft adapter folder (built with no code).")],
     x: Annotated[str, typer.Option("--x", metavar="MIN:MAX:NUM",
                  help="First-direction coordinates, or auto[:NUM]: where the loss rises --rise times.")] = "-1:1:51",
     y: Annotated[Optional[str], typer.Option("--y", metavar="MIN:MAX:NUM",
@@ -62,6 +63,8 @@ def compute(
                          help="Also the largest and smallest Hessian eigenvalue at every point.")] = False,
     split_data: Annotated[bool, typer.Option("--split-data",
                           help="Under torchrun: split each point's data across the ranks.")] = False,
+    fsdp: Annotated[bool, typer.Option("--fsdp", help="Under torchrun: shard the model across the ranks (FSDP), for "
+                                                      "models larger than one device; splits the data too.")] = False,
     model: opt.Model = opt.MODEL.model,
     model_kwargs: opt.ModelKwargs = opt.MODEL.model_kwargs,
     trust_checkpoint: opt.TrustCheckpoint = opt.MODEL.trust_checkpoint,
@@ -75,6 +78,10 @@ def compute(
     eval_fn: opt.Eval = opt.MODEL.eval_fn,
     device: opt.Device = opt.MODEL.device,
     precision: opt.Precision = opt.MODEL.precision,
+    seq_len: opt.SeqLen = opt.MODEL.seq_len,
+    text_field: opt.TextField = opt.MODEL.text_field,
+    tokenizer: opt.Tokenizer = opt.MODEL.tokenizer,
+    merge_adapter: opt.MergeAdapter = opt.MODEL.merge_adapter,
     out: opt.Out = None,
     quiet: opt.Quiet = False,
     dir_type: opt.DirType = opt.SURFACE.dir_type,
@@ -85,6 +92,7 @@ def compute(
     compile: opt.Compile = opt.SURFACE.compile,
     fold_bn: opt.FoldBn = opt.SURFACE.fold_bn,
     channels_last: opt.ChannelsLast = opt.SURFACE.channels_last,
+    lean: opt.Lean = opt.SURFACE.lean,
     overwrite: opt.Overwrite = opt.SURFACE.overwrite,
     plot: opt.Plot = opt.SURFACE.plot,
     dry_run: opt.DryRun = opt.SURFACE.dry_run,
@@ -107,7 +115,8 @@ def compute(
     plane = (FilePlane(directions, direction_scale, spec) if directions is not None
              else TargetPlane(x_target, y_target, spec) if x_target is not None else RandomPlane(spec))
     job = job_template(loading, surface, checkpoint, out or OUTPUTS / f"{stem(checkpoint)}.surface.h5", spec)
-    finish(dataclasses.replace(job, grid=grid, plane=plane, split_data=split_data, eigen_map=eigen_map), surface,
+    finish(dataclasses.replace(job, grid=grid, plane=plane, split_data=split_data, eigen_map=eigen_map,
+                               fsdp=fsdp), surface,
            quiet)
 
 
@@ -135,6 +144,10 @@ def trajectory(
     eval_fn: opt.Eval = opt.MODEL.eval_fn,
     device: opt.Device = opt.MODEL.device,
     precision: opt.Precision = opt.MODEL.precision,
+    seq_len: opt.SeqLen = opt.MODEL.seq_len,
+    text_field: opt.TextField = opt.MODEL.text_field,
+    tokenizer: opt.Tokenizer = opt.MODEL.tokenizer,
+    merge_adapter: opt.MergeAdapter = opt.MODEL.merge_adapter,
     out: opt.Out = None,
     quiet: opt.Quiet = False,
     dir_type: opt.DirType = opt.SURFACE.dir_type,
@@ -145,6 +158,7 @@ def trajectory(
     compile: opt.Compile = opt.SURFACE.compile,
     fold_bn: opt.FoldBn = opt.SURFACE.fold_bn,
     channels_last: opt.ChannelsLast = opt.SURFACE.channels_last,
+    lean: opt.Lean = opt.SURFACE.lean,
     overwrite: opt.Overwrite = opt.SURFACE.overwrite,
     plot: opt.Plot = opt.SURFACE.plot,
     dry_run: opt.DryRun = opt.SURFACE.dry_run,
@@ -186,6 +200,10 @@ def interpolate(
     eval_fn: opt.Eval = opt.MODEL.eval_fn,
     device: opt.Device = opt.MODEL.device,
     precision: opt.Precision = opt.MODEL.precision,
+    seq_len: opt.SeqLen = opt.MODEL.seq_len,
+    text_field: opt.TextField = opt.MODEL.text_field,
+    tokenizer: opt.Tokenizer = opt.MODEL.tokenizer,
+    merge_adapter: opt.MergeAdapter = opt.MODEL.merge_adapter,
     out: opt.Out = None,
     quiet: opt.Quiet = False,
     dir_type: opt.DirType = opt.SURFACE.dir_type,
@@ -196,6 +214,7 @@ def interpolate(
     compile: opt.Compile = opt.SURFACE.compile,
     fold_bn: opt.FoldBn = opt.SURFACE.fold_bn,
     channels_last: opt.ChannelsLast = opt.SURFACE.channels_last,
+    lean: opt.Lean = opt.SURFACE.lean,
     overwrite: opt.Overwrite = opt.SURFACE.overwrite,
     plot: opt.Plot = opt.SURFACE.plot,
     dry_run: opt.DryRun = opt.SURFACE.dry_run,

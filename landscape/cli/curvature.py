@@ -45,7 +45,7 @@ def hessian(
                                                        "reverse), reverse (double backward; measured faster on "
                                                        "CPUs), auto (reverse on CPUs, forward elsewhere) or fd "
                                                        "(finite differences of gradients: no double backward, "
-                                                       "for fused attention).")] = HvpMode.forward,
+                                                       "for fused attention).")] = HvpMode.auto,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     plot: Annotated[bool, typer.Option("--plot", help="Draw the spectral density (with --density).")] = False,
     model: opt.Model = opt.MODEL.model,
@@ -61,6 +61,10 @@ def hessian(
     eval_fn: opt.Eval = opt.MODEL.eval_fn,
     device: opt.Device = opt.MODEL.device,
     precision: opt.Precision = opt.MODEL.precision,
+    seq_len: opt.SeqLen = opt.MODEL.seq_len,
+    text_field: opt.TextField = opt.MODEL.text_field,
+    tokenizer: opt.Tokenizer = opt.MODEL.tokenizer,
+    merge_adapter: opt.MergeAdapter = opt.MODEL.merge_adapter,
     out: opt.Out = None,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -137,6 +141,10 @@ def sharpness(
     eval_fn: opt.Eval = opt.MODEL.eval_fn,
     device: opt.Device = opt.MODEL.device,
     precision: opt.Precision = opt.MODEL.precision,
+    seq_len: opt.SeqLen = opt.MODEL.seq_len,
+    text_field: opt.TextField = opt.MODEL.text_field,
+    tokenizer: opt.Tokenizer = opt.MODEL.tokenizer,
+    merge_adapter: opt.MergeAdapter = opt.MODEL.merge_adapter,
     quiet: opt.Quiet = False,
 ) -> None:
     """A table of sharpness numbers, one row per checkpoint: PREFIX.csv, .md and .tex (booktabs)."""

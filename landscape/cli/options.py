@@ -39,7 +39,8 @@ ModelKwargs = Annotated[str, typer.Option(
 TrustCheckpoint = Annotated[bool, typer.Option(
     "--trust-checkpoint", help="Allow checkpoints that run code as they load (pickled modules, TorchScript).")]
 Data = Annotated[str, typer.Option(
-    "--data", metavar="SOURCE", help="digits, cifar10, mnist, fashion-mnist, FILE.npz/.pt or pkg.module:factory.")]
+    "--data", metavar="SOURCE", help="digits, cifar10, mnist, fashion-mnist, FILE.npz/.pt, pkg.module:factory; text: "
+                                     "FILE.txt/.jsonl, token ids FILE.npy/.pt, a datasets.save_to_disk folder.")]
 DataRoot = Annotated[str, typer.Option("--data-root", metavar="DIR", help="Folder holding torchvision data sets.")]
 Download = Annotated[bool, typer.Option("--download", help="Let torchvision download the data set.")]
 Split = Annotated[Optional[choices.Split], typer.Option(
@@ -56,6 +57,14 @@ Device = Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, c
 Precision = Annotated[choices.Precision, typer.Option(
     "--precision", help="auto (surfaces: fp32 on a CPU, tf32 on a GPU; curvature: fp32), fp32 (exact), tf32, "
                         "bf16, fp16.")]
+SeqLen = Annotated[int, typer.Option("--seq-len", metavar="N", help="Text: tokens per sequence.")]
+TextField = Annotated[str, typer.Option("--text-field", metavar="NAME", help="Text: the field of a .jsonl record "
+                                                                             "(or dataset column) holding it.")]
+Tokenizer = Annotated[Optional[str], typer.Option(
+    "--tokenizer", metavar="DIR", help="Text: a tokenizer folder (default: the model folder's).")]
+MergeAdapter = Annotated[bool, typer.Option(
+    "--merge-adapter", help="A peft adapter folder: move the base weights with the adapter merged in (default: "
+                            "the adapter's weights alone move).")]
 Out = Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Output file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress, notes or warnings.")]
 
@@ -78,6 +87,10 @@ class ModelOptions:
     eval_fn: Optional[str] = None
     device: str = "auto"
     precision: choices.Precision = choices.Precision.auto
+    seq_len: int = 128
+    text_field: str = "text"
+    tokenizer: Optional[str] = None
+    merge_adapter: bool = False
 
     @classmethod
     def of(cls, arguments: dict[str, Any]) -> Any:
@@ -91,12 +104,13 @@ class ModelOptions:
     def model_spec(self) -> ModelSpec:
         from landscape.inputs.checkpoint import ModelSpec
 
-        return ModelSpec(self.model, self.model_kwargs)
+        return ModelSpec(self.model, self.model_kwargs, self.merge_adapter)
 
     def data_spec(self) -> DataSpec:
         from landscape.inputs.data import DataSpec
 
-        return DataSpec(self.data, self.split, self.samples, root=self.data_root, download=self.download)
+        return DataSpec(self.data, self.split, self.samples, root=self.data_root, download=self.download,
+                        seq_len=self.seq_len, text_field=self.text_field, tokenizer=self.tokenizer)
 
     def loss_spec(self) -> objective.Loss:
         from landscape.inputs.objective import Loss
@@ -110,7 +124,7 @@ class ModelOptions:
         if surface is None:
             return EvalSettings(self.device, self.precision, self.batch_size)
         return EvalSettings(self.device, self.precision, self.batch_size, surface.launch, surface.points_per_launch,
-                            surface.fold_bn, surface.channels_last, surface.compile)
+                            surface.fold_bn, surface.channels_last, surface.compile, lean=surface.lean)
 
     def curvature_job(self, subset: ParamSelection) -> CurvatureJob:
         """The job of `hessian` and `sharpness`: the Hessian over the tensors of `subset`."""
@@ -141,6 +155,9 @@ FoldBn = Annotated[Optional[bool], typer.Option(
     "--fold-bn/--no-fold-bn", help="Fold eval-mode BatchNorm into the preceding convolution (default: on).")]
 ChannelsLast = Annotated[Optional[bool], typer.Option(
     "--channels-last/--no-channels-last", help="NHWC activations (default: by device and precision).")]
+Lean = Annotated[Optional[bool], typer.Option(
+    "--lean/--no-lean", help="Make each point's weights as they are used: 3× the weights' memory, not 5-6× "
+                             "(default: from 256 MiB of weights).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")]
 Plot = Annotated[bool, typer.Option("--plot", help="Draw the default figures when done.")]
 
@@ -167,6 +184,7 @@ class SurfaceOptions:
     compile: choices.Compile = choices.Compile.auto
     fold_bn: Optional[bool] = None
     channels_last: Optional[bool] = None
+    lean: Optional[bool] = None
     overwrite: bool = False
     plot: bool = False
     dry_run: bool = False

@@ -62,7 +62,7 @@ class HessianSettings:
     per_layer: bool = False  # top eigenvalue and trace of each parameter tensor's Hessian block (implies the trace)
     per_layer_steps: int = 20  # Lanczos steps at most per tensor
     params: tuple[str, ...] | None = None
-    hvp_mode: HvpMode = HvpMode.forward  # auto: the faster exact mode on the device (`operator.exact_mode`)
+    hvp_mode: HvpMode = HvpMode.auto  # the faster exact mode on the device (`operator.exact_mode`)
     vectors_per_pass: int = 1  # vectors per HVP pass over the data, for probes, density runs, tensors (> 1: batched)
     seed: int = 0
     autocast: torch.dtype | None = None  # bfloat16 / float16 autocast of the model; the Lanczos math stays float64

@@ -57,6 +57,17 @@ class Evaluator:
             return
         plan, dev = self.plan, self.device
         self._place_data()
+        self.idle_batches = 0
+        if plan.fsdp:  # sharded: every rank runs as many forward passes as the rank with the most batches
+            from landscape.engine import sharded
+
+            self.pm = pmod.sharded(self.model, self.directions, dev, self.objective.eval_fn)
+            mine = len(self.batches) if isinstance(self.data, BatchData) else sharded.batches_of(len(self.x), self.batch_size)
+            self.idle_batches, self._ready = sharded.most_batches(mine, dev) - mine, True
+            return
+        if plan.lean:  # no fast path: they transform whole points, which a lean point never makes
+            self.pm, self._ready = pmod.lean(self.model, self.directions, dev, self.objective.eval_fn), True
+            return
         pm = pmod.plain(self.model, self.directions, dev, self.objective.eval_fn)
         probe_batch = self._probe_batch()
         reference = pmod.outputs_at_test_point(pm, probe_batch)
@@ -158,6 +169,7 @@ class Evaluator:
                     if r is not None:  # a Python number is added as a scalar: copying it to a GPU would sync
                         total[i] += (r.to(device=self.device, dtype=torch.float64)
                                      if isinstance(r, torch.Tensor) else r)
+            self._idle(lambda batch: self.pm.run_eval(tensors, batch))
             return total
         loss, classification = self.objective.loss, self.objective.classification
         for start, xb, yb in self._batches():
@@ -166,7 +178,16 @@ class Evaluator:
             total[1] += len(yb)
             if classification:
                 total[2] += correct_count(out, yb)
+        self._idle(lambda batch: self.pm.forward(tensors, batch[0]))
         return total
+
+    def _idle(self, run: Callable[[Any], Any]) -> None:
+        """Forward passes whose results are dropped, on a rank with fewer batches than another
+        (FSDP gathers weights collectively: every rank runs as many passes)."""
+        if self.idle_batches:
+            batch = self._probe_batch()
+            for _ in range(self.idle_batches):
+                run(batch if self.objective.eval_fn is not None or isinstance(self.data, BatchData) else (batch,))
 
     # ---- several points per pass --------------------------------------------------------------
     def _vmap_points(self, coords: np.ndarray) -> torch.Tensor:

@@ -37,6 +37,7 @@ class EvalSettings:
     compile: Compile = Compile.auto
     first_layer: bool | None = None  # precompute the input layer's three linear maps
     stream_data: bool | None = None  # copy batches from host memory per pass
+    lean: bool | None = None  # make each point's weights at use: 3× the weights' memory, not 5-6×
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
@@ -67,6 +68,8 @@ FIRST_LAYER_PAYS_FROM = 64  # multiply-adds per output value above which the map
 CPU_BATCH_VALUES = 1 << 22  # input values per batch on a CPU (a few MB: the caches' scale)
 GPU_MEMORY_SHARE = 0.4  # of the GPU's total memory, for activations of one batch
 HVP_MEMORY = 4  # a Hessian-vector product holds about this many forward passes' activations
+LEAN_FROM = 1 << 28  # bytes of weights (256 MiB, a 64M-parameter fp32 model) from which points are made at use
+CPU_BATCH_FLOPS = 4e9  # FLOPs of one batch of an --eval function on a CPU (a second's work or less)
 
 
 def _whole(v: Any) -> int:
@@ -101,10 +104,12 @@ class Plan:
     hvp_batch: int = 0  # the batch of a Hessian-vector product (eigenvalue maps): it holds several forward passes
     split_data: bool = False  # every process evaluates every point on its shard of the data ...
     shards: int = 1  # ... of `shards` shards (the sum of shard sums depends on their number)
+    lean: bool = False  # each point's weights made at use (`engine.lean`), no fast paths
+    fsdp: bool = False  # the model sharded across the processes (`engine.sharded`), no fast paths
     reasons: tuple[tuple[str, str], ...] = ()
 
     CHOICES = ("device", "precision", "batch_size", "launch", "points_per_launch", "fold_bn", "channels_last",
-               "compile", "first_layer", "cast_weights", "stream_data", "hvp_batch", "split_data", "shards")
+               "compile", "first_layer", "cast_weights", "stream_data", "hvp_batch", "split_data", "shards", "lean", "fsdp")
     DEVICES = ("cpu", "cuda", "mps")
 
     def __post_init__(self) -> None:
@@ -137,15 +142,16 @@ class Plan:
                        Launch(str(d["launch"])), _whole(d["points_per_launch"]), _flag(d["fold_bn"]),
                        _flag(d["channels_last"]), Compile(str(d["compile"])), _flag(d["first_layer"]),
                        _flag(d["cast_weights"]), _flag(d["stream_data"]), _whole(d.get("hvp_batch", 0)),
-                       _flag(d.get("split_data", False)), _whole(d.get("shards", 1)),
-                       tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
+                       _flag(d.get("split_data", False)), _whole(d.get("shards", 1)), _flag(d.get("lean", False)),
+                       _flag(d.get("fsdp", False)), tuple(r for r in reasons if len(r) == 2))  # type: ignore[misc]
         except (ValueError, TypeError, OverflowError) as e:
             raise LandscapeError(f"the file's evaluation plan is not readable ({e}); pass {arg('overwrite', True)}") from None
         except LandscapeError as e:
             raise LandscapeError(f"the file's evaluation plan is damaged ({e.message}); pass {arg('overwrite', True)} to compute it "
                                  "again") from None
 
-    def conflict(self, settings: EvalSettings, world: int | None = None, split_data: bool | None = None) -> str | None:
+    def conflict(self, settings: EvalSettings, world: int | None = None, split_data: bool | None = None,
+                 fsdp: bool | None = None) -> str | None:
         """The first explicit setting that differs from this plan, as a sentence (None: none)."""
         asked: dict[str, Any] = {
             "device": None if settings.device == "auto" else settings.device.split(":")[0],
@@ -158,10 +164,13 @@ class Plan:
             "compile": None if settings.compile == Compile.auto else settings.compile,
             "first_layer": settings.first_layer,
             "stream_data": settings.stream_data,
+            "lean": settings.lean,
         }
         if self.split_data and world is not None and world != self.shards:
             return (f"the data is split into {self.shards} shards in the file's plan but this run has {world} "
                     f"processes; resume with torchrun --nproc-per-node {self.shards}")
+        if fsdp is not None and fsdp != self.fsdp:
+            return f"fsdp is {self.fsdp} in the file's plan but {fsdp} in this run"
         if split_data is not None and split_data != self.split_data:
             return f"split_data is {self.split_data} in the file's plan but {split_data} in this run"
         for key, want in asked.items():
@@ -198,7 +207,7 @@ def choose_precision(settings: EvalSettings, profile: DeviceProfile) -> tuple[Pr
 
 
 def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, points: int, world: int = 1,
-                 split_data: bool = False) -> Plan:
+                 split_data: bool = False, fsdp: bool = False) -> Plan:
     """The plan for `points` grid points computed by `world` processes (each on a shard of the
     data with `split_data`), by the rules below.
 
@@ -212,6 +221,9 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     - data: resident on the device unless it takes more than half of the GPU's memory.
     - one point per pass; first-layer maps when the input layer does ≥ 64 multiply-adds per output.
     - compile when the estimated eager time × the device's compile saving exceeds its compile cost.
+    - lean points (each point's weights made at use, no fast path) from 256 MiB of weights.
+    - batches of an --eval function over tensors on a CPU: about 4 GFLOPs each (a language model's
+      logits grow with its FLOPs, not with its integer inputs).
     """
     reasons: dict[str, str] = {}
     kind = profile.kind
@@ -226,6 +238,12 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
 
     precision, reasons["precision"] = choose_precision(settings, profile)
     low = precision in (Precision.bf16, Precision.fp16)
+    big = probe.model_bytes >= LEAN_FROM
+    lean = bool(pick("lean", settings.lean, big and not probe.scripted,
+                     f"the weights take {probe.model_bytes / 2**20:,.0f} MiB: each point's weights made at use, "
+                     "3× their memory in all" if big else f"weights under {LEAN_FROM >> 20} MiB: a whole point at once"))
+    if lean and probe.scripted:
+        lean, reasons["lean"] = False, "not for TorchScript modules"
 
     image = probe.input_dims == 4 and not custom
     cl_rule = image and (kind == "cpu" or low)
@@ -248,10 +266,14 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     if probe.custom_eval and probe.batches:
         batch_rule, batch_why = 0, "the data's own batches"
     elif kind == "cuda" and probe.activation_bytes > 0:
-        budget = GPU_MEMORY_SHARE * profile.memory - (0 if stream_data else probe.data_bytes) - 4 * probe.model_bytes
+        budget = (GPU_MEMORY_SHARE * profile.memory - (0 if stream_data else probe.data_bytes)
+                  - (3 if lean else 4) * probe.model_bytes)
         fit = int(max(1, budget // probe.activation_bytes))
         batch_rule = probe.samples if fit >= probe.samples else (fit - fit % 64 if fit >= 64 else fit)
         batch_why = f"{GPU_MEMORY_SHARE:.0%} of the GPU's {profile.memory / 2**30:.0f} GiB for activations"
+    elif probe.custom_eval and probe.flops_per_sample > 0:  # token sequences: activations grow with the FLOPs
+        batch_rule = int(max(1, min(probe.samples or 1, CPU_BATCH_FLOPS // probe.flops_per_sample)))
+        batch_why = "the whole data" if batch_rule >= probe.samples else f"about {CPU_BATCH_FLOPS:.0e} FLOPs a batch"
     else:
         per_sample = max(1.0, probe.data_bytes / max(probe.samples, 1) / 4)
         batch_rule = int(max(1, min(probe.samples or 1, max(64, CPU_BATCH_VALUES // per_sample))))
@@ -293,11 +315,27 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     cast_weights = low and not probe.scripted
     reasons["cast_weights"] = ("conv/linear weights cast once per point, as autocast would per batch" if cast_weights
                                else "full-precision weights")
+    if fsdp:
+        lean, reasons["lean"] = False, "the weights are sharded across the processes (FSDP)"
+        split_data = True
+    if lean or fsdp:  # the fast paths transform a whole point's tensors, which neither makes
+        if launch == Launch.vmap:
+            raise LandscapeError(f"{arg('launch', 'vmap')} needs whole points: not with "
+                                 f"{arg('fsdp' if fsdp else 'lean', True)}")
+        off = ("not with FSDP (each rank writes points into its shards)" if fsdp
+               else "not with lean points (each point's weights are made at use)")
+        for name, on in (("fold_bn", fold_bn), ("channels_last", channels_last), ("first_layer", first_layer),
+                         ("cast_weights", cast_weights)):
+            reasons[name] = off if on else reasons[name]
+        fold_bn = channels_last = first_layer = cast_weights = False
+        if compile_mode != Compile.off:
+            compile_mode, reasons["compile"] = Compile.off, off
     reasons["device"] = profile.name
     hvp_batch = max(1, int(batch_size) // HVP_MEMORY) if kind == "cuda" and settings.batch_size is None else int(batch_size)
     reasons["hvp_batch"] = (f"a quarter of the batch: a Hessian-vector product holds about {HVP_MEMORY} forward passes"
                             if hvp_batch != batch_size else "the batch")
     reasons["split_data"] = f"the data split into {world} shards, one per process" if split_data else "every sample"
+    reasons["fsdp"] = f"the weights sharded across {world} processes" if fsdp else "every process holds the whole model"
     return Plan(kind, precision, int(batch_size), launch, int(points_per_launch), bool(fold_bn), bool(channels_last),
                 compile_mode, bool(first_layer), cast_weights, bool(stream_data), hvp_batch, split_data,
-                world if split_data else 1, tuple((k, reasons[k]) for k in Plan.CHOICES if k in reasons))
+                world if split_data else 1, lean, fsdp, tuple((k, reasons[k]) for k in Plan.CHOICES if k in reasons))

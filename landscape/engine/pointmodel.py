@@ -10,6 +10,7 @@ defeats it (a weight used twice, a Linear→BatchNorm1d over a sequence, reflect
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from torch.func import functional_call
 
 from landscape.engine.checks import EvalChecks
 from landscape.engine.device import Precision, precision_context
+from landscape.engine import lean as lean_points
 from landscape.engine.firstlayer import apply_layer, find_first_layer, macs_per_output, replace_with_precomputed
 from landscape.engine.fold import Pair, bn_names, find_pairs, fold, folded_model, pair_names
 from landscape.engine.plan import Compile
@@ -71,9 +73,16 @@ class PointModel:
     batch: int = 0  # the input batch a compiled forward was built for (the last batch is padded to it)
     pairs: tuple[Pair, ...] = ()
     applied: tuple[str, ...] = ()  # the fast paths in use, for notes and tests
+    lean: lean_points.LeanWeights | None = None  # point weights made at use (`lean`)
+    sharded: Any = None  # FSDP: a point written into this rank's shards (`engine.sharded.ShardedWeights`)
 
     def tensors(self, a: float, b: float) -> Tensors:
-        """θ + a·d1 + b·d2 for every moving tensor, in the net's terms."""
+        """θ + a·d1 + b·d2 for every moving tensor, in the net's terms (lean: made later, at use)."""
+        if self.lean is not None:
+            return lean_points.Point(a, b)
+        if self.sharded is not None:
+            self.sharded.write(a, b)
+            return lean_points.Point(a, b)
         out = {}
         for n, w in self.base.items():
             t = torch.add(w, self.d1[n], alpha=a)
@@ -107,6 +116,9 @@ class PointModel:
             for n, t in tensors.items():
                 state[n].copy_(t)
             return self.net(xb)
+        if isinstance(tensors, lean_points.Point):  # the point is in the weights (sharded) or made at use (lean)
+            with self.lean.at(tensors.a, tensors.b) if self.lean is not None else contextlib.nullcontext():
+                return self.net(xb)
         n = len(xb)
         if self.first is not None:
             tensors = {**tensors, self.first.name: self.first.value(start, n, a, b)}
@@ -122,6 +134,9 @@ class PointModel:
     def run_eval(self, tensors: Tensors, batch: Any) -> Any:
         """The --eval function at the point whose tensors are given."""
         assert self.eval_fn is not None
+        if isinstance(tensors, lean_points.Point):
+            with self.lean.at(tensors.a, tensors.b) if self.lean is not None else contextlib.nullcontext():
+                return self.eval_fn(self.net, batch)
         return call_with(self.net, tensors, self.eval_fn, batch)
 
 
@@ -138,6 +153,35 @@ def plain(model: nn.Module, directions: Directions, device: torch.device, eval_f
         {n: d2[n].to(device, base[n].dtype) for n in active} if d2 is not None else None,
         scripted=scripted, eval_fn=eval_fn,
     )
+
+
+def lean(model: nn.Module, directions: Directions, device: torch.device, eval_fn: EvalFn | None = None) -> PointModel:
+    """The lean point model: θ shared with `model` where it is already on `device`, d1 and d2 in
+    the model's dtype, and each point's weights made at use (`engine.lean`): 3·P·D of memory."""
+    net = lean_points.shared_copy(model, device)
+    tensors = lean_points.named_tensors(net)
+    moving = set(directions.moving())
+    active = [n for n in tensors if n in moving and tensors[n].is_floating_point()]
+    d1 = {n: directions.x[n].to(device, tensors[n].dtype) for n in active}
+    d2 = {n: directions.y[n].to(device, tensors[n].dtype) for n in active} if directions.y is not None else None
+    weights = lean_points.LeanWeights(net, d1, d2)
+    return PointModel(net, weights.base, d1, d2, eval_fn=eval_fn, lean=weights, applied=("lean points",))
+
+
+def sharded(model: nn.Module, directions: Directions, device: torch.device, eval_fn: EvalFn | None = None
+            ) -> PointModel:
+    """The point model of a network sharded by FSDP over the ranks (`engine.sharded`): each rank
+    keeps θ, d1, d2 of its shards and writes each point into them."""
+    from landscape.engine import sharded as fsdp
+
+    net = fsdp.shard(model, device)
+    tensors = lean_points.named_tensors(net)
+    moving = set(directions.moving())
+    active = [n for n in tensors if n in moving and tensors[n].is_floating_point()]
+    weights = fsdp.ShardedWeights(net, {n: directions.x[n] for n in active},
+                                  {n: directions.y[n] for n in active} if directions.y is not None else None)
+    return PointModel(net, weights.base, weights.d1, weights.d2, eval_fn=eval_fn, sharded=weights,
+                      applied=("FSDP shards",))
 
 
 def fold_batchnorm(pm: PointModel) -> PointModel | None:

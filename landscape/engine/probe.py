@@ -125,37 +125,39 @@ def probe(model: nn.Module, data: Data, objective: Objective, device: torch.devi
     finally:
         model.train(was_training)
     activation = 0.0
-    if device.type == "cuda" and isinstance(data, TensorData) and objective.eval_fn is None:
-        activation = _activation_bytes(model, data, device, precision)
+    if device.type == "cuda" and isinstance(data, TensorData):
+        activation = _activation_bytes(model, data, device, precision, objective.eval_fn)
     return Probe(samples=samples, input_dims=dims, data_bytes=data.nbytes, model_bytes=model_bytes,
                  flops_per_sample=flops, activation_bytes=activation, foldable=foldable, first_layer_macs=macs,
                  first_layer_map_bytes=map_bytes, scripted=scripted, custom_eval=objective.eval_fn is not None,
                  batches=batches), objective
 
 
-def _activation_bytes(model: nn.Module, data: TensorData, device: torch.device, precision: Precision) -> float:
-    """Peak GPU memory of a forward pass per sample, measured on 64 samples."""
+def _activation_bytes(model: nn.Module, data: TensorData, device: torch.device, precision: Precision,
+                      eval_fn: Any = None) -> float:
+    """Peak GPU memory of a forward pass per sample, measured on 64 samples (8 sequences of an
+    --eval function's tensors: a language model's logits are large)."""
     net = copy.deepcopy(model).to(device).eval()
-    k = min(64, len(data))
-    xb = data.x[:k].to(device)
+    k = min(64 if eval_fn is None else 8, len(data))
+    xb, yb = data.x[:k].to(device), data.y[:k].to(device)
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     before = torch.cuda.memory_allocated(device)
     with torch.no_grad(), precision_context(precision, device):
-        net(xb)
+        net(xb) if eval_fn is None else eval_fn(net, (xb, yb))
     per_sample = (torch.cuda.max_memory_allocated(device) - before) / k
-    del net, xb
+    del net, xb, yb
     torch.cuda.empty_cache()
     return float(per_sample)
 
 
 def plan_for(model: nn.Module, data: Data, objective: Objective, settings: EvalSettings, device: torch.device,
              points: int, world: int = 1, profile: DeviceProfile | None = None,
-             split_data: bool = False) -> tuple[Plan, Objective]:
+             split_data: bool = False, fsdp: bool = False) -> tuple[Plan, Objective]:
     """Probe the model and data on `device` and resolve the plan for `points` grid points
     shared among `world` processes; `profile` stands in for the device's own (tests)."""
     profile = profile or profile_of(device)
     precision, _ = choose_precision(settings, profile)
     facts, objective = probe(model, data, objective, device if profile.kind == device.type else torch.device("cpu"),
                              precision)
-    return resolve_plan(settings, facts, profile, points, world, split_data), objective
+    return resolve_plan(settings, facts, profile, points, world, split_data, fsdp), objective

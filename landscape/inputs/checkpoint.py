@@ -39,7 +39,9 @@ CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "s
 # Prefixes added by DataParallel/DDP, torch.compile and Lightning-style wrappers.
 KEY_PREFIXES = ("module.", "_orig_mod.", "model.")
 # File names tried, in order, when a checkpoint path is a directory.
-DIRECTORY_FILES = ("model.safetensors", "pytorch_model.bin", "model.pt", "model.pth", "checkpoint.pt")
+DIRECTORY_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "model.pt", "model.pth",
+                   "checkpoint.pt", "adapter_model.safetensors")
+SHARD_INDEX = ".safetensors.index.json"  # Hugging Face's index of a model saved in several safetensors files
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".tar")
 
 
@@ -49,6 +51,7 @@ class ModelSpec:
 
     factory: str | None = None
     kwargs: str | Mapping[str, Any] = "{}"  # JSON text (a dict is turned into it), recorded in the file as given
+    merge_adapter: bool = False  # a peft adapter folder: its weights merged into the base's (else they move alone)
 
     def __post_init__(self) -> None:
         if isinstance(self.kwargs, Mapping):
@@ -278,6 +281,8 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """Read a checkpoint file: a state dict (possibly wrapped), a TorchScript module, or,
     with `trust=True` only, a whole pickled module."""
     path = resolve_checkpoint(path)
+    if path.name.endswith(SHARD_INDEX):
+        return _read_shards(path)
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -309,6 +314,25 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
             return torch.load(path, map_location="cpu", weights_only=not trust)
     except Exception as e:  # torch.load raises many types for files that are not checkpoints
         raise _refusal(path, head, names, e, trust) from None
+
+
+def _read_shards(index: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a sharded safetensors checkpoint: every file its index's weight_map names,
+    each a plain file name in the index's folder."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
+        raise LandscapeError(f"{str(index)!r} is not a readable shard index ({e}); save the model again") from None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise LandscapeError(f"{str(index)!r} has no weight_map; save the model again")
+    files = sorted({str(f) for f in weight_map.values()})
+    bad = [f for f in files if Path(f).name != f or not f.endswith(".safetensors")]
+    if bad:
+        raise LandscapeError(f"{str(index)!r} names {bad[0]!r}, not a .safetensors file beside it; save the model again")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(read_checkpoint(index.parent / f))
+    return state
 
 
 MAGIC = {b"\x89HDF": "an HDF5 file (a surface file?)", b"\x89PNG": "a PNG image", b"%PDF": "a PDF document",
@@ -379,6 +403,9 @@ def match_keys(expected: Mapping[str, torch.Tensor], state: dict[str, torch.Tens
         if stripped == candidate:
             break
         candidate = stripped
+    for name, alias in _tied(expected).items():  # a tied tensor is saved once (save_pretrained, safetensors)
+        if name not in candidate and alias in candidate:
+            candidate[name] = candidate[alias]
     if set(candidate) != want:
         # Report against whichever form is closer to the model.
         best = max((state, candidate), key=lambda s: len(want & set(s)))
@@ -397,6 +424,22 @@ def match_keys(expected: Mapping[str, torch.Tensor], state: dict[str, torch.Tens
             f"{tuple(candidate[k].shape)} vs model {tuple(expected[k].shape)}; check {arg('model')} and {arg('model_kwargs')}"
         )
     return {k: candidate[k] for k in expected}
+
+
+def _tied(expected: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """{name: the first name of the same tensor} for each tensor a model registers twice."""
+    first: dict[tuple, str] = {}
+    out = {}
+    for name, t in expected.items():
+        if t.numel() == 0:
+            continue
+        key = (t.data_ptr(), t.dtype, tuple(t.shape), tuple(t.stride()))
+        if key in first:
+            out[name] = first[key]
+            out.setdefault(first[key], name)  # either name may be the one saved
+        else:
+            first[key] = name
+    return out
 
 
 def build_model(spec: ModelSpec) -> nn.Module:
@@ -418,7 +461,7 @@ def load_model(checkpoint: str | Path, spec: ModelSpec = ModelSpec(), trust: boo
     """A fresh model in eval mode on the CPU, with the checkpoint's weights.
 
     TorchScript archives and (with `trust`) pickled modules carry their own architecture;
-    a state dict needs `spec.factory`.
+    a state dict needs `spec.factory` (Hugging Face folders: `inputs.loading.load_model`).
     """
     obj = read_checkpoint(checkpoint, trust=trust)
     if isinstance(obj, torch.jit.ScriptModule):

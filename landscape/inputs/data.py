@@ -46,6 +46,9 @@ class DataSpec:
     seed: int = 0
     root: str = "data"
     download: bool = False
+    seq_len: int = 128  # text: tokens per sequence
+    text_field: str = "text"  # text: the field of a .jsonl record holding it
+    tokenizer: str | None = None  # text: a tokenizer folder (None: the model folder's)
 
 
 def _digest(tensors: Iterable[torch.Tensor], h: Any) -> None:
@@ -81,6 +84,10 @@ class TensorData:
 
     def subset(self, lo: int, hi: int) -> "TensorData":
         return TensorData(self.x[lo:hi], self.y[lo:hi], self.split)
+
+    def take(self, idx: torch.Tensor) -> "TensorData":
+        """The samples at `idx`, in that order."""
+        return TensorData(self.x[idx], self.y[idx], self.split)
 
 
 def tensors_of(batch: Any) -> list[torch.Tensor]:
@@ -318,7 +325,8 @@ def _from_factory(spec: DataSpec) -> Data:
 
 
 def load_data(spec: DataSpec) -> Data:
-    """Load the data named by `spec`, then take its seeded subset if `samples` is set."""
+    """Load the data named by `spec`, then take its seeded subset if `samples` is set (text:
+    `inputs.loading.load_data`)."""
     source = spec.source
     if source == "digits":
         data = load_digits_split(spec.split or Split.train)
@@ -339,8 +347,13 @@ def load_data(spec: DataSpec) -> Data:
         raise LandscapeError(
             f"unknown {arg('data')} {source!r}: use digits, cifar10, mnist, fashion-mnist, a .npz/.pt file, or pkg.module:factory"
         )
+    return seeded_subset(data, spec)
+
+
+def seeded_subset(data: Data, spec: DataSpec) -> Data:
+    """`spec.samples` of the data's samples, a fixed subset drawn with `spec.seed` (all: None)."""
     if len(data) == 0:
-        raise LandscapeError(f"{arg('data')} {source!r} is empty")
+        raise LandscapeError(f"{arg('data')} {spec.source!r} is empty")
     if spec.samples is not None:
         if spec.samples < 1:
             raise LandscapeError(f"{arg('samples')} must be at least 1, got {spec.samples}")
@@ -349,7 +362,7 @@ def load_data(spec: DataSpec) -> Data:
         if spec.samples < len(data):
             idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(spec.seed))[: spec.samples]
             idx, _ = torch.sort(idx)
-            data = TensorData(data.x[idx], data.y[idx], data.split)
+            data = data.take(idx)
     return data
 
 

@@ -95,6 +95,23 @@ def batch_loss(loss: LossFn, classification: bool = False) -> EvalFn:
     return fn
 
 
+def causal_lm(model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The `EvalFn` of a causal language model over (input_ids, attention_mask) batches: the sum of
+    next-token cross-entropies over every predicted token (a token whose predecessor and itself
+    are real, not padding), their count, and how many the arg-max predicts. The mean over a
+    point is the per-token loss that `model(input_ids, labels=input_ids).loss` gives for full
+    sequences, and exp of it the perplexity."""
+    ids, mask = batch
+    out = model(input_ids=ids, attention_mask=mask)
+    logits = (out.logits if hasattr(out, "logits") else out[0])[:, :-1].float()
+    target = ids[:, 1:]
+    keep = (mask[:, 1:] * mask[:, :-1]).bool()
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    keep = keep.reshape(-1)
+    correct = (logits.argmax(dim=-1).reshape(-1) == target.reshape(-1)) & keep
+    return torch.where(keep, losses, 0.0).sum(), keep.sum(), correct.sum()
+
+
 class _Bound(nn.Module):
     """`fn(net, batch)` as a module, so that `functional_call` can swap the net's tensors for a call."""
 

@@ -98,16 +98,25 @@ class Directions:
 
 def chosen(model: nn.Module, spec: DirectionSpec) -> set[str] | None:
     """Names of the tensors that may move under `spec` (None: all); a user error if none does."""
-    if spec.select.everything:
-        return None
-    return spec.select.names(model, base_tensors(model, spec.dir_type))
+    if spec.select.everything:  # a peft adapter's own weights, else all
+        from landscape.inputs.hf import adapter_names
+
+        return adapter_names(model)
+    return spec.select.names(model, base_tensors(model, spec.dir_type, copy=False))
 
 
-def base_tensors(model: nn.Module, dir_type: DirType) -> Direction:
-    """Detached copies of the tensors a direction of this type perturbs, on the model's device."""
-    if dir_type == DirType.weights:
-        return {n: p.detach().clone() for n, p in model.named_parameters()}
-    return {n: t.detach().clone() for n, t in model.state_dict().items()}
+def base_tensors(model: nn.Module, dir_type: DirType, copy: bool = True) -> Direction:
+    """The tensors a direction of this type perturbs, on the model's device: detached copies, or
+    with `copy=False` the model's own (read-only use: no memory). A tensor registered under two
+    names (tied weights: an output head sharing the embedding) is one tensor, under its first name."""
+    items = model.named_parameters() if dir_type == DirType.weights else model.state_dict(keep_vars=True).items()
+    out: Direction = {}
+    seen: set[int] = set()
+    for n, t in items:
+        if id(t) not in seen:
+            seen.add(id(t))
+            out[n] = t.detach().clone() if copy else t.detach()
+    return out
 
 
 def inner(a: Direction, b: Direction) -> float:
@@ -147,20 +156,23 @@ def filter_axes(model: nn.Module) -> dict[str, int]:
 
 
 def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm, axis: int = 0) -> torch.Tensor:
-    """Rescale one direction tensor against its weight tensor (reference: d *= |w| / (|d| + 1e-10));
-    `axis`: the one indexing the filters (output units; see `filter_axes`)."""
+    """Rescale one float32 direction tensor against its weight tensor, in place (reference:
+    d *= |w| / (|d| + 1e-10)); `axis`: the one indexing the filters (output units; see
+    `filter_axes`). The weight's norms are taken in float32 without a float32 copy of it, so
+    drawing a direction needs no memory beyond the direction itself."""
+    norm = lambda t, dims=None: torch.linalg.vector_norm(t, dim=dims, keepdim=dims is not None,  # noqa: E731
+                                                         dtype=torch.float32)
+    dims = tuple(k for k in range(d.dim()) if k != axis)
     if how == Norm.filter:  # each filter (slice along `axis`) gets the norm of the matching weight filter
-        dims = tuple(k for k in range(d.dim()) if k != axis)
-        return d * (torch.linalg.vector_norm(w, dim=dims, keepdim=True) / (torch.linalg.vector_norm(d, dim=dims, keepdim=True) + 1e-10))
+        return d.mul_(norm(w, dims) / (norm(d, dims) + 1e-10))
     if how == Norm.layer:
-        return d * (w.norm() / d.norm())
+        return d.mul_(norm(w) / norm(d))
     if how == Norm.weight:
-        return d * w
+        return d.mul_(w)
     if how == Norm.dfilter:
-        dims = tuple(k for k in range(d.dim()) if k != axis)
-        return d / (torch.linalg.vector_norm(d, dim=dims, keepdim=True) + 1e-10)
+        return d.div_(norm(d, dims) + 1e-10)
     if how == Norm.dlayer:
-        return d / d.norm()
+        return d.div_(norm(d))
     if how == Norm.none:
         return d
     raise ValueError(f"unknown normalization {how!r}")
@@ -182,27 +194,28 @@ def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, gene
             out[name] = torch.zeros_like(w, dtype=torch.float32)
             continue
         d = torch.randn(w.shape, generator=generator, dtype=torch.float32)
-        wf = w.detach().float().cpu()
-        if only is not None and name not in only:
-            d = torch.zeros_like(wf)
-        elif w.dim() <= 1:
-            d = torch.zeros_like(wf) if spec.ignore_biasbn else wf.clone()
+        if only is not None and name not in only:  # a zero that takes no memory (an adapter's base stays put)
+            out[name] = torch.zeros((), dtype=w.dtype, device=w.device).expand(w.shape)
+            continue
+        if w.dim() <= 1:
+            d = torch.zeros_like(d) if spec.ignore_biasbn else w.detach().float().cpu().clone()
         else:
-            d = normalize_tensor(d, wf, spec.norm, (axes or {}).get(name, 0))
+            d = normalize_tensor(d, w.detach().cpu(), spec.norm, (axes or {}).get(name, 0))
         out[name] = d.to(device=w.device, dtype=w.dtype)
+        del d  # the float32 draw of a bf16 weight: freed before the next tensor's
     return out
 
 
 def random_directions(model: nn.Module, spec: DirectionSpec = DirectionSpec(), two: bool = True) -> Directions:
     """d1 (and d2) drawn with `spec.seed`: the first direction, then the second, from one generator."""
-    base = base_tensors(model, spec.dir_type)
+    base = base_tensors(model, spec.dir_type, copy=False)  # read only: no second copy of the weights
     only = chosen(model, spec)
     gen = torch.Generator().manual_seed(spec.seed)
     axes = filter_axes(model)
     dx = random_direction(base, spec, gen, only, axes)
     dy = random_direction(base, spec, gen, only, axes) if two else None
     label = f"random direction, {spec.norm.value}-normalized" if spec.norm != Norm.none else "random direction"
-    extra = {"subset": spec.select.describe()} if only is not None else {}
+    extra = {"subset": spec.select.describe() or f"the adapter's {len(only)} tensors"} if only is not None else {}
     extra.update(filters_note(axes, spec, only))
     return Directions(dx, dy, spec.dir_type, "random", (f"{label} (d1)", f"{label} (d2)"), extra)
 

@@ -8,6 +8,7 @@ what `compute` would do without writing anything.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -21,7 +22,7 @@ from torch import nn
 
 from landscape import store
 from landscape.engine import EvalSettings, Evaluator, Plan, plan_for, resolve_device
-from landscape.errors import LandscapeError, as_python
+from landscape.errors import LandscapeError, arg, as_python
 from landscape.inputs.data import materialize
 from landscape.inputs.objective import EvalFn, LossFn, Objective
 from landscape.plane.directions import Directions
@@ -95,6 +96,11 @@ def compute(job: ComputeJob, progress: Progress | None = None, on_note: Note | N
             on_note(render(message))
 
     world = distributed.join(job.evaluation.device)
+    if job.fsdp and world.size == 1:
+        note(f"{arg('fsdp', True)} shards the model across torchrun's processes; in one process it is evaluated whole")
+        job = dataclasses.replace(job, fsdp=False)
+    elif job.fsdp:  # every rank evaluates every point on its share of the data
+        job = dataclasses.replace(job, split_data=True)
     try:
         with ExitStack() as stack:
             out, error, plan = None, None, None

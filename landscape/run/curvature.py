@@ -27,8 +27,11 @@ from landscape.curvature.tables import table_csv, table_latex, table_markdown
 from landscape.engine import EvalSettings, Plan, Precision, plan_for, precision_context, resolve_device
 from landscape.engine.functional import device_batches, objective_fn
 from landscape.errors import LandscapeError, arg, as_python
-from landscape.inputs.checkpoint import ModelSpec, load_model, resolve_checkpoint, sha256
-from landscape.inputs.data import DataSpec, data_label, load_data
+from landscape.inputs import hf
+from landscape.inputs.loading import load_all
+from landscape.run.provenance import data_counts
+from landscape.inputs.checkpoint import ModelSpec, resolve_checkpoint, sha256
+from landscape.inputs.data import DataSpec, data_label
 from landscape.inputs.objective import EvalFn, Loss
 from landscape.inputs.params import ParamSelection
 from landscape.store.files import write_bytes
@@ -63,6 +66,7 @@ class Loaded:
     params: tuple[str, ...] | None
     samples: int
     data_label: str
+    counts: dict = dataclasses.field(default_factory=dict)  # sequences and tokens of token data (`data_counts`)
 
 
 def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
@@ -70,17 +74,20 @@ def load(job: CurvatureJob, checkpoint: Path) -> Loaded:
     Hessian-vector product). Curvature numbers are exact fp32 unless a precision is given:
     they are compared to 1e-5, and TF32 (the GPU default for surfaces) is 5e-4 off."""
     device = resolve_device(job.evaluation.device)
+    precision = job.evaluation.precision  # as given: a language model's folder keeps its dtype unless told
     if job.evaluation.precision == Precision.auto:
         job = dataclasses.replace(job, evaluation=dataclasses.replace(job.evaluation, precision=Precision.fp32))
-    model = load_model(resolve_checkpoint(checkpoint), job.model, trust=job.trust_checkpoint)
-    data = load_data(job.data)
-    plan, objective = plan_for(model, data, job.loss.objective(), job.evaluation, device, points=1)
+    resolve_checkpoint(checkpoint)  # a missing or unreadable checkpoint: its one-line error first
+    model, data, objective = load_all(checkpoint, job.model, job.data, job.loss, job.trust_checkpoint,
+                                      hf.weights_precision(precision))
+    plan, objective = plan_for(model, data, objective, job.evaluation, device, points=1)
     device = torch.device(plan.device) if plan.device != device.type else device
     model = model.to(device).eval()  # freshly loaded: ours to move
     batches = device_batches(data, plan.hvp_batch, device)  # the plan's batch for Hessian-vector products
     subset = job.subset.names(model, dict(model.named_parameters()))
     params = None if subset is None else tuple(n for n, _ in model.named_parameters() if n in subset)
-    return Loaded(model, batches, objective_fn(objective), plan, device, params, len(data), data_label(job.data, data))
+    return Loaded(model, batches, objective_fn(objective), plan, device, params, len(data), data_label(job.data, data),
+                  data_counts(data))
 
 
 def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings, out: Path,
@@ -101,6 +108,7 @@ def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings,
              "command": job.command}
     if job.subset.describe():
         attrs["subset"] = job.subset.describe()
+    attrs.update(loaded.counts)
     write_hessian(out, result, attrs)
     return result
 

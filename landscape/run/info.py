@@ -12,7 +12,8 @@ import numpy as np
 from landscape import basins, store
 from landscape.errors import LandscapeError, as_python
 
-SETTINGS = ("checkpoint", "model", "data", "samples", "loss", "dir_kind", "dir_type", "norm", "filters", "ignore",
+SETTINGS = ("checkpoint", "model", "data", "samples", "batches", "sequences", "tokens", "predicted_tokens", "seq_len",
+            "tokenizer", "loss", "objective", "dir_kind", "dir_type", "norm", "filters", "ignore",
             "subset", "scale", "seed", "auto_rise", "device", "started", "finished")
 
 
@@ -40,7 +41,8 @@ def _hessian_summary(path: Path, render: Callable[[str], str]) -> str:
     result = read_hessian(path)
     a = store.read_attrs(path, "a Hessian file", "landscape hessian")
     rows: list[tuple[str, str]] = [("hessian", str(path))]
-    for key in ("checkpoint", "model", "data", "samples", "loss_name", "precision", "device", "seed"):
+    for key in ("checkpoint", "model", "data", "samples", "sequences", "tokens", "predicted_tokens", "seq_len",
+                "tokenizer", "loss_name", "precision", "device", "seed"):
         if key in a and _text(a[key]) not in ("", "None"):
             rows.append((key, _text(a[key])))
     rows.append(("params", "all" if result.settings.params is None else ", ".join(result.settings.params)))
@@ -69,8 +71,9 @@ def _summary(s: store.Surface) -> str:
     if s.plan:
         listed = s.plan.get("reasons", [])
         reasons = dict(str(r).split(": ", 1) for r in (listed if isinstance(listed, list) else []) if ": " in str(r))
-        for key in ("precision", "batch_size", "launch", "fold_bn", "channels_last", "compile", "first_layer"):
-            if key in s.plan:
+        for key in ("precision", "batch_size", "launch", "fold_bn", "channels_last", "compile", "first_layer", "lean",
+                    "fsdp"):
+            if key in s.plan and (key not in ("lean", "fsdp") or s.plan[key]):  # the memory modes, where used
                 value = s.plan[key]
                 why = reasons.get(key)
                 rows.append((f"plan {key}", f"{value}" + (f"  ({why})" if why and why != "given" else "")))

@@ -12,7 +12,8 @@ from torch import nn
 
 from landscape.engine import EvalSettings
 from landscape.errors import LandscapeError, arg
-from landscape.inputs.checkpoint import ModelSpec, load_model, load_state_for
+from landscape.inputs.checkpoint import ModelSpec, load_state_for
+from landscape.inputs.loading import load_model
 from landscape.inputs.checkpoints import order_checkpoints
 from landscape.inputs.data import DataSpec
 from landscape.inputs.objective import Loss
@@ -48,6 +49,7 @@ class ComputeJob:
     overwrite: bool = False
     split_data: bool = False  # under torchrun: every rank evaluates every point on its shard of the data
     eigen_map: bool = False  # the largest and smallest Hessian eigenvalue at every point
+    fsdp: bool = False  # under torchrun: the model sharded across the ranks (FSDP), each rank a share of the data
     command: str = ""
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ from landscape._version import __version__
 from landscape.choices import Scale
 from landscape.errors import arg
 from landscape.inputs.checkpoint import ModelSpec, resolve_checkpoint, sha256
-from landscape.inputs.data import Data, data_label
+from landscape.inputs.data import BatchData, Data, data_label, tensors_of
 from landscape.inputs.importing import source_file
 from landscape.inputs.objective import Objective
 from landscape.plane.directions import Directions
@@ -126,11 +126,26 @@ def attributes(job: ComputeJob, settings: dict, directions: Directions, data: Da
         "command": job.command,
         "started": timestamp(),
     }
+    attrs.update(data_counts(data))
     plane = job.plane
     given = {"x_target": plane.x, "y_target": plane.y} if isinstance(plane, TargetPlane) else \
         {"directions_file": plane.path} if isinstance(plane, FilePlane) else {}
     attrs.update({key: str(value) for key, value in given.items() if value is not None})
     return attrs
+
+
+def data_counts(data: Data) -> dict[str, Any]:
+    """What was evaluated, counted as the data's kind counts it: sequences and tokens of token
+    data (with the tokenizer and length that cut them), batches and their rows of custom batches."""
+    from landscape.inputs.text import TokenData
+
+    if isinstance(data, TokenData):
+        return {"sequences": len(data), "tokens": data.tokens, "predicted_tokens": data.predicted,
+                "seq_len": data.seq_len, "tokenizer": data.tokenizer}
+    if isinstance(data, BatchData):
+        rows = sum(int(ts[0].shape[0]) if ts and ts[0].dim() else 1 for ts in map(tensors_of, data.batches))
+        return {"batches": len(data), "samples": rows}
+    return {}
 
 
 def _tensors_sha(directions: Directions) -> str:

@@ -16,9 +16,11 @@ from landscape import store
 from landscape.engine import Evaluator, Plan, plan_for, resolve_device
 from landscape.engine.probe import check_objective
 from landscape.errors import LandscapeError, arg
-from landscape.inputs.checkpoint import load_model, resolve_checkpoint, sha256
-from landscape.inputs.data import Data, load_data
-from landscape.inputs.objective import Objective
+from landscape.inputs import hf
+from landscape.inputs.loading import load_all
+from landscape.inputs.checkpoint import resolve_checkpoint, sha256
+from landscape.inputs.data import Data
+from landscape.inputs.objective import Objective, causal_lm
 from landscape.plane.grid import AutoRange, Grid
 from landscape.plane.sources import FilePlane
 from landscape.run import distributed
@@ -54,9 +56,9 @@ class Prepared:
 
 def load(job: ComputeJob) -> tuple[Path, nn.Module, Data, Objective]:
     checkpoint = resolve_checkpoint(job.checkpoint)
-    model = load_model(checkpoint, job.model, trust=job.trust_checkpoint)
-    data = load_data(job.data)
-    return checkpoint, model, data, job.loss.objective()
+    model, data, objective = load_all(job.checkpoint, job.model, job.data, job.loss, job.trust_checkpoint,
+                                      hf.weights_precision(job.evaluation.precision))
+    return checkpoint, model, data, objective
 
 
 def shard(data: Data, world: distributed.World, split_data: bool) -> Data:
@@ -75,6 +77,10 @@ def open_surface(job: ComputeJob, out: Path, world: distributed.World, note: Not
     device = resolve_device(job.evaluation.device, world.local_rank if world.size > 1 else None)
     if world.size > 1:
         device = torch.device(world.device)
+    if job.fsdp and (job.eigen_map or isinstance(job.grid, AutoRange)):
+        what = arg("eigen_map", True) if job.eigen_map else "automatic axes"
+        raise LandscapeError(f"{arg('fsdp', True)} evaluates plain points of a sharded model: drop {what}"
+                             + ("" if job.eigen_map else f", give {arg('x')} MIN:MAX:NUM"), field="fsdp")
     if job.eigen_map and job.split_data:
         raise LandscapeError(f"{arg('eigen_map', True)} needs every sample on every process: drop {arg('split_data', True)}",
                              field="split_data")
@@ -97,21 +103,25 @@ def open_surface(job: ComputeJob, out: Path, world: distributed.World, note: Not
             directions.y = None
         objective = check_objective(model, part, objective)
         prepared = Prepared(job, grid, plan, Evaluator(model, part, directions, objective, plan, device, note))
-        prepared.evaluator.prepare()
+        if not plan.fsdp:  # sharded, every rank prepares at once (collectively) when the points start
+            prepared.evaluator.prepare()
         return prepared
     directions = make_plane(job.plane, model, two=two(job.grid), trust=job.trust_checkpoint)
     grid = job.grid
     if isinstance(grid, AutoRange):
         grid = auto_grid(grid, model, data, directions, objective, job.evaluation, device, note)  # all of it, as one process
     plan, objective = plan_for(model, part, objective, job.evaluation, device, grid.size, world.size,
-                               split_data=job.split_data)
+                               split_data=job.split_data, fsdp=job.fsdp)
     evaluator = Evaluator(model, part, directions, objective, plan, device, note)
-    evaluator.prepare()  # fast paths checked before any file is written
-    if not isinstance(job.grid, AutoRange):  # (the automatic range measured it already)
-        check_centre(evaluator)
-    plan = evaluator.plan_now()  # the file records the fast paths kept, not only those planned
+    if not plan.fsdp:  # sharded, the ranks prepare together when the points start: rank 0 cannot run alone
+        evaluator.prepare()  # fast paths checked before any file is written
+        if not isinstance(job.grid, AutoRange):  # (the automatic range measured it already)
+            check_centre(evaluator)
+        plan = evaluator.plan_now()  # the file records the fast paths kept, not only those planned
     metrics = store.value_names(data.split, objective.classification, job.eigen_map)
     attrs = attributes(job, settings, directions, data)
+    if objective.eval_fn is causal_lm:
+        attrs["objective"] = hf.describe(model)
     if isinstance(job.grid, AutoRange):
         attrs.update(auto_rise=job.grid.rise, auto_radius_x=max(abs(grid.x[0]), abs(grid.x[-1])),
                      **({"auto_radius_y": max(abs(grid.y[0]), abs(grid.y[-1]))} if grid.y else {}))
@@ -136,7 +146,7 @@ def matching_file(out: Path, job: ComputeJob, settings: dict[str, Any], world: i
                              f"or {arg('out')}", field="out")
     before = store.read_surface(out)
     plan = Plan.from_dict(before.plan)
-    conflict = plan.conflict(job.evaluation, world, job.split_data)
+    conflict = plan.conflict(job.evaluation, world, job.split_data, job.fsdp)
     if conflict is not None:
         raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); resume without that "
                              f"option, or pass {arg('overwrite', True)} to start again")
@@ -161,5 +171,6 @@ def attach(job: ComputeJob, out: Path, world: distributed.World, plan: Plan, not
     objective = check_objective(model, part, objective)
     device = torch.device(world.device if plan.device == "cuda" else "cpu")
     ev = Evaluator(model, part, directions, objective, plan, device, note)
-    ev.prepare()
+    if not plan.fsdp:
+        ev.prepare()
     return Prepared(job, surface.grid, plan, ev)
