@@ -63,3 +63,7 @@ def test_shared_copy_shares_the_tensors_and_keeps_ties():
     moved = lean.shared_copy(tied.to(torch.float64), torch.device("meta"))
     assert moved[0].weight is moved[1].weight and moved[0].weight.device.type == "meta"
     assert tied[0].weight.device.type == "cpu"  # the caller's model stays where it was
+    rnn = nn.LSTM(4, 6)
+    moved = lean.shared_copy(rnn, torch.device("meta"))
+    assert all(t.device.type == "meta" for t in moved._flat_weights)  # an RNN's flat weights follow its own
+    assert all(t.device.type == "cpu" for t in rnn._flat_weights)

@@ -155,6 +155,16 @@ def test_vocabulary_check(tmp_path, tok_dir):
     assert "≥ the model's vocabulary of 4" in str(e)
 
 
+def test_left_padding_is_refused(tmp_path):
+    """Positions follow a token's place in its row: a masked token before a real one would shift them."""
+    ids = torch.tensor([[5, 6, 7, 8], [0, 6, 7, 8]])
+    torch.save({"input_ids": ids, "attention_mask": torch.tensor([[1, 1, 1, 0], [0, 1, 1, 1]])}, tmp_path / "left.pt")
+    e = error(load_tokens, str(tmp_path / "left.pt"), TextSpec())
+    assert "sequence 1 has a real token after padding" in str(e) and "\n" not in str(e)
+    torch.save({"input_ids": ids, "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])}, tmp_path / "right.pt")
+    assert load_tokens(str(tmp_path / "right.pt"), TextSpec()).tokens == 5
+
+
 def test_split(tmp_path, tok_dir):
     (tmp_path / "t.txt").write_text("the cat sat")
     np.save(tmp_path / "s.npy", np.zeros((2, 3), dtype=np.int64))

@@ -19,7 +19,8 @@ import lm  # noqa: E402  (tests/lm.py)
 from landscape import store  # noqa: E402
 from landscape.engine import EvalSettings, Evaluator, plan_for  # noqa: E402
 from landscape.inputs.checkpoint import ModelSpec  # noqa: E402
-from landscape.inputs.loading import load_model  # noqa: E402
+from landscape.errors import LandscapeError  # noqa: E402
+from landscape.inputs.loading import checkpoint_sha256, load_model  # noqa: E402
 from landscape.inputs.data import DataSpec  # noqa: E402
 from landscape.inputs.objective import Objective, causal_lm  # noqa: E402
 from landscape.inputs.text import TokenData  # noqa: E402
@@ -105,6 +106,12 @@ def test_lean_points_equal_whole_points_on_a_transformer(folder):
     np.testing.assert_allclose(got[True][1], got[False][1])
     # the tied head moves with the embedding: one tensor, one direction
     assert "lm_head.weight" not in directions.x and "transformer.wte.weight" in directions.x
+    # the plan counts a forward pass per sequence, not per token: batches of ~4 GFLOPs, whatever the length
+    from landscape.engine.probe import probe
+
+    longer = TokenData(ids.repeat(1, 2), torch.ones_like(ids.repeat(1, 2)), "train", tokenizer="pre-tokenized", seq_len=24)
+    per = [probe(model, d, Objective(eval_fn=causal_lm), torch.device("cpu"))[0].flops_per_sample for d in (data, longer)]
+    assert per[1] > 1.8 * per[0]
 
 
 def test_tied_and_sharded_folders_load_with_a_factory(tmp_path):
@@ -118,6 +125,14 @@ def test_tied_and_sharded_folders_load_with_a_factory(tmp_path):
     sys.path.insert(0, str(tmp_path))
     try:
         reference = lm.gpt2()
+        before = checkpoint_sha256(shards)
+        last = sorted(shards.glob("model-*.safetensors"))[-1]
+        from safetensors.torch import load_file, save_file
+
+        tensors = load_file(last)
+        save_file({k: v + 1 for k, v in tensors.items()}, last, metadata={"format": "pt"})
+        assert checkpoint_sha256(shards) != before  # another shard, the same index: a resume must see it
+        save_file(tensors, last, metadata={"format": "pt"})
         for path in (one, shards):
             model = load_model(path, ModelSpec("gpt2_nets:gpt2"))
             assert model.lm_head.weight is model.transformer.wte.weight
@@ -126,6 +141,18 @@ def test_tied_and_sharded_folders_load_with_a_factory(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("gpt2_nets", None)
+
+
+def test_damaged_folders_are_one_line(tmp_path):
+    bad = lm.save_gpt2(tmp_path / "bad")
+    (bad / "model.safetensors").write_bytes(b"\x10\x00" + b"garbage" * 10)
+    config = json.loads((bad / "config.json").read_text())
+    for architectures, match in ((config["architectures"], "cannot load the model folder"),
+                                 ("GPT2LMHeadModel", "names no architecture")):
+        (bad / "config.json").write_text(json.dumps({**config, "architectures": architectures}))
+        with pytest.raises(LandscapeError, match=match) as e:
+            load_model(bad)
+        assert "\n" not in e.value.message
 
 
 def test_other_heads_name_eval(tmp_path, text):

@@ -1,5 +1,5 @@
 """plane/directions.py: each normalization of a random direction against a direct per-filter
-computation (not the library's normalize_tensor), and a target direction that reaches the other model."""
+computation (not the library's normalize_), and a target direction that reaches the other model."""
 
 from __future__ import annotations
 

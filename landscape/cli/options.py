@@ -157,7 +157,7 @@ ChannelsLast = Annotated[Optional[bool], typer.Option(
     "--channels-last/--no-channels-last", help="NHWC activations (default: by device and precision).")]
 Lean = Annotated[Optional[bool], typer.Option(
     "--lean/--no-lean", help="Make each point's weights as they are used: 3× the weights' memory, not 5-6× "
-                             "(default: from 256 MiB of weights).")]
+                             "(default: for large models, by the plan).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing file made with other settings.")]
 Plot = Annotated[bool, typer.Option("--plot", help="Draw the default figures when done.")]
 

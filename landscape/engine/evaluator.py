@@ -230,6 +230,9 @@ class Evaluator:
                 self.checks.finish()
                 return values
             except OOM_ERRORS:
+                if self.plan.fsdp:  # every rank must run as many passes: no rank may back off alone
+                    raise LandscapeError(f"out of memory on this rank under {arg('fsdp', True)}: give a smaller "
+                                         f"{arg('batch_size')}, or more processes") from None
                 self._back_off()
             except Exception as e:
                 if self.pm.compiled is None or not type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
@@ -278,7 +281,10 @@ class Evaluator:
 
     def plan_now(self) -> Plan:
         """The plan as it stands: an out-of-memory back-off may have shrunk the batch, and a fast
-        path the model defeated (or a compile that failed) is off. The file records this."""
+        path the model defeated (or a compile that failed) is off. The file records this.
+        Sharded (FSDP), the plan has no fast path to drop and preparing is collective: as planned."""
+        if self.plan.fsdp:
+            return self.plan
         self.prepare()
         applied = self.pm.applied
         return dataclasses.replace(

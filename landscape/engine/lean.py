@@ -44,14 +44,17 @@ def shared_copy(model: nn.Module, device: torch.device) -> nn.Module:
     moved: dict[int, torch.Tensor] = {}
     for module in net.modules():
         for group in (module._parameters, module._buffers):
-            for name, t in group.items():
+            for name, t in list(group.items()):
                 if t is None or t.device == device:
                     continue
                 if id(t) not in moved:
                     data = t.detach().to(device)
                     moved[id(t)] = nn.Parameter(data, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) \
                         else data
-                group[name] = moved[id(t)]
+                if isinstance(t, nn.Parameter):
+                    setattr(module, name, moved[id(t)])  # through the module: an RNN's flat weights follow
+                else:
+                    group[name] = moved[id(t)]
     return net.eval()
 
 

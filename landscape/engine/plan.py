@@ -221,7 +221,9 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
     - data: resident on the device unless it takes more than half of the GPU's memory.
     - one point per pass; first-layer maps when the input layer does ≥ 64 multiply-adds per output.
     - compile when the estimated eager time × the device's compile saving exceeds its compile cost.
-    - lean points (each point's weights made at use, no fast path) from 256 MiB of weights.
+    - lean points (each point's weights made at use, no fast path) from 256 MiB of weights where no
+      fast path pays (an --eval function, no BatchNorm to fold), or where whole points (5-6× the
+      weights) would take half the device's memory.
     - batches of an --eval function over tensors on a CPU: about 4 GFLOPs each (a language model's
       logits grow with its FLOPs, not with its integer inputs).
     """
@@ -238,10 +240,14 @@ def resolve_plan(settings: EvalSettings, probe: Probe, profile: DeviceProfile, p
 
     precision, reasons["precision"] = choose_precision(settings, profile)
     low = precision in (Precision.bf16, Precision.fp16)
-    big = probe.model_bytes >= LEAN_FROM
-    lean = bool(pick("lean", settings.lean, big and not probe.scripted,
+    # whole points cost 5-6× the weights: made at use from 256 MiB where no fast path would pay (a language
+    # model, a network without BatchNorm), or wherever whole points would take half the device's memory
+    big = probe.model_bytes >= LEAN_FROM and (probe.custom_eval or not probe.foldable)
+    crowded = 6 * probe.model_bytes > 0.5 * profile.memory
+    lean = bool(pick("lean", settings.lean, (big or crowded) and not probe.scripted,
                      f"the weights take {probe.model_bytes / 2**20:,.0f} MiB: each point's weights made at use, "
-                     "3× their memory in all" if big else f"weights under {LEAN_FROM >> 20} MiB: a whole point at once"))
+                     "3× their memory in all" if big or crowded
+                     else f"a whole point at once (weights under {LEAN_FROM >> 20} MiB, or fast paths pay)"))
     if lean and probe.scripted:
         lean, reasons["lean"] = False, "not for TorchScript modules"
 

@@ -96,7 +96,7 @@ def _flops(model: nn.Module, run: Any) -> float:
 
 
 def probe(model: nn.Module, data: Data, objective: Objective, device: torch.device,
-          precision: Precision = Precision.fp32) -> tuple[Probe, Objective]:
+          precision: Precision = Precision.fp32, sharded: bool = False) -> tuple[Probe, Objective]:
     """The facts for `resolve_plan`, and the checked objective."""
     objective = check_objective(model, data, objective)
     scripted = isinstance(model, torch.jit.ScriptModule)
@@ -117,7 +117,8 @@ def probe(model: nn.Module, data: Data, objective: Objective, device: torch.devi
                 count = float(checks.run(lambda: objective.eval_fn(model, to_device(batch, dev)), 0,
                                          "the model's weights").count)
             checks.finish()
-            flops = _flops(model, lambda: objective.eval_fn(model, to_device(batch, dev))) / max(count, 1.0)
+            rows = float(len(batch[0])) if isinstance(data, TensorData) else count  # per sequence, not per token
+            flops = _flops(model, lambda: objective.eval_fn(model, to_device(batch, dev))) / max(rows, 1.0)
             n_batches = len(data.batches) if isinstance(data, BatchData) else 0
             samples = int(count * n_batches) if n_batches else len(data)
             macs, map_bytes, dims, batches = 0, 0, 0, n_batches
@@ -125,7 +126,7 @@ def probe(model: nn.Module, data: Data, objective: Objective, device: torch.devi
     finally:
         model.train(was_training)
     activation = 0.0
-    if device.type == "cuda" and isinstance(data, TensorData):
+    if device.type == "cuda" and isinstance(data, TensorData) and not sharded:  # a sharded model may not fit one GPU
         activation = _activation_bytes(model, data, device, precision, objective.eval_fn)
     return Probe(samples=samples, input_dims=dims, data_bytes=data.nbytes, model_bytes=model_bytes,
                  flops_per_sample=flops, activation_bytes=activation, foldable=foldable, first_layer_macs=macs,
@@ -159,5 +160,5 @@ def plan_for(model: nn.Module, data: Data, objective: Objective, settings: EvalS
     profile = profile or profile_of(device)
     precision, _ = choose_precision(settings, profile)
     facts, objective = probe(model, data, objective, device if profile.kind == device.type else torch.device("cpu"),
-                             precision)
+                             precision, sharded=fsdp)
     return resolve_plan(settings, facts, profile, points, world, split_data, fsdp), objective

@@ -12,11 +12,13 @@ collective), and the sums are all-reduced by the caller.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import torch
 from torch import nn
 
 from landscape.engine.lean import named_tensors
+from landscape.errors import LandscapeError, arg
 
 Tensors = dict[str, torch.Tensor]
 
@@ -31,8 +33,16 @@ def blocks(model: nn.Module) -> list[nn.Module]:
 def shard(model: nn.Module, device: torch.device) -> nn.Module:
     """A copy of `model` in eval mode with each block and then the whole sharded by `fully_shard`
     over every rank of the default process group (the caller's model is not changed)."""
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
+    try:
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.tensor import distribute_tensor
+
+        if "src_data_rank" not in inspect.signature(distribute_tensor).parameters:
+            raise ImportError
+    except ImportError:
+        raise LandscapeError(f"{arg('fsdp', True)} needs PyTorch 2.6 or newer (fully_shard), this is "
+                             f"{torch.__version__}") from None
 
     net = copy.deepcopy(model).eval()
     for p in net.parameters():
@@ -67,9 +77,9 @@ class ShardedWeights:
         from torch.distributed.fsdp import FSDPModule
 
         tensors = named_tensors(net)
+        self.net = net
         self.units = [m for m in net.modules() if isinstance(m, FSDPModule)]
-        self.targets = {n: local(tensors[n]) for n in d1}  # the storage FSDP gathers from
-        self.base = {n: t.detach().clone() for n, t in self.targets.items()}
+        self.base = {n: local(tensors[n]).detach().clone() for n in d1}
         self.d1 = {n: slice_like(d1[n], tensors[n]) for n in d1}
         self.d2 = {n: slice_like(d2[n], tensors[n]) for n in d1} if d2 is not None else None
 
@@ -80,11 +90,12 @@ class ShardedWeights:
         so the next forward gathers the new point."""
         for module in self.units:
             module.reshard()
-        for n, target in self.targets.items():
-            t = torch.add(self.base[n], self.d1[n], alpha=a)
+        tensors = named_tensors(self.net)  # looked up each time: FSDP may re-home a shard on its first gather
+        for n, base in self.base.items():
+            t = torch.add(base, self.d1[n], alpha=a)
             if self.d2 is not None and b != 0.0:
                 t.add_(self.d2[n], alpha=b)
-            target.copy_(t)
+            local(tensors[n]).copy_(t)  # the storage FSDP gathers from
 
 
 def most_batches(count: int, device: torch.device) -> int:

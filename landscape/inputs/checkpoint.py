@@ -39,9 +39,9 @@ CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "s
 # Prefixes added by DataParallel/DDP, torch.compile and Lightning-style wrappers.
 KEY_PREFIXES = ("module.", "_orig_mod.", "model.")
 # File names tried, in order, when a checkpoint path is a directory.
-DIRECTORY_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "model.pt", "model.pth",
-                   "checkpoint.pt", "adapter_model.safetensors")
-SHARD_INDEX = ".safetensors.index.json"  # Hugging Face's index of a model saved in several safetensors files
+DIRECTORY_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+                   "model.pt", "model.pth", "checkpoint.pt", "adapter_model.safetensors")
+SHARD_INDEXES = (".safetensors.index.json", ".bin.index.json")  # Hugging Face's index of a model saved in shards
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".tar")
 
 
@@ -281,8 +281,8 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """Read a checkpoint file: a state dict (possibly wrapped), a TorchScript module, or,
     with `trust=True` only, a whole pickled module."""
     path = resolve_checkpoint(path)
-    if path.name.endswith(SHARD_INDEX):
-        return _read_shards(path)
+    if path.name.endswith(SHARD_INDEXES):
+        return _read_shards(path, trust)
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -316,9 +316,8 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         raise _refusal(path, head, names, e, trust) from None
 
 
-def _read_shards(index: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a sharded safetensors checkpoint: every file its index's weight_map names,
-    each a plain file name in the index's folder."""
+def shard_files(index: Path) -> list[Path]:
+    """The files an index's weight_map names, each a plain file name beside it (.safetensors or .bin)."""
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
@@ -326,12 +325,17 @@ def _read_shards(index: Path) -> dict[str, torch.Tensor]:
     if not isinstance(weight_map, dict) or not weight_map:
         raise LandscapeError(f"{str(index)!r} has no weight_map; save the model again")
     files = sorted({str(f) for f in weight_map.values()})
-    bad = [f for f in files if Path(f).name != f or not f.endswith(".safetensors")]
+    bad = [f for f in files if Path(f).name != f or not f.endswith((".safetensors", ".bin"))]
     if bad:
-        raise LandscapeError(f"{str(index)!r} names {bad[0]!r}, not a .safetensors file beside it; save the model again")
+        raise LandscapeError(f"{str(index)!r} names {bad[0]!r}, not a weights file beside it; save the model again")
+    return [index.parent / f for f in files]
+
+
+def _read_shards(index: Path, trust: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors of a sharded checkpoint: every file its index names (`shard_files`)."""
     state: dict[str, torch.Tensor] = {}
-    for f in files:
-        state.update(read_checkpoint(index.parent / f))
+    for f in shard_files(index):
+        state.update(read_checkpoint(f, trust=trust))
     return state
 
 

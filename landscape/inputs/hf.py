@@ -53,12 +53,13 @@ def tokenizer_folder(path: str | Path) -> Path | None:
     if folder is None:
         return None
     if is_adapter(folder) and not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
-        base = _base_folder(folder)
+        base = base_folder(folder)
         return base if base is not None else folder
     return folder
 
 
-def _base_folder(adapter: Path) -> Path | None:
+def base_folder(adapter: Path) -> Path | None:
+    """The local folder of an adapter's base model (None: not found on disk)."""
     base = _json(adapter / ADAPTER_CONFIG).get("base_model_name_or_path")
     if not isinstance(base, str) or not base:
         return None
@@ -97,7 +98,7 @@ def architecture(folder: Path) -> str:
     """The model class that config.json names (its first `architectures` entry)."""
     config = _json(folder / "config.json")
     names = config.get("architectures") or []
-    if not names or not isinstance(names[0], str):
+    if not isinstance(names, list) or not names or not isinstance(names[0], str):
         raise LandscapeError(f"{str(folder / 'config.json')!r} names no architecture; pass {arg('model')} "
                              "pkg.module:factory to build the network")
     return names[0]
@@ -122,9 +123,11 @@ def load_pretrained(folder: Path, precision: str | None = None, merge: bool = Fa
                              f"does not ship; pass {arg('model')} pkg.module:factory to build it (code from the folder is "
                              "never run)")
     dtype = DTYPES.get(precision or "", "auto")
+    from safetensors import SafetensorError
+
     try:
         model = cls.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False, dtype=dtype)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as e:
         raise LandscapeError(f"cannot load the model folder {str(folder)!r}: {_first_line(e)}") from None
     return model.eval()
 
@@ -134,7 +137,7 @@ def _with_adapter(folder: Path, precision: str | None, merge: bool) -> nn.Module
     if not isinstance(base, str) or not base:
         raise LandscapeError(f"{str(folder / ADAPTER_CONFIG)!r} names no base model; set its base_model_name_or_path "
                              "to the base model's folder")
-    found = _base_folder(folder)
+    found = base_folder(folder)
     if found is None:
         raise LandscapeError(f"the adapter {str(folder)!r} is for base model {base!r}, which is not a model folder here "
                              "(models are never downloaded); set base_model_name_or_path in its adapter_config.json "
@@ -144,9 +147,11 @@ def _with_adapter(folder: Path, precision: str | None, merge: bool) -> nn.Module
         import peft
     except ImportError:
         raise LandscapeError(f"a peft adapter folder needs peft: {INSTALL}") from None
+    from safetensors import SafetensorError
+
     try:
         model = peft.PeftModel.from_pretrained(model, str(folder), is_trainable=False)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as e:
         raise LandscapeError(f"cannot load the adapter {str(folder)!r} onto {str(found)!r}: {_first_line(e)}") from None
     if merge:
         return model.merge_and_unload().eval()

@@ -5,6 +5,7 @@ the readers of each kind (`checkpoint`, `hf`, `data`, `text`) need not know each
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from torch import nn
@@ -14,14 +15,38 @@ from landscape.inputs.checkpoint import ModelSpec
 from landscape.inputs.data import Data, DataSpec
 from landscape.inputs.objective import Loss, Objective
 
-FOLDER_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "adapter_model.safetensors",
-                "adapter_model.bin")
+FOLDER_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+                "adapter_model.safetensors", "adapter_model.bin")
 
 
 def model_folder(path: str | Path) -> Path | None:
     """The Hugging Face folder of a checkpoint path: the folder itself, or the folder of its weights file."""
     path = Path(path)
     return hf.model_folder(path) or (hf.model_folder(path.parent) if path.name in FOLDER_FILES else None)
+
+
+def checkpoint_sha256(path: str | Path) -> str:
+    """What a resume compares the checkpoint by: the file's SHA-256; for a Hugging Face folder, a
+    digest of its config and every weights file (each shard of an index), and for a peft adapter
+    its base model's too, so that retrained weights in the same layout are told apart."""
+    folder = model_folder(path)
+    if folder is None:
+        return checkpoint.sha256(checkpoint.resolve_checkpoint(path))
+    h = hashlib.sha256()
+    for f in _weights_files(folder):
+        h.update(f.name.encode() + checkpoint.sha256(f).encode())
+    base = hf.base_folder(folder) if hf.is_adapter(folder) else None
+    if base is not None:
+        h.update(checkpoint_sha256(base).encode())
+    return h.hexdigest()
+
+
+def _weights_files(folder: Path) -> list[Path]:
+    names = ["config.json", hf.ADAPTER_CONFIG, *FOLDER_FILES]
+    files = [folder / n for n in names if (folder / n).is_file()]
+    for index in [f for f in files if f.name.endswith(checkpoint.SHARD_INDEXES)]:
+        files += checkpoint.shard_files(index)
+    return files
 
 
 def load_model(path: str | Path, spec: ModelSpec = ModelSpec(), trust: bool = False,

@@ -197,7 +197,12 @@ def _mask(mask: Any, shape: tuple[int, ...], where: str) -> torch.Tensor:
     if tuple(y.shape) != shape or y.is_floating_point() or y.is_complex() or bool(((y != 0) & (y != 1)).any()):
         raise LandscapeError(f"{where}: attention_mask must be 0s and 1s of the shape of input_ids {shape}, got "
                              f"{str(y.dtype).removeprefix('torch.')} values of shape {tuple(y.shape)}")
-    return y.long().contiguous()
+    y = y.long().contiguous()
+    if bool((y[:, 1:] > y[:, :-1]).any()):  # a 1 after a 0: left padding, or a gap
+        row = int((y[:, 1:] > y[:, :-1]).any(dim=1).nonzero()[0])
+        raise LandscapeError(f"{where}: the attention mask of sequence {row} has a real token after padding; pad "
+                             "on the right (the positions of the tokens follow their place in the sequence)")
+    return y
 
 
 def _read_text(path: Path, where: str) -> str:

@@ -155,7 +155,7 @@ def filter_axes(model: nn.Module) -> dict[str, int]:
     return axes
 
 
-def normalize_tensor(d: torch.Tensor, w: torch.Tensor, how: Norm, axis: int = 0) -> torch.Tensor:
+def normalize_(d: torch.Tensor, w: torch.Tensor, how: Norm, axis: int = 0) -> torch.Tensor:
     """Rescale one float32 direction tensor against its weight tensor, in place (reference:
     d *= |w| / (|d| + 1e-10)); `axis`: the one indexing the filters (output units; see
     `filter_axes`). The weight's norms are taken in float32 without a float32 copy of it, so
@@ -200,7 +200,7 @@ def random_direction(base: Mapping[str, torch.Tensor], spec: DirectionSpec, gene
         if w.dim() <= 1:
             d = torch.zeros_like(d) if spec.ignore_biasbn else w.detach().float().cpu().clone()
         else:
-            d = normalize_tensor(d, w.detach().cpu(), spec.norm, (axes or {}).get(name, 0))
+            d = normalize_(d, w.detach().cpu(), spec.norm, (axes or {}).get(name, 0))
         out[name] = d.to(device=w.device, dtype=w.dtype)
         del d  # the float32 draw of a bf16 weight: freed before the next tensor's
     return out

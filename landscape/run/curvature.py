@@ -28,9 +28,9 @@ from landscape.engine import EvalSettings, Plan, Precision, plan_for, precision_
 from landscape.engine.functional import device_batches, objective_fn
 from landscape.errors import LandscapeError, arg, as_python
 from landscape.inputs import hf
-from landscape.inputs.loading import load_all
+from landscape.inputs.loading import checkpoint_sha256, load_all
 from landscape.run.provenance import data_counts
-from landscape.inputs.checkpoint import ModelSpec, resolve_checkpoint, sha256
+from landscape.inputs.checkpoint import ModelSpec, resolve_checkpoint
 from landscape.inputs.data import DataSpec, data_label
 from landscape.inputs.objective import EvalFn, Loss
 from landscape.inputs.params import ParamSelection
@@ -100,9 +100,8 @@ def hessian_file(job: CurvatureJob, checkpoint: Path, settings: HessianSettings,
                                    autocast=loaded.plan.precision.autocast_dtype)
     with precision_context(loaded.plan.precision, loaded.device):
         result = hessian(loaded.model, loaded.batches, loaded.fn, settings, progress=progress)
-    path = resolve_checkpoint(checkpoint)
-    attrs = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256(path), "model": job.model.factory or
-             "(from checkpoint)", "model_kwargs": job.model.kwargs, "data": loaded.data_label,
+    attrs = {"checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
+             "model": job.model.factory or "(from checkpoint)", "model_kwargs": job.model.kwargs, "data": loaded.data_label,
              "loss_name": job.loss.label, "precision": loaded.plan.precision.value, "device": str(loaded.device),
              "batches": len(loaded.batches), "versions": f"landscape {__version__}, torch {torch.__version__}",
              "command": job.command}

@@ -16,7 +16,7 @@ from landscape import store
 from landscape.engine import Compile, Evaluator, Plan, plan_for, profile_of, resolve_device
 from landscape.engine.probe import check_objective
 from landscape.errors import as_python
-from landscape.inputs.checkpoint import sha256
+from landscape.inputs.loading import checkpoint_sha256
 from landscape.plane.grid import Grid
 from landscape.run.job import ComputeJob, Note, make_plane
 from landscape.run.provenance import fingerprint, model_sha256
@@ -51,7 +51,7 @@ def dry_run(job: ComputeJob, on_note: Note | None = None, render: Callable[[str]
     out = Path(job.out)
     missing, resumes = None, False
     if out.exists() and not job.overwrite:
-        settings = fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
+        settings = fingerprint(job, checkpoint_sha256(job.checkpoint), model_sha256(model, job.model), data, objective)
         before, plan = matching_file(out, job, settings, None)
         directions = store.read_directions(out)
         grid = before.grid

@@ -17,8 +17,8 @@ from landscape.engine import Evaluator, Plan, plan_for, resolve_device
 from landscape.engine.probe import check_objective
 from landscape.errors import LandscapeError, arg
 from landscape.inputs import hf
-from landscape.inputs.loading import load_all
-from landscape.inputs.checkpoint import resolve_checkpoint, sha256
+from landscape.inputs.loading import checkpoint_sha256, load_all
+from landscape.inputs.checkpoint import resolve_checkpoint
 from landscape.inputs.data import Data
 from landscape.inputs.objective import Objective, causal_lm
 from landscape.plane.grid import AutoRange, Grid
@@ -88,7 +88,7 @@ def open_surface(job: ComputeJob, out: Path, world: distributed.World, note: Not
     if isinstance(job.plane, FilePlane) and not job.plane.path.is_file():
         raise LandscapeError(f"{arg('path')} {str(job.plane.path)!r} is not a file; give an earlier surface file",
                              field="path")
-    settings = fingerprint(job, sha256(checkpoint), model_sha256(model, job.model), data, objective)
+    settings = fingerprint(job, checkpoint_sha256(job.checkpoint), model_sha256(model, job.model), data, objective)
     part = shard(data, world, job.split_data)
     if out.exists() and not job.overwrite:
         before, plan = matching_file(out, job, settings, world.size)
@@ -146,6 +146,10 @@ def matching_file(out: Path, job: ComputeJob, settings: dict[str, Any], world: i
                              f"or {arg('out')}", field="out")
     before = store.read_surface(out)
     plan = Plan.from_dict(before.plan)
+    if plan.fsdp != job.fsdp:
+        how = f"under torchrun with {arg('fsdp', True)}" if plan.fsdp else f"without {arg('fsdp', True)}"
+        raise LandscapeError(f"{out} was started with its model {'' if plan.fsdp else 'not '}sharded across processes "
+                             f"(FSDP); resume it {how}, or pass {arg('overwrite', True)} to start again", field="fsdp")
     conflict = plan.conflict(job.evaluation, world, job.split_data, job.fsdp)
     if conflict is not None:
         raise LandscapeError(f"{out} was started with another evaluation plan ({conflict}); resume without that "
