@@ -58,11 +58,14 @@ def ckpt(tmp_path):
     return path
 
 
-@pytest.fixture
-def reference(tmp_path, ckpt):
-    """The big case computed once, uninterrupted, in a subprocess like the runs it is compared to."""
-    out = tmp_path / "reference.h5"
-    r = run(args(ckpt, out, "-1:1:41", 600) + ["--quiet"])
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The big case computed once for the module, uninterrupted, in a subprocess like the runs it
+    is compared to (from a checkpoint equal to each test's `ckpt`: the same seeded weights)."""
+    folder = tmp_path_factory.mktemp("reference")
+    torch.save(tiny_model().state_dict(), folder / "m.pt")
+    out = folder / "reference.h5"
+    r = run(args(folder / "m.pt", out, "-1:1:41", 600) + ["--quiet"])
     assert r.returncode == 0, r.stderr
     return out
 
@@ -291,11 +294,11 @@ def test_fsdp_two_ranks_equal_one_process_and_a_killed_rank_loses_nothing(tmp_pa
     folder = lm.save_gpt2(tmp_path / "gpt2")
     ids = torch.randint(0, len(lm.tokenizer()), (15, 16), generator=torch.Generator().manual_seed(0))
     np.save(tmp_path / "ids.npy", ids.numpy())  # 15 sequences: 7 and 8 per rank, so a rank runs an idle batch
-    cli = lambda out: ["compute", str(folder), "--data", str(tmp_path / "ids.npy"), "--x", "-1:1:200",  # noqa: E731
+    cli = lambda out: ["compute", str(folder), "--data", str(tmp_path / "ids.npy"), "--x", "-1:1:120",  # noqa: E731
                        "--batch-size", "4", "--out", str(out), *DEVICE]
     single, sharded = tmp_path / "single.h5", tmp_path / "fsdp.h5"
-    r = run(cli(single) + ["--quiet"])
-    assert r.returncode == 0, r.stderr
+    compute(ComputeJob(folder, Grid.linspace((-1, 1, 120)), single, data=DataSpec(str(tmp_path / "ids.npy")),
+                       evaluation=EvalSettings(device="cpu", batch_size=4)))  # one process, in this one
     proc = _torchrun(cli(sharded) + ["--fsdp"])
     _wait_for_points(sharded, proc, minimum=20)
     ranks = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]

@@ -5,7 +5,6 @@ equal whole points; adapters move only their own weights."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -157,10 +156,13 @@ def test_damaged_folders_are_one_line(tmp_path):
 
 def test_other_heads_name_eval(tmp_path, text):
     head = lm.save_gpt2(tmp_path / "cls", cls="GPT2ForSequenceClassification")
-    r = subprocess.run([sys.executable, "cli.py", "compute", str(head), "--data", str(text), "--x", "-1:1:2",
-                        "--out", str(tmp_path / "s.h5")], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.count("\n") == 1 and "GPT2ForSequenceClassification" in r.stderr and "--eval" in r.stderr
+    from typer.testing import CliRunner
+
+    from landscape.cli.app import app
+
+    r = CliRunner().invoke(app, ["compute", str(head), "--data", str(text), "--x", "-1:1:2", "--out", str(tmp_path / "s.h5")])
+    assert r.exit_code == 2 and "Traceback" not in r.output and not (tmp_path / "s.h5").exists()
+    assert r.output.count("\n") == 1 and "GPT2ForSequenceClassification" in r.output and "--eval" in r.output
 
 
 def test_a_peft_adapter_moves_its_own_weights(tmp_path, folder, text):
