@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from landscape import store
 from landscape.engine import Compile, DeviceProfile, EvalSettings, Launch, Plan, Precision, Probe, resolve_plan
@@ -156,3 +157,15 @@ def test_lean_points_for_large_models_and_fsdp_without_fast_paths():
     assert not Plan.from_dict(older).lean and not Plan.from_dict(older).fsdp
     assert fsdp.conflict(EvalSettings(), 2, True, False) == "fsdp is True in the file's plan but False in this run"
     assert plan.conflict(EvalSettings(lean=False)) == "lean is True in the file's plan but False in this run"
+
+
+def test_a_sharded_plan_is_read_without_preparing(model, data):
+    """Rank 0 writes a finished FSDP file's plan without building the sharded model: preparing it
+    is collective, and the other ranks are not there (a rerun of a finished file hung so)."""
+    from landscape.engine import Evaluator
+    from landscape.inputs.objective import Objective
+    from landscape.plane.directions import random_directions
+
+    plan = dataclasses.replace(resolve_plan(EvalSettings(), DIGITS, CPU2, 9, world=2, fsdp=True), batch_size=32)
+    ev = Evaluator(model, data, random_directions(model), Objective(loss=torch.nn.functional.cross_entropy), plan)
+    assert ev.plan_now() is plan and not ev._ready

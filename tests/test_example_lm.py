@@ -22,7 +22,7 @@ def test_train_tiny_gpt2_learns_and_saves(tmp_path):
     out = tmp_path / "tiny-gpt2"
     # One thread: two OpenMP threads on a busy 2-core machine can be ten times slower per step.
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--seconds", "3"],
+    r = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--seconds", "1"],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -43,4 +43,4 @@ def test_train_tiny_gpt2_learns_and_saves(tmp_path):
 
     printed = re.search(r"held-out loss ([0-9.]+)\s+perplexity", r.stdout)
     assert printed, r.stdout
-    assert float(printed.group(1)) < math.log(vocab) - 0.3, r.stdout  # it learned something in 3 s
+    assert float(printed.group(1)) < math.log(vocab) - 0.3, r.stdout  # it learned something in its 60 steps
