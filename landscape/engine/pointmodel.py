@@ -146,8 +146,7 @@ def plain(model: nn.Module, directions: Directions, device: torch.device, eval_f
     scripted = isinstance(net, torch.jit.ScriptModule)
     base = base_tensors(net, directions.dir_type)
     d1, d2 = directions.x, directions.y
-    moving = set(directions.moving())
-    active = [n for n in base if base[n].is_floating_point() and n in moving]
+    active = _moving(base, directions)
     return PointModel(
         net, {n: base[n] for n in active}, {n: d1[n].to(device, base[n].dtype) for n in active},
         {n: d2[n].to(device, base[n].dtype) for n in active} if d2 is not None else None,
@@ -155,13 +154,18 @@ def plain(model: nn.Module, directions: Directions, device: torch.device, eval_f
     )
 
 
+def _moving(tensors: Tensors, directions: Directions) -> list[str]:
+    """The names among the net's `tensors` that some direction moves (floating point), in the net's order."""
+    moving = set(directions.moving())
+    return [n for n in tensors if n in moving and tensors[n].is_floating_point()]
+
+
 def lean(model: nn.Module, directions: Directions, device: torch.device, eval_fn: EvalFn | None = None) -> PointModel:
     """The lean point model: θ shared with `model` where it is already on `device`, d1 and d2 in
     the model's dtype, and each point's weights made at use (`engine.lean`): 3·P·D of memory."""
     net = lean_points.shared_copy(model, device)
     tensors = lean_points.named_tensors(net)
-    moving = set(directions.moving())
-    active = [n for n in tensors if n in moving and tensors[n].is_floating_point()]
+    active = _moving(tensors, directions)
     d1 = {n: directions.x[n].to(device, tensors[n].dtype) for n in active}
     d2 = {n: directions.y[n].to(device, tensors[n].dtype) for n in active} if directions.y is not None else None
     weights = lean_points.LeanWeights(net, d1, d2)
@@ -175,9 +179,7 @@ def sharded(model: nn.Module, directions: Directions, device: torch.device, eval
     from landscape.engine import sharded as fsdp
 
     net = fsdp.shard(model, device)
-    tensors = lean_points.named_tensors(net)
-    moving = set(directions.moving())
-    active = [n for n in tensors if n in moving and tensors[n].is_floating_point()]
+    active = _moving(lean_points.named_tensors(net), directions)
     weights = fsdp.ShardedWeights(net, {n: directions.x[n] for n in active},
                                   {n: directions.y[n] for n in active} if directions.y is not None else None)
     return PointModel(net, weights.base, weights.d1, weights.d2, eval_fn=eval_fn, sharded=weights,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
 from landscape.errors import LandscapeError, arg
@@ -28,6 +29,8 @@ ADAPTER_CONFIG = "adapter_config.json"
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 INSTALL = "pip install 'landscape-viz[lm]'"
+# what transformers and peft raise for a folder they cannot read (a damaged file, a missing key)
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError)
 
 
 def model_folder(path: str | Path) -> Path | None:
@@ -123,11 +126,9 @@ def load_pretrained(folder: Path, precision: str | None = None, merge: bool = Fa
                              f"does not ship; pass {arg('model')} pkg.module:factory to build it (code from the folder is "
                              "never run)")
     dtype = DTYPES.get(precision or "", "auto")
-    from safetensors import SafetensorError
-
     try:
         model = cls.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False, dtype=dtype)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as e:
+    except LOAD_ERRORS as e:
         raise LandscapeError(f"cannot load the model folder {str(folder)!r}: {_first_line(e)}") from None
     return model.eval()
 
@@ -147,11 +148,9 @@ def _with_adapter(folder: Path, precision: str | None, merge: bool) -> nn.Module
         import peft
     except ImportError:
         raise LandscapeError(f"a peft adapter folder needs peft: {INSTALL}") from None
-    from safetensors import SafetensorError
-
     try:
         model = peft.PeftModel.from_pretrained(model, str(folder), is_trainable=False)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as e:
+    except LOAD_ERRORS as e:
         raise LandscapeError(f"cannot load the adapter {str(folder)!r} onto {str(found)!r}: {_first_line(e)}") from None
     if merge:
         return model.merge_and_unload().eval()
