@@ -75,7 +75,6 @@ class LeanWeights(TorchFunctionMode):
     def __init__(self, net: nn.Module, d1: Tensors, d2: Tensors | None):
         super().__init__()
         tensors = named_tensors(net)
-        self.net = net
         self.base = {n: tensors[n].detach() for n in d1}  # θ: the net's own tensors, not copies
         self.moving = {id(tensors[n]): n for n in d1}
         self.d1, self.d2 = d1, d2

@@ -185,19 +185,14 @@ def objective_for(model: nn.Module, loss: Loss, data: Data) -> Objective:
         return loss.objective()
     if is_causal_lm(model) and isinstance(data, TokenData):
         return Objective(eval_fn=causal_lm)
-    if isinstance(data, TokenData) or hasattr(model, "config") and hasattr(model, "can_generate"):
+    tokens = isinstance(data, TokenData)
+    if tokens or hasattr(model, "config") and hasattr(model, "can_generate"):
         kind = type(model.get_base_model() if hasattr(model, "get_base_model") else model).__name__
-        need = "token data (.txt, .jsonl, token arrays)" if not isinstance(data, TokenData) else "a causal language model"
-        raise LandscapeError(f"a {kind} with {data_label_of(data)}: landscape measures {need} with no code; for this "
+        need = "a causal language model" if tokens else "token data (.txt, .jsonl, token arrays)"
+        raise LandscapeError(f"a {kind} with {'token sequences' if tokens else 'this data'}: landscape measures {need} with no code; for this "
                              f"model and data pass {arg('eval')} pkg.module:fn, a function (model, batch) -> (loss sum, "
                              "count[, correct])")
     return loss.objective()
-
-
-def data_label_of(data: Data) -> str:
-    from landscape.inputs.text import TokenData
-
-    return "token sequences" if isinstance(data, TokenData) else "this data"
 
 
 def vocab_size(model: nn.Module) -> int | None:
