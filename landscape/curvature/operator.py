@@ -98,6 +98,7 @@ class HessianOperator:
         self.mode = exact_mode(self.device) if self.mode == HvpMode.auto else self.mode
         self.work_device = self.device if self.device.type != "mps" else torch.device("cpu")  # no float64 on MPS
         self.hvps = 0
+        self._theta_norm: float | None = None  # for the finite-difference step
         self.evaluation: Evaluation | None = None
         self._worked = False  # a product has succeeded: fallbacks are decided
 
@@ -163,9 +164,10 @@ class HessianOperator:
         dtype (the autocast dtype if any, else the weights'); see the module's docstring."""
         dtype = self.autocast or self.theta[self.names[0]].dtype
         eps = torch.finfo(dtype if dtype.is_floating_point else torch.float32).eps
-        size = math.sqrt(sum(float(t.double().pow(2).sum()) for t in self.theta.values()))
+        if self._theta_norm is None:  # θ is fixed: its norm once, not once per vector
+            self._theta_norm = math.sqrt(sum(float(t.double().pow(2).sum()) for t in self.theta.values()))
         norm = math.sqrt(sum(float(t.double().pow(2).sum()) for t in v.values()))
-        return 0.1 * eps ** (1 / 3) * max(1.0, size) / max(norm, 1e-300)
+        return 0.1 * eps ** (1 / 3) * max(1.0, self._theta_norm) / max(norm, 1e-300)
 
     def _hvp_fd(self, batch: Any, vs: dict[str, torch.Tensor], m: int) -> list[torch.Tensor]:
         """H_b vᵢ for m vectors by central differences of gradients: no double backward."""
