@@ -1,6 +1,6 @@
 """The house: imports point one way, no cycles, modules stay small, and the layering rules hold.
 
-Flow, bottom to top: inputs → plane → engine → curvature → store → run / export → plot → cli.
+Flow, bottom to top: inputs → plane → engine → curvature → store → run / export / callbacks → plot → cli.
 The leaves (errors, choices, models, basins, _version) import nothing of the package's layers.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "landscape"
-LAYER = {"inputs": 1, "plane": 2, "engine": 3, "curvature": 4, "store": 5, "run": 6, "export": 6, "plot": 7,
+LAYER = {"inputs": 1, "plane": 2, "engine": 3, "curvature": 4, "store": 5, "run": 6, "export": 6, "callbacks": 6, "plot": 7,
          "cli": 8}
 LEAVES = {"errors", "choices", "models", "basins", "_version"}
 MAX_LINES = 600
@@ -134,7 +134,7 @@ def test_a_surface_run_needs_no_hessian_math():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
     surface_run = [m for m in GRAPH if m.startswith("landscape.run.") and m not in
-                   ("landscape.run.curvature", "landscape.run.info")]
+                   ("landscape.run.curvature", "landscape.run.info", "landscape.run.schedules")]
     reaching = {t for m in surface_run for t in GRAPH[m] if t.startswith("landscape.curvature")}
     assert reaching == {"landscape.curvature.eigenmap"}, reaching
 

@@ -121,8 +121,10 @@ def compute(
 
 
 def trajectory(
+    ctx: typer.Context,
     checkpoints: Annotated[list[str], typer.Argument(metavar="CHECKPOINTS",
-                           help="The checkpoints of a run (files or globs), or one folder per run.")],
+                           help="The checkpoints of a run (files or globs), or one folder per run (a folder "
+                                "recorded by landscape.callbacks needs no --model or --data).")],
     final: Annotated[Optional[Path], typer.Option("--final", metavar="CKPT",
                      help="The model at the centre (default: the first run's last checkpoint).")] = None,
     ignore: Annotated[Ignore, typer.Option("--ignore", help="biasbn: leave 1-D tensors out of the PCA.")] = Ignore.biasbn,
@@ -166,6 +168,7 @@ def trajectory(
     """Project training runs onto their two principal directions and compute the surface in that plane."""
     loading = opt.ModelOptions.of(locals())
     user_code_importable(loading.user_code())
+    loading = recorded_defaults(loading, checkpoints, ctx.get_parameter_source("data").name == "DEFAULT")
     surface = opt.SurfaceOptions.of(locals())
     from landscape.inputs.checkpoints import find_runs
     from landscape.run.job import trajectory_job
@@ -237,6 +240,26 @@ def interpolate(
 
 
 # ---------------------------------------------------------------------------------- running a job
+
+
+def recorded_defaults(loading: opt.ModelOptions, items: list[str], data_default: bool) -> opt.ModelOptions:
+    """The network and the data a run recorded by `landscape.callbacks` names (its run.json), where
+    the command line does not name them: the first such folder among `items` speaks for all."""
+    from landscape.inputs.runs import is_recorded_run, model_spec, read_run
+
+    runs = [read_run(c) for c in items if Path(c).is_dir() and is_recorded_run(c)]
+    if not runs:
+        return loading
+    run, changes = runs[0], {}
+    if loading.model is None and run.model_class is not None:
+        spec = model_spec(run)
+        changes.update(model=spec.factory, model_kwargs=spec.kwargs)
+    if data_default and run.data is not None:
+        changes["data"] = run.data
+    if changes:
+        note(f"from {run.folder / 'run.json'}: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in changes.items()
+                                                           if v != "{}"))
+    return dataclasses.replace(loading, **changes)
 
 
 def job_template(loading: opt.ModelOptions, surface: opt.SurfaceOptions, checkpoint: Path, out: Path,

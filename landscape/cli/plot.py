@@ -17,8 +17,9 @@ from landscape.errors import LandscapeError
 
 
 def plot(
-    files: Annotated[list[Path], typer.Argument(metavar="FILES", help="Surface files (several with --compare), or a "
-                                                                       "Hessian file (its spectral density).")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILES", help="Surface files (several with --compare), a "
+                                                                       "Hessian file (its spectral density), or a "
+                                                                       "training log or run folder (sharpness).")],
     kind: Annotated[Optional[str], typer.Option("--kind", metavar="KINDS",
                     help="Comma-separated: contour, filled, heatmap, surface, line, barcode, vtk, obj, ply, html, "
                          "or all (default: by file).")] = None,
@@ -62,9 +63,10 @@ def plot(
                       help="3-D surface: a smooth mesh, each cell resampled N x N (cubic).")] = None,
 ) -> None:
     """Draw figures of surface files: contours, heatmap, 3-D surface, 1-D line, barcode, 3-D exports;
-    a Hessian file's spectral density. Each figure's caption goes beside it (.caption.txt, .tex)."""
+    a Hessian file's spectral density; a training log's sharpness against step (edge of stability). Each figure's caption goes beside it (.caption.txt, .tex)."""
     from landscape import store
     from landscape.plot import PlotOptions, blanks, is_hessian_file, render_compare, render_file
+    from landscape.store.training_log import is_training_log, log_path
 
     options = PlotOptions(kinds=syntax.names(kind), metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels,
                           vlevel=vlevel, cmap=cmap, formats=syntax.names(format), dpi=dpi, title=title, elev=elev,
@@ -74,8 +76,9 @@ def plot(
     if len(files) > 1 and not compare:
         raise LandscapeError(f"{len(files)} files given: add --compare to draw them side by side, or give one")
     on_interrupt(lambda: FIGURES_WHOLE)
+    files = [log_path(f) if f.is_dir() else f for f in files]  # a recorded run's folder: its training log
     for f in files:
-        missing = "" if is_hessian_file(f) else blanks(store.read_surface(f))
+        missing = "" if is_hessian_file(f) or is_training_log(f) else blanks(store.read_surface(f))
         if missing:
             say(f"note: {f}: {missing}")
     written = render_compare(files, options, out) if compare else render_file(files[0], options, out)

@@ -11,6 +11,7 @@ import numpy as np
 
 from landscape.errors import LandscapeError
 from landscape.inputs.checkpoint import CHECKPOINT_SUFFIXES, DIRECTORY_FILES, read_checkpoint, resolve_checkpoint
+from landscape.inputs.runs import is_recorded_run, read_run
 
 STEP_PATTERN = re.compile(r"(?<![a-z])(?:epoch|ep|step|iter|it|checkpoint)[_\-=]?(\d+)", re.IGNORECASE)
 NUMBER_PATTERN = re.compile(r"(\d+)")
@@ -47,7 +48,7 @@ def _holds_weights(p: Path) -> bool:
 def is_checkpoint_folder(p: Path) -> bool:
     """A folder that is one checkpoint (a Hugging Face checkpoint-N/ holding model.safetensors),
     not a run: it holds weights and no checkpoint-* folders of its own."""
-    return _holds_weights(p) and not any(c.is_dir() for c in p.glob("checkpoint-*"))
+    return _holds_weights(p) and not any(c.is_dir() for c in p.glob("checkpoint-*")) and not is_recorded_run(p)
 
 
 def expand_checkpoints(items: list[str | Path]) -> list[Path]:
@@ -63,6 +64,8 @@ def expand_checkpoints(items: list[str | Path]) -> list[Path]:
         for p in matches:
             if is_checkpoint_folder(p):
                 found.append(resolve_checkpoint(p))
+            elif is_recorded_run(p):  # recorded by landscape.callbacks: the checkpoints its run.json lists
+                found += read_run(p).checkpoints
             elif p.is_dir():  # a folder of checkpoints (a trainer's output folder: its own weights are the last)
                 for child in sorted(p.iterdir()):
                     if _holds_weights(child):

@@ -30,6 +30,7 @@ from landscape.plot.scales import fmt_value, scale_of
 from landscape.plot.style import STYLE, using
 from landscape.plot.surfaces import check_kind, check_labels, clip_height, kinds_to_write, metric_values, stem_of
 from landscape.store import Surface, files
+from landscape.store.training_log import is_training_log
 
 
 class Outputs(list[Path]):
@@ -47,12 +48,16 @@ def compare_stem(surfaces: Sequence[Surface]) -> str:
     """The file stem of a comparison: the inputs' stems joined by "+" (the first one and a count
     when that is long), then 6 hex digits of a hash of the inputs' resolved paths in order, so that
     different inputs never share a name: "small-batch+large-batch.3f9a2c"."""
-    stems = [stem_of(s) for s in surfaces]
+    return joined_stem([stem_of(s) for s in surfaces],
+                       [str(s.path.resolve()) if s.path is not None else s.name for s in surfaces])
+
+
+def joined_stem(stems: Sequence[str], keys: Sequence[str]) -> str:
+    """`compare_stem`'s rule for any inputs: their stems joined by "+", and a hash of `keys`."""
     joined = "+".join(stems)
     if len(joined) > 48:
         joined = f"{stems[0][:32]}+{len(stems) - 1}-more"
-    key = "\n".join(str(s.path.resolve()) if s.path is not None else s.name for s in surfaces)
-    return f"{joined}.{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+    return f"{joined}.{hashlib.sha1(chr(10).join(keys).encode()).hexdigest()[:6]}"
 
 
 def variant(o: PlotOptions) -> str:
@@ -214,6 +219,8 @@ def render_file(path: str | Path | Surface, options: PlotOptions = PlotOptions()
     `overwrite` False: raise LandscapeError, before writing anything, if any output exists."""
     if not isinstance(path, Surface) and is_hessian_file(path):
         return render_hessian(path, options, out_dir, overwrite=overwrite)
+    if not isinstance(path, Surface) and is_training_log(path):
+        return render_training([path], options, out_dir, overwrite=overwrite)
     s = path if isinstance(path, Surface) else store.read_surface(path)
     return _render([s], options, _out_dir(out_dir, None if s.path is None else s.path.parent), stem_of(s), overwrite)
 
@@ -244,21 +251,52 @@ def render_hessian(path: str | Path, options: PlotOptions = PlotOptions(), out_d
     if result.density is None:
         raise LandscapeError(f"{str(path)!r} holds no spectral density; compute it again with "
                              f"{arg('density', True)}", field="density")
-    out = _out_dir(out_dir, path.parent)
-    stem = path.name.removesuffix(".h5")
-    targets = [out / f"{stem}.density.{fmt.value}" for fmt in options.formats]
+    targets, existing = _one_figure(_out_dir(out_dir, path.parent), f"{path.name.removesuffix('.h5')}.density",
+                                    options, overwrite)
+    top = np.asarray(result.eigenvalues, dtype=np.float64)
+    notes = [f"spectral density of the Hessian by stochastic Lanczos quadrature; ticks: the top {len(top)} "
+             f"eigenvalues ({', '.join(fmt_value(float(v)) for v in top[:5])}{', ...' if len(top) > 5 else ''})"]
+    fig = density_figure(result.density_grid, result.density, top, options=options, notes=notes)
+    return _write_one(fig, targets, existing, options)
+
+
+def _one_figure(out: Path, name: str, options: PlotOptions, overwrite: bool) -> tuple[list[Path], list[Path]]:
+    """The files of one figure `<name>.<fmt>` in `out` and those of them and their captions that
+    exist; refused before anything is drawn if they exist and `overwrite` is False."""
+    targets = [out / f"{name}.{fmt.value}" for fmt in options.formats]
     captions = [out / c for c in caption_names(targets[0].name)]
     existing = [p for p in targets + captions if p.exists()]
     if existing and not overwrite:
         raise LandscapeError(f"{str(existing[0])!r} already exists; allow replacing it ({arg('overwrite', True)}) "
                              f"or choose another {arg('out_dir')}", field="overwrite")
-    top = np.asarray(result.eigenvalues, dtype=np.float64)
-    notes = [f"spectral density of the Hessian by stochastic Lanczos quadrature; ticks: the top {len(top)} "
-             f"eigenvalues ({', '.join(fmt_value(float(v)) for v in top[:5])}{', ...' if len(top) > 5 else ''})"]
-    fig = density_figure(result.density_grid, result.density, top, options=options, notes=notes)
+    return targets, existing
+
+
+def _write_one(fig: Figure, targets: list[Path], existing: list[Path], options: PlotOptions) -> Outputs:
     written = [write_file(t, lambda f, t=t: save(fig, f, t.suffix.lstrip("."), options.dpi)) for t in targets]
     caps = _write_captions(fig, targets[0])
     return Outputs(written, [p for p in written + caps if p in set(existing)], caps)
+
+
+def render_training(paths: Sequence[str | Path], options: PlotOptions = PlotOptions(),
+                    out_dir: str | Path | None = None, *, overwrite: bool = True) -> Outputs:
+    """Training logs (`training.h5`, or the run folders holding them) as the edge-of-stability
+    figure, one column per run: `<run>.sharpness.<fmt>` beside one log, or for several
+    `<run1+run2...>.<hash>.sharpness.<fmt>` beside the first run's folder."""
+    from landscape.plot.training import training_figure
+    from landscape.store.training_log import read_log
+
+    kinds = [k for k in options.kinds or () if k is not Kind.all]
+    if kinds:
+        raise LandscapeError(f"a training log draws its sharpness figure only; drop {arg('kinds')}", field="kinds")
+    logs = [read_log(p) for p in paths]
+    if len(logs) == 1:
+        out, stem = _out_dir(out_dir, logs[0].path.parent), logs[0].name
+    else:
+        out = _out_dir(out_dir, logs[0].path.parent.parent)
+        stem = joined_stem([log.name for log in logs], [str(log.path.resolve()) for log in logs])
+    targets, existing = _one_figure(out, f"{stem}.sharpness", options, overwrite)
+    return _write_one(training_figure(logs, options), targets, existing, options)
 
 
 def render_compare(paths: Sequence[str | Path], options: PlotOptions = PlotOptions(),
@@ -268,6 +306,8 @@ def render_compare(paths: Sequence[str | Path], options: PlotOptions = PlotOptio
     first file's folder). Returns the paths written, with `.replaced` as in `render_file`."""
     if len(paths) < 2:
         raise LandscapeError("compare needs at least two surface files", field="paths")
+    if all(is_training_log(p) for p in paths):
+        return render_training(paths, options, out_dir, overwrite=overwrite)
     ss = [store.read_surface(p) for p in paths]
     return _render(ss, options, _out_dir(out_dir, ss[0].path.parent if ss[0].path else None), compare_stem(ss),
                    overwrite)

@@ -21,9 +21,48 @@ def summary(path: str | Path, render: Callable[[str], str] = as_python) -> str:
     """Aligned "key  value" lines. Only the reading of the file is guarded: a damaged file is a
     user error; what is computed from what was read (the basins, say) is not."""
     path = Path(path)
+    from landscape.store.training_log import is_training_log
+
+    if is_training_log(path):
+        return _training_summary(path)
     if _is_hessian(path):
         return _hessian_summary(path, render)
     return _summary(store.read_surface(path))
+
+
+def _training_summary(path: Path) -> str:
+    """A training log (or the run folder holding it): the steps, the learning rates, sharpness."""
+    from landscape.inputs.runs import is_recorded_run, read_run
+    from landscape.store.training_log import read_log
+
+    log = read_log(path)
+    st, sh = log.steps, log.sharpness
+    rows: list[tuple[str, str]] = [("training log", str(log.path)), ("run", log.name)]
+    if len(st.get("step", [])):
+        rows.append(("steps", f"{int(st['step'][-1]):,} (learning rate {st['lr'][0]:.4g} → {st['lr'][-1]:.4g})"))
+    folder = log.path.parent
+    if is_recorded_run(folder):
+        run = read_run(folder)
+        rows.append(("checkpoints", f"{len(run.checkpoints)} (steps {', '.join(map(str, run.steps[:6]))}"
+                                    f"{', ...' if len(run.steps) > 6 else ''})"))
+        rows.append(("model", run.model_class or ("a Hugging Face folder" if run.settings.get("model", {}).get(
+            "hugging_face") else "not recorded: pass --model")))
+        rows.append(("data", run.data or "not recorded: pass --data"))
+        rec = run.settings.get("recording", {})
+        if rec.get("training_seconds"):
+            rows.append(("recording cost", f"{rec['seconds']:.1f} s of {rec['training_seconds']:.1f} s "
+                                           f"({100 * rec['seconds'] / rec['training_seconds']:.1f}%)"))
+    lam = sh.get("lambda_max", np.array([]))
+    if np.isfinite(lam).any():
+        k = int(np.nanargmax(lam))
+        rows.append(("λmax", f"{lam[np.isfinite(lam)][0]:.4g} first, {lam[k]:.4g} at its peak (step "
+                             f"{int(sh['step'][k])}, 2/η {sh['two_over_lr'][k]:.4g}), {lam[np.isfinite(lam)][-1]:.4g} last"
+                             f" ({int(np.isfinite(lam).sum())} measurements)"))
+    crit = sh.get("critical_sharpness", np.array([]))
+    if len(crit):
+        rows.append(("critical sharpness", f"median {np.nanmedian(crit):.4g}, undefined at {int(np.isnan(crit).sum())}"
+                                           f" of {len(crit)}" if np.isfinite(crit).any() else "not measured"))
+    return _aligned(rows)
 
 
 def _is_hessian(path: Path) -> bool:

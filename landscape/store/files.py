@@ -97,9 +97,12 @@ def lock_path(path: Path) -> Path:
 
 
 @contextmanager
-def replacing(target: Path, copy_from: Path | None = None) -> Iterator[BinaryIO]:
+def replacing(target: Path, copy_from: Path | None = None, sync: bool = True) -> Iterator[BinaryIO]:
     """A file object on a fresh temporary file beside `target` (holding a copy of `copy_from`,
-    positioned at its start, if given); renamed over `target` when the block ends without error."""
+    positioned at its start, if given); renamed over `target` when the block ends without error.
+    `sync`: flushed to the disk before the rename (what a power cut needs; a killed process does
+    not: the rename alone is atomic). Files rewritten every few seconds during training skip it,
+    as each sync costs milliseconds that a small model's steps would pay."""
     target = Path(target)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(name)
@@ -112,9 +115,11 @@ def replacing(target: Path, copy_from: Path | None = None) -> Iterator[BinaryIO]
                 f.seek(0)
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, target)
-        fsync_dir(target.parent)
+        if sync:
+            fsync_dir(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -131,9 +136,9 @@ def reason(e: BaseException) -> str:
     return (getattr(e, "strerror", None) or str(e).splitlines()[0] if str(e) else type(e).__name__)
 
 
-def write_bytes(target: Path, data: bytes) -> Path:
+def write_bytes(target: Path, data: bytes, sync: bool = True) -> Path:
     """Replace `target` with `data` atomically (see `replacing`)."""
-    with replacing(target) as f:
+    with replacing(target, sync=sync) as f:
         f.write(data)
     return target
 
