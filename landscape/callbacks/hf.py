@@ -45,7 +45,7 @@ class LandscapeTrainerCallback(TrainerCallback):
                 rec.batch = {k: v[:size] for k, v in samples.items()}
             if self.keep and rec.data is None:
                 rec.data = {k: v[: self.keep] for k, v in samples.items() if k in ("input_ids", "attention_mask")}
-        rec.start(model, optimizer, lr_scheduler)
+        rec.start(model, optimizer, lr_scheduler, step=state.global_step)  # > 0 when resumed
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None,
                     lr_scheduler: Any = None, **kwargs: Any) -> None:

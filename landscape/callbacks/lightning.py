@@ -45,7 +45,8 @@ class LandscapeCallback(Callback):
         if rec.total_steps is None:
             total = getattr(trainer, "estimated_stepping_batches", None)
             rec.total_steps = int(total) if isinstance(total, (int, float)) and total < float("inf") else None
-        rec.start(pl_module, trainer.optimizers[0] if trainer.optimizers else None, _scheduler(trainer))
+        rec.start(pl_module, trainer.optimizers[0] if trainer.optimizers else None, _scheduler(trainer),
+                  step=trainer.global_step)  # > 0 when resumed from a checkpoint
         self._last_step = trainer.global_step
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:

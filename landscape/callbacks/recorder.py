@@ -24,6 +24,7 @@ bit for bit.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import sys
 import time
@@ -32,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -162,6 +164,7 @@ class Recorder:
         self._buffers: dict[str, torch.Tensor] | None = None
         self._saved: set[int] = set()  # the steps saved (on every rank, unlike `checkpoints`)
         self._virtual = False  # inside a virtual step: the hook stays out of it
+        self._in_step = False  # the hook has seen this step (a subclass's step may call its parent's)
         self._data_name: str | None = None
         self._notes: list[str] = []
         self._extra: dict[str, str] = {}  # other weights saved by name (an SWA average)
@@ -169,14 +172,17 @@ class Recorder:
         self.last: dict[str, float] | None = None  # the last measurement, for the callbacks' loggers
 
     # ------------------------------------------------------------------ the loop's calls
-    def start(self, model: nn.Module, optimizer: Any = None, scheduler: Any = None) -> None:
-        """Before training: say what the recording will cost, save the weights of step 0, and
-        watch the optimizer's steps. Called by the first `step` if not before."""
+    def start(self, model: nn.Module, optimizer: Any = None, scheduler: Any = None, step: int = 0,
+              save: bool = True) -> None:
+        """Before training: say what the recording will cost, save the weights of `step` (0, or
+        the step a resumed training starts from: the run's earlier checkpoints and log are kept),
+        and watch the optimizer's steps. Called by the first `step` if not before, then saving
+        nothing (the weights it sees are already past step 0)."""
         if self.started:
             return
         t0 = time.perf_counter()
         self.t_first = t0  # the training's clock starts here: its share is of the whole, recording included
-        self.started, self._scheduler = True, scheduler
+        self.started, self._scheduler, self.steps = True, scheduler, int(step)
         self._model = saving.unwrap(model)
         if self.sharpness_every is not None and saving.is_sharded(self._model):
             raise LandscapeError("sharpness during training needs the whole model on each rank; under FSDP record "
@@ -184,6 +190,7 @@ class Recorder:
                                  "with landscape sharpness")
         if saving.rank() == 0:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._earlier_part()
             self._describe_model()
             if self.data is not None and not isinstance(self.data, str):
                 self._data_name = saving.save_data(self.folder, self.data)
@@ -191,9 +198,10 @@ class Recorder:
                 self._data_name = self.data
         if optimizer is not None:
             self._watch(optimizer)
-        self._keep_buffers()
-        if self.every is not None or 0 in self.at:
-            self._save(model, 0)
+        if save:
+            self._keep_buffers()
+            if self.every is not None or self.steps in self.at or self.steps > 0:
+                self._save(model, self.steps)
         self._say_cost(model)
         self.spent += time.perf_counter() - t0
 
@@ -203,14 +211,14 @@ class Recorder:
         given), measure sharpness and save a checkpoint when due. `step`: the trainer's count of
         optimizer steps (default: one more than the last)."""
         if not self.started:
-            self.start(model, optimizer, scheduler)
+            self.start(model, optimizer, scheduler, step=self.steps if step is None else int(step) - 1, save=False)
         t0 = time.perf_counter()
         self._scheduler = scheduler or self._scheduler
         self._watch(optimizer)
         self.steps = int(step) if step is not None else self.steps + 1
         self.epoch = epoch if epoch is not None else self.epoch
         lrs = self._lr_used or [float(g["lr"]) for g in self._optimizer.param_groups]
-        self._lr_used = None
+        self._lr_used, self._in_step = None, False
         # a tensor loss stays on its device until the log is written: no synchronization per step
         value = loss.detach() if isinstance(loss, torch.Tensor) else (math.nan if loss is None else float(loss))
         for c, v in zip(STEP_COLUMNS, (self.steps, math.nan if self.epoch is None else self.epoch, lrs[0], value)):
@@ -291,14 +299,23 @@ class Recorder:
 
     def _pre_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """Before each optimizer step: its learning rate; and, when due, the measurement of the
-        weights it starts from, with its learning rate (no step of the loop's is measured twice)."""
-        if self._virtual:
+        weights it starts from, with its learning rate. Once per step of the loop: not inside the
+        virtual step, nor again where a subclass's `step` calls its parent's."""
+        if self._virtual or self._in_step:
             return
+        self._in_step = True  # until `step` records it
         self._lr_used = [float(g["lr"]) for g in optimizer.param_groups]
+        found_inf = getattr(optimizer, "found_inf", None)  # a fused optimizer under GradScaler: skipped inside
+        skipped = isinstance(found_inf, torch.Tensor) and bool(found_inf.sum() > 0)
         due = self.sharpness_every is not None and self.steps % self.sharpness_every == 0
-        if due and saving.rank() == 0 and self._model is not None and self.batch is not None:
+        if due and not skipped and saving.rank() == 0 and self._model is not None and self.batch is not None:
             t0 = time.perf_counter()
-            self._measure(self._lr_used[0])
+            try:
+                self._measure(self._lr_used[0])
+            except Exception as e:  # never end the user's training, nor leave other ranks waiting
+                self.sharpness_every = None
+                self._note(f"sharpness is off from step {self.steps}: measuring it failed "
+                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
             self.spent += time.perf_counter() - t0
 
     def _keep_buffers(self) -> None:
@@ -309,34 +326,95 @@ class Recorder:
         self._buffers = ({n: b.detach().clone() for n, b in self._model.named_buffers()}
                          if due and self._model is not None and saving.rank() == 0 else None)
 
-    def _virtual_update(self, grads: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _virtual_update(self, grads: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
         """The step the optimizer would take now with these gradients (Kalra et al.'s virtual
-        step, for any torch optimizer): taken, read off, and undone, the weights, gradients and
-        optimizer state restored bit for bit."""
+        step, for any torch optimizer): taken, read off, and undone, every parameter the
+        optimizer holds, their gradients, its state and its groups' settings restored bit for
+        bit. None where the optimizer cannot take it alone (one that needs a closure, one that
+        communicates in its step): the critical sharpness is then off, with a note."""
         opt, model = self._optimizer, self._model
         assert opt is not None and model is not None
-        params = {n: p for n, p in model.named_parameters() if n in grads}
-        grads_before = {n: p.grad for n, p in params.items()}
-        weights = {n: p.detach().clone() for n, p in params.items()}
-        had = {p: {k: (v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)) for k, v in st.items()}
-               for p, st in opt.state.items()}
+        if type(opt).__name__ == "ZeroRedundancyOptimizer":
+            return self._no_critical("the optimizer communicates across ranks in its step")
+        names = {p: n for n, p in model.named_parameters() if n in grads}
+        params = [p for g in opt.param_groups for p in g["params"]]
+        grads_before = [p.grad for p in params]
+        weights = [p.detach().clone() for p in params]
+        state = {p: {k: (v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)) for k, v in st.items()}
+                 for p, st in opt.state.items()}
+        groups = [{k: copy.deepcopy(v) for k, v in g.items() if k != "params"} for g in opt.param_groups]
+        scaler = {k: getattr(opt, k) for k in ("grad_scale", "found_inf") if hasattr(opt, k)}  # GradScaler's, fused
         self._virtual = True
         try:
-            for n, p in params.items():
-                p.grad = grads[n].to(p.dtype)
+            for k in scaler:
+                setattr(opt, k, None)  # these gradients are not scaled
+            for p in params:
+                p.grad = grads[names[p]].to(p.dtype) if p in names else None
             with torch.no_grad():
                 opt.step()
-            return {n: p.detach() - weights[n] for n, p in params.items()}
+            return {names[p]: p.detach() - w for p, w in zip(params, weights) if p in names}
+        except Exception as e:  # LBFGS needs a closure; others may refuse a bare step
+            return self._no_critical(f"the optimizer's step cannot be taken alone ({type(e).__name__}: {e})")
         finally:
             self._virtual = False
             with torch.no_grad():
-                for n, p in params.items():
-                    p.copy_(weights[n])
-                    p.grad = grads_before[n]
-            for p in [p for p in opt.state if p not in had]:
+                for p, w, g in zip(params, weights, grads_before):
+                    p.copy_(w)
+                    p.grad = g
+            for p in [p for p in opt.state if p not in state]:
                 del opt.state[p]
-            for p, st in had.items():
-                opt.state[p] = st
+            for p, st in state.items():
+                now = opt.state[p]
+                for k in [k for k in now if k not in st]:
+                    del now[k]
+                for k, v in st.items():  # in place, so that captured or compiled steps keep their tensors
+                    if isinstance(v, torch.Tensor) and isinstance(now.get(k), torch.Tensor) and now[k].shape == v.shape:
+                        now[k].copy_(v)
+                    else:
+                        now[k] = v
+            for g, saved in zip(opt.param_groups, groups):
+                for k in [k for k in g if k != "params" and k not in saved]:
+                    del g[k]
+                g.update(saved)
+            for k, v in scaler.items():
+                setattr(opt, k, v)
+
+    def _earlier_part(self) -> None:
+        """A training resumed at step k > 0 into a folder that holds its run: the checkpoints
+        and log rows before k are kept (later ones were the abandoned part); at step 0 the
+        folder's run starts over."""
+        from landscape.inputs.runs import RUN_FILE
+        from landscape.store.training_log import LOG_NAME, read_log
+
+        if self.steps > 0 and (self.folder / RUN_FILE).is_file():
+            try:
+                earlier = json.loads((self.folder / RUN_FILE).read_text()).get("checkpoints", [])
+                self.checkpoints = [c for c in earlier if isinstance(c, dict) and isinstance(c.get("step"), int)
+                                    and c["step"] < self.steps]
+                if (self.folder / LOG_NAME).is_file():
+                    log = read_log(self.folder)
+                    # steps 1..k were taken; the measurement of step k's weights is the new part's
+                    for kept, read, last in ((self.sharpness, log.sharpness, self.steps - 1),
+                                             (self.step_columns, log.steps, self.steps)):
+                        rows = read.get("step", np.array([])) <= last
+                        for c in kept:
+                            kept[c] = [float(v) for v in read[c][rows]] if c in read else [math.nan] * int(rows.sum())
+            except (OSError, ValueError, LandscapeError):
+                self.checkpoints = []  # unreadable: this run's record starts here
+        append_rows(self.folder, self.step_columns, anew=True)
+
+    def _no_critical(self, why: str) -> None:
+        self.critical = False
+        if self.probe is not None:
+            self.probe.critical = False
+        self._note(f"no critical sharpness: {why}")
+        return None
+
+    def _note(self, text: str) -> None:
+        """A note for the user, said once and kept in run.json."""
+        if text not in self._notes:
+            self._notes.append(text)
+            self.say(text)
 
     def _measure(self, lr: float) -> None:
         """The measurement of the weights the coming step starts from, logged as this step's."""
@@ -440,7 +518,7 @@ class Recorder:
         if saving.rank() != 0:
             return
         net = saving.unwrap(model)
-        size = sum(t.numel() * t.element_size() for t in net.state_dict().values())  # local shard under FSDP
+        size = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))  # no collective
         count = None
         if self.total_steps:
             count = (len(range(0, self.total_steps + 1, self.every)) if self.every else 0) + len(self.at)

@@ -93,6 +93,8 @@ def critical_lr(loss_at: Callable[[float], float], loss0: float, guess: float, t
     this batch and ηc is NaN."""
     if not (math.isfinite(guess) and guess > 0):
         raise LandscapeError(f"the critical-rate search needs a positive first guess, got {guess!r}")
+    if not math.isfinite(loss0):  # no loss to rise above
+        return CriticalStep(math.nan, math.nan, math.nan, 0)
     passes = 0
 
     def rises(eta: float) -> bool:
@@ -186,7 +188,7 @@ class SharpnessProbe:
         self.eta_c: float | None = None
 
     def measure(self, model: nn.Module, lr: float,
-                update: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+                update: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor] | None] | None = None,
                 buffers: Mapping[str, torch.Tensor] | None = None, eigen: bool = True) -> dict[str, float]:
         """At the model's weights (with `buffers` in place of its own, e.g. BatchNorm statistics
         as a checkpoint holds them): the loss on the batches; with `eigen`, λmax (warm-started
@@ -213,7 +215,7 @@ class SharpnessProbe:
         own = dict(model.named_parameters())
         theta = {n: own[n].detach() for n in op.names}
         moved = update(batch_gradient(model, self.batches, self.fn, op.names, self.autocast, buffers))
-        if any(bool(moved[n].any()) for n in op.names if n in moved):
+        if moved is not None and math.isfinite(loss0) and any(bool(moved[n].any()) for n in op.names if n in moved):
             def loss_at(eta: float) -> float:
                 s = eta / lr
                 return evaluate(model, self.batches, self.fn, {**buffers, **{

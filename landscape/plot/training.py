@@ -74,7 +74,8 @@ def sharpness_curve(log: TrainingLog, ax: Axes, color: str = "black", legend: bo
             drawn += ax.plot(s["step"][over], np.full(int(over.sum()), top), linestyle="none", marker="^", markersize=3,
                              markerfacecolor="none", markeredgecolor=color, markeredgewidth=0.7, clip_on=False)
     if not drawn:
-        raise LandscapeError(f"{str(log.path)!r} holds no steps and no sharpness measurements to draw")
+        raise LandscapeError(f"{str(log.path)!r} holds no learning rate above 0 and no sharpness measurement to draw; "
+                             "measure sharpness while training (sharpness_every=N)")
     ax.set_yscale("log")
     if len(s.get("step", [])):
         ax.set_ylim(top=_top(log))

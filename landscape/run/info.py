@@ -45,11 +45,13 @@ def _training_summary(path: Path) -> str:
         run = read_run(folder)
         rows.append(("checkpoints", f"{len(run.checkpoints)} (steps {', '.join(map(str, run.steps[:6]))}"
                                     f"{', ...' if len(run.steps) > 6 else ''})"))
-        rows.append(("model", run.model_class or ("a Hugging Face folder" if run.settings.get("model", {}).get(
-            "hugging_face") else "not recorded: pass --model")))
+        model = run.settings.get("model")
+        hf = isinstance(model, dict) and model.get("hugging_face")
+        rows.append(("model", run.model_class or ("a Hugging Face folder" if hf else "not recorded: pass --model")))
         rows.append(("data", run.data or "not recorded: pass --data"))
-        rec = run.settings.get("recording", {})
-        if rec.get("training_seconds"):
+        rec = run.settings.get("recording")
+        rec = rec if isinstance(rec, dict) else {}
+        if all(isinstance(rec.get(k), (int, float)) and rec[k] > 0 for k in ("seconds", "training_seconds")):
             rows.append(("recording cost", f"{rec['seconds']:.1f} s of {rec['training_seconds']:.1f} s "
                                            f"({100 * rec['seconds'] / rec['training_seconds']:.1f}%)"))
     lam = sh.get("lambda_max", np.array([]))

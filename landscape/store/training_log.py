@@ -96,12 +96,13 @@ def _csv(columns: Mapping[str, Sequence[float]], header: bool = True) -> str:
     return out.getvalue()
 
 
-def append_rows(folder: Path, columns: Mapping[str, Sequence[float]]) -> None:
-    """Append the rows of `columns` to schedule.csv in `folder` (its header first, when new)."""
+def append_rows(folder: Path, columns: Mapping[str, Sequence[float]], anew: bool = False) -> None:
+    """Append the rows of `columns` to schedule.csv in `folder` (its header first, when new);
+    `anew`: replace what the file held (a run that starts again)."""
     path = Path(folder) / CSV_NAMES["steps"]
     try:
-        new = not path.exists()
-        with open(path, "a", encoding="utf-8") as f:
+        new = anew or not path.exists()
+        with open(path, "w" if anew else "a", encoding="utf-8") as f:
             f.write(_csv(columns, header=new))
     except OSError as e:
         raise LandscapeError(f"cannot write {str(path)!r}: {reason(e)}") from None
