@@ -7,8 +7,9 @@ included); the network is recorded as the LightningModule's class with its saved
 (`save_hyperparameters()`), so `landscape trajectory runs/sgd` can rebuild it. Without a `batch`,
 the first training batch is the fixed batch of the sharpness measurements, and the first
 `keep` samples of training batches are saved into the folder as the data to measure on. Each
-measurement also goes to the trainer's own loggers (TensorBoard, W&B, CSV) as `landscape/...`.
-Only rank 0 writes; under FSDP every rank takes part in gathering the weights.
+measurement also goes to the trainer's own loggers (TensorBoard, W&B, CSV) as `landscape/...`,
+once, at the step whose weights it measured. Only rank 0 writes; under FSDP every rank takes
+part in gathering the weights.
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ class LandscapeCallback(Callback):
         self.recorder.step(pl_module, trainer.optimizers[0], _scheduler(trainer), step=trainer.global_step,
                            epoch=trainer.current_epoch, loss=loss if isinstance(loss, torch.Tensor) else None)
         measured = len(self.recorder.sharpness["step"])  # measured in the optimizer's hook, before this
-        if measured > self._logged and self.recorder.last is not None:
+        if measured > self._logged and self.recorder.last is not None and trainer.is_global_zero:
             self._logged = measured
-            pl_module.log_dict({f"landscape/{k}": float(v) for k, v in self.recorder.last.items()},
-                               on_step=True, on_epoch=False, rank_zero_only=True)
+            values = {f"landscape/{k}": float(v) for k, v in self.recorder.last.items()}
+            step = int(self.recorder.sharpness["step"][-1])
+            for logger in trainer.loggers:  # once per measurement, at the step it measured
+                logger.log_metrics(values, step=step)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         self.recorder.epoch_end(pl_module, trainer.current_epoch + 1)
