@@ -13,7 +13,7 @@ from landscape.store.training_log import read_log
 
 
 def test_the_schedules_demo_records_four_runs_on_one_plane(tmp_path):
-    settings = SchedulesSettings(out_dir=tmp_path, epochs=3, sharpness_every=45, resolution=7)
+    settings = SchedulesSettings(out_dir=tmp_path, epochs=3, sharpness_every=45, resolution=7, table_samples=128)
     result = run_schedules(settings, draw=lambda p: list(render_file(p, PlotOptions(kinds=["contour"]))),
                            draw_logs=lambda logs: list(render_training(logs, PlotOptions())))
     assert [f.name for f in result.folders] == list(SCHEDULES) and result.swa.name == "swa.safetensors"

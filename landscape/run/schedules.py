@@ -56,6 +56,7 @@ class SchedulesSettings:
     sharpness_samples: int = 256  # the fixed batch
     seed: int = 0
     resolution: int = 25
+    table_samples: int | None = None  # training images the table's λmax and ε-sharpness use (None: all 1,438)
 
 
 @dataclass
@@ -143,7 +144,7 @@ def table_row(name: str, path: Path, settings: SchedulesSettings) -> ScheduleRow
     """The numbers of one model: its losses, its top Hessian eigenvalue and ε-sharpness on the
     training data."""
     model = load_model(path, ModelSpec(MODEL))
-    train = load_data(DataSpec("digits", Split.train))
+    train = load_data(DataSpec("digits", Split.train, settings.table_samples))
     test = load_data(DataSpec("digits", Split.test))
     fn = batch_loss(cross_entropy, True)
     batches = [(train.x, train.y)]
