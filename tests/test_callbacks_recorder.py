@@ -5,6 +5,7 @@ eigenvalues agree with a cold Lanczos run, and the real Lightning and transforme
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -147,12 +148,20 @@ def test_a_package_inside_the_run_folder_is_never_imported(tmp_path, monkeypatch
     assert not (tmp_path / "ran").exists() and "evilrun" not in sys.modules
 
 
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """One recorded run, copied by the tests that damage it."""
+    folder = tmp_path_factory.mktemp("recorded") / "run"
+    _train(folder, every=4)
+    return folder
+
+
 @pytest.mark.parametrize("change", [{"checkpoints": [{"file": "step_000000.safetensors", "step": "x"}]},
                                     {"checkpoints": [{"file": "step_000000.safetensors", "step": True}]},
                                     {"checkpoints": [7]}, {"model": ["x"]}, {"model": None, "recording": [1]},
                                     {"extra": {"swa": 5}}])
-def test_damaged_run_files_are_one_line(tmp_path, change):
-    _train(tmp_path / "run", every=4)
+def test_damaged_run_files_are_one_line(tmp_path, change, recorded):
+    shutil.copytree(recorded, tmp_path / "run")
     info = {**json.loads((tmp_path / "run" / "run.json").read_text()), **change}
     (tmp_path / "run" / "run.json").write_text(json.dumps(info))
     for command in (["trajectory", str(tmp_path / "run"), "--resolution", "3", "--out", str(tmp_path / "t.h5")],

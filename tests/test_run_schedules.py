@@ -13,9 +13,11 @@ from landscape.store.training_log import read_log
 
 
 def test_the_schedules_demo_records_four_runs_on_one_plane(tmp_path):
-    settings = SchedulesSettings(out_dir=tmp_path, epochs=3, sharpness_every=45, resolution=7, table_samples=128)
-    result = run_schedules(settings, draw=lambda p: list(render_file(p, PlotOptions(kinds=["contour"]))),
-                           draw_logs=lambda logs: list(render_training(logs, PlotOptions())))
+    settings = SchedulesSettings(out_dir=tmp_path, epochs=3, sharpness_every=45, sharpness_samples=64, resolution=7,
+                                 table_samples=128)
+    look = PlotOptions(kinds=["contour"], dpi=50)  # a small image: what is drawn is tested elsewhere
+    result = run_schedules(settings, draw=lambda p: list(render_file(p, look)),
+                           draw_logs=lambda logs: list(render_training(logs, PlotOptions(dpi=50))))
     assert [f.name for f in result.folders] == list(SCHEDULES) and result.swa.name == "swa.safetensors"
     s = read_surface(result.plane.path)
     track = s.tracks["trajectory"]
